@@ -1,0 +1,218 @@
+"""Headless command line (design §3): info, predict, activations, filters, cam.
+
+Bad input exits with status 2 and one `error: ...` line on stderr (a traceback only with
+--debug); output files are written atomically, so a failed run leaves none behind.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from .errors import Cancelled, UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, as every other bad input
+        raise UserError(f"{message} (see `{self.prog} --help`)")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="convscope", description="See what a convolutional network has learned. "
+                "With no command (or `gui`), the window opens.")
+    sub = p.add_subparsers(dest="command", parser_class=_Parser)
+
+    def command(name, help_text):
+        c = sub.add_parser(name, help=help_text, description=help_text)
+        c.add_argument("--model", required=True, help="a .keras/.h5 file, SavedModel folder, builtin:NAME[?weights=none] or demo")
+        c.add_argument("--preprocess", default="auto", help="auto, none, rescale, caffe, tf or torch")
+        c.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+        c.add_argument("--debug", action="store_true", help="show tracebacks")
+        return c
+
+    c = command("info", "describe a model: input, head, parameters, every layer")
+    c.add_argument("--json", action="store_true")
+
+    c = command("predict", "top predictions for an image")
+    c.add_argument("--image", required=True)
+    c.add_argument("--top", type=int, default=5)
+    c.add_argument("--json", action="store_true")
+
+    c = command("activations", "grid of all channels of a layer's activations")
+    c.add_argument("--image", required=True)
+    c.add_argument("--layer", required=True)
+    c.add_argument("--out", required=True, help="grid PNG")
+    c.add_argument("--per-row", type=int, default=16)
+    c.add_argument("--normalise", default="channel", choices=("channel", "layer"))
+    c.add_argument("--colormap", default="viridis")
+    c.add_argument("--npy", help="raw activations (H, W, C) float32")
+
+    c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
+    c.add_argument("--layer", required=True)
+    c.add_argument("--filters", default="0-63", help="e.g. 0-63 or 1,5,9")
+    c.add_argument("--size", type=int, default=64)
+    c.add_argument("--steps", type=int, default=None, help="default: 40 classic, 256 regularized")
+    c.add_argument("--mode", default="classic", choices=("classic", "regularized"))
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--per-row", type=int, default=8)
+    c.add_argument("--out", required=True)
+    c.add_argument("--npy", help="patterns (N, size, size, 3) uint8")
+
+    c = command("cam", "class activation map over an image")
+    c.add_argument("--image", required=True)
+    c.add_argument("--method", default="gradcam")
+    c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
+    c.add_argument("--class", dest="class_", default=None, help="index or label; default: top prediction")
+    c.add_argument("--alpha", type=float, default=0.4)
+    c.add_argument("--colormap", default="jet")
+    c.add_argument("--max-n", type=int, default=None, help="Faster Score-CAM: channels kept")
+    c.add_argument("--out", required=True, help="overlay PNG")
+    c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
+    c.add_argument("--json", action="store_true")
+    return p
+
+
+def parse_filters(text: str) -> list[int]:
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise UserError(f"--filters {text!r}: give indices like 0-63 or 1,5,9") from None
+    if not out:
+        raise UserError("--filters names no filter")
+    return out
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in argv
+    try:
+        args = _parser().parse_args(argv)
+        if args.command is None:
+            raise UserError("no command given (see --help)")
+        return _run(args)
+    except UserError as exc:
+        if debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled:
+        print("error: cancelled", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # a bug, or a failure Keras/TensorFlow did not explain
+        if debug:
+            raise
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        print(f"error: unexpected failure ({type(exc).__name__}: {first}); "
+              "run again with --debug for the traceback", file=sys.stderr)
+        return 1
+
+
+def _run(args) -> int:
+    from . import outputs
+    from .images import load_image
+    from .model import open_model
+
+    # Read the image before paying for the model: a bad path fails fast.
+    image = load_image(args.image) if getattr(args, "image", None) else None
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+
+    if args.command == "info":
+        s = model.summary()
+        if args.json:
+            print(json.dumps(s, indent=2))
+        else:
+            _print_info(s)
+        return 0
+
+    if args.command == "predict":
+        preds = model.predict(image, top=args.top)
+        if args.json:
+            print(json.dumps({"image": image.path, "model": model.name, "predictions": [
+                {"index": p.index, "label": p.label, "score": p.score} for p in preds]}, indent=2))
+        else:
+            for p in preds:
+                print(f"{p.index:5d}  {p.score:8.4f}  {p.label}")
+        return 0
+
+    if args.command == "activations":
+        from . import activation_view
+
+        model.layer(args.layer, spatial=True)
+        if args.per_row < 1:
+            raise UserError("--per-row must be at least 1")
+        act = model.activations(image, [args.layer])[args.layer]
+        grid = activation_view.render_grid(act, per_row=args.per_row, mode=args.normalise,
+                                           colormap=args.colormap)
+        if args.npy:
+            outputs.save_npy(args.npy, act.astype("float32"))
+        outputs.save_png(args.out, grid)
+        dead = activation_view.dead_channels(act)
+        print(f"{args.layer}: {act.shape[0]}x{act.shape[1]}x{act.shape[2]}, "
+              f"{len(dead)} dead channel(s) -> {args.out}")
+        return 0
+
+    if args.command == "filters":
+        from . import grid as grid_mod
+
+        filters = parse_filters(args.filters)
+        options = {"mode": args.mode, "seed": args.seed}
+        if args.steps is not None:
+            options["steps"] = args.steps
+        patterns = model.filter_patterns(args.layer, filters=filters, size=args.size, **options)
+        picture = grid_mod.tile(patterns, per_row=args.per_row, margin=5, fill=0)
+        if args.npy:
+            outputs.save_npy(args.npy, patterns)
+        outputs.save_png(args.out, picture)
+        print(f"{len(filters)} filter pattern(s) of {args.layer} -> {args.out}")
+        return 0
+
+    if args.command == "cam":
+        options = {}
+        if args.max_n is not None:
+            options["max_n"] = args.max_n
+        class_index = model.class_index(args.class_) if args.class_ is not None else None
+        if not 0.0 <= args.alpha <= 1.0:
+            raise UserError("--alpha must be between 0 and 1")
+        cam = model.cam(image, method=args.method, layer=args.layer,
+                        class_index=class_index, **options)
+        overlay = cam.overlay(alpha=args.alpha, colormap=args.colormap)
+        if args.npy:
+            outputs.save_npy(args.npy, cam.heatmap.astype("float32"))
+        outputs.save_png(args.out, overlay)
+        if args.json:
+            print(json.dumps(cam.as_dict(), indent=2))
+        else:
+            print(f"{cam.method} on {cam.layer}, class {cam.class_index} ({cam.label}), "
+                  f"score {cam.score:.4f} -> {args.out}")
+        return 0
+    raise UserError(f"unknown command {args.command}")
+
+
+def _print_info(s: dict) -> None:
+    head = s["head"]
+    print(f"model     {s['name']}  ({s['source']})")
+    print(f"input     {' x '.join('?' if d is None else str(d) for d in s['input_shape'])}  (preprocess: {s['preprocess']})")
+    print(f"head      {head['activation']} · {head['classes']} classes")
+    if s["params"] is not None:
+        print(f"params    {s['params']:,}")
+    print(f"device    {s['device']}")
+    if s["default_cam_layer"]:
+        print(f"CAM layer {s['default_cam_layer']} (default)")
+    if s["note"]:
+        print(f"note      {s['note']}")
+    if s["layers"]:
+        print()
+        width = max(len(layer["path"]) for layer in s["layers"])
+        for layer in s["layers"]:
+            shape = "x".join("?" if d is None else str(d) for d in layer["output_shape"]) if layer["output_shape"] else "?"
+            print(f"{layer['path']:<{width}}  {layer['class']:<24} {shape:<16} {layer['params']:>10,}")

@@ -1,0 +1,159 @@
+"""Intercepting layer calls while a model runs: the mechanism every view is built on.
+
+Instead of building a new keras.Model from an inner layer's symbolic output (which fails
+with "Graph disconnected" for layers inside nested models, and whose outputs a tape does
+not connect for Sequential models loaded from HDF5), we patch `call` on the layer
+instances for the duration of one model call:
+
+- record: keep the layer's output (and `tape.watch` it), so one forward pass yields any
+  set of layers, nested or not, with gradients connected;
+- logits: the final softmax / sigmoid is skipped, so class scores come before it;
+- safe_pointwise: every 1x1 convolution with stride > 1 is computed as a strided slice
+  followed by a stride-1 1x1 convolution. Same numbers, but it avoids a oneDNN bug that
+  kills the process (segfault / double free) when TensorFlow computes the gradient of a
+  1x1 stride-2 convolution whose input has 4, 8 or 12 channels (measured here; upstream
+  uxlfoundation/oneDNN#6035). The alternative, TF_ENABLE_ONEDNN_OPTS=0, costs ~25% on
+  every CPU forward pass; this rewrite costs nothing measurable. Regression test:
+  tests/test_onednn_guard.py runs the crashing shape in a subprocess.
+
+Patches are instance attributes, removed on exit. tf.function traces Python once, so a
+compiled function must be *called* inside the context too (a retrace may happen on any call).
+"""
+from __future__ import annotations
+
+import keras
+
+from . import layers as layer_tree
+
+_SQUASHERS = ("softmax", "sigmoid")
+
+
+def terminal_layer(model: keras.Model):
+    """The layer that produces the model's (first) output, looking inside nested models."""
+    layer = model
+    while isinstance(layer, keras.Model):
+        outputs = getattr(layer, "outputs", None)
+        if outputs:
+            inner = outputs[0]._keras_history.operation
+        elif getattr(layer, "layers", None):
+            inner = layer.layers[-1]
+        else:
+            return layer
+        if inner is layer:
+            break
+        layer = inner
+    return layer
+
+
+def head_activation(model: keras.Model) -> str:
+    """'softmax', 'sigmoid' or 'linear' (anything else counts as linear)."""
+    layer = terminal_layer(model)
+    name = type(layer).__name__
+    if name == "Softmax":
+        return "softmax"
+    act = getattr(layer, "activation", None)
+    act_name = getattr(act, "__name__", None) or (act if isinstance(act, str) else "")
+    return act_name if act_name in _SQUASHERS else "linear"
+
+
+class Intercept:
+    """Context manager: patch layer calls of `model` for recording and safe execution.
+
+    `record`: paths whose outputs to keep in `self.outputs` (path -> tensor).
+    `logits`: skip the final softmax/sigmoid.  `tape`: a GradientTape that watches the
+    recorded outputs.
+    """
+
+    def __init__(self, model: keras.Model, record=(), logits: bool = False, tape=None,
+                 index: dict | None = None):
+        self.model = model
+        self.paths = tuple(record)
+        self.logits = logits
+        self.tape = tape
+        self._index = index
+        self.outputs: dict = {}
+        self._undo: list = []
+
+    def __enter__(self):
+        index = self._index if self._index is not None else layer_tree.index(self.model)
+        try:
+            for layer in index.values():
+                if _is_strided_pointwise(layer):
+                    self._patch(layer, "call", _safe_pointwise_call(layer))
+            if self.logits:
+                self._strip_head()
+            for path in self.paths:
+                try:
+                    layer = index[path]
+                except KeyError:
+                    from .errors import UserError
+
+                    raise UserError(f"no layer {path!r} in this model") from None
+                self._patch(layer, "call", self._recording_call(path, layer.call))
+        except BaseException:
+            self._restore()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self._restore()
+        return False
+
+    # -- patches -----------------------------------------------------------------------
+    def _recording_call(self, path, call):
+        def recording(*args, **kwargs):
+            out = call(*args, **kwargs)
+            if self.tape is not None:
+                self.tape.watch(out)
+            self.outputs[path] = out
+            return out
+
+        return recording
+
+    def _strip_head(self):
+        layer = terminal_layer(self.model)
+        if type(layer).__name__ == "Softmax" or (
+                type(layer).__name__ == "Activation" and head_activation(self.model) != "linear"):
+            self._patch(layer, "call", lambda inputs, *a, **k: inputs)
+        elif head_activation(self.model) != "linear":
+            self._patch(layer, "activation", keras.activations.linear)
+
+    def _patch(self, obj, attr, value):
+        had = attr in obj.__dict__
+        self._undo.append((obj, attr, had, obj.__dict__.get(attr)))
+        object.__setattr__(obj, attr, value)
+
+    def _restore(self):
+        while self._undo:
+            obj, attr, had, old = self._undo.pop()
+            if had:
+                object.__setattr__(obj, attr, old)
+            else:
+                try:
+                    object.__delattr__(obj, attr)
+                except AttributeError:
+                    pass
+        self.outputs = dict(self.outputs)
+
+
+def _is_strided_pointwise(layer) -> bool:
+    if type(layer).__name__ not in ("Conv2D",) or not hasattr(layer, "kernel"):
+        return False
+    return (tuple(layer.kernel_size) == (1, 1) and tuple(layer.strides) != (1, 1)
+            and getattr(layer, "groups", 1) == 1 and tuple(layer.dilation_rate) == (1, 1)
+            and layer.data_format == "channels_last")
+
+
+def _safe_pointwise_call(layer):
+    import tensorflow as tf
+
+    sh, sw = layer.strides
+
+    def call(inputs, *args, **kwargs):
+        # padding is irrelevant for a 1x1 kernel: SAME and VALID both give ceil(n / s).
+        y = tf.nn.conv2d(inputs[:, ::sh, ::sw, :], layer.kernel, 1, "VALID")
+        if layer.bias is not None:
+            y = y + layer.bias
+        return layer.activation(y) if layer.activation is not None else y
+
+    return call

@@ -1,0 +1,53 @@
+"""Class names: ImageNet's (shipped, Keras downloads them at run time), the demo's, or a
+sidecar file next to a user's model (`MODEL.labels.json` list, or `MODEL.labels.txt`,
+one name a line)."""
+from __future__ import annotations
+
+import json
+import os
+
+from .errors import UserError
+
+RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
+                         "resources")
+
+
+def imagenet() -> list[str]:
+    with open(os.path.join(RESOURCES, "imagenet_classes.json"), encoding="utf-8") as f:
+        return json.load(f)["labels"]
+
+
+def sidecar(model_path: str) -> list[str] | None:
+    stem = os.path.splitext(model_path.rstrip("/\\"))[0]
+    for candidate in (stem + ".labels.json", stem + ".labels.txt"):
+        if os.path.isfile(candidate):
+            with open(candidate, encoding="utf-8") as f:
+                if candidate.endswith(".json"):
+                    data = json.load(f)
+                    return [str(x) for x in (data["labels"] if isinstance(data, dict) else data)]
+                return [line.strip() for line in f if line.strip()]
+    return None
+
+
+def resolve(labels: list[str] | None, classes: int, wanted: int | str) -> int:
+    """A class given by index (int or digits) or by label, as an index in range."""
+    if isinstance(wanted, str) and wanted.strip().lstrip("-").isdigit():
+        wanted = int(wanted)
+    if isinstance(wanted, int):
+        if not 0 <= wanted < classes:
+            raise UserError(f"class {wanted} is out of range: this model has classes 0..{classes - 1}")
+        return wanted
+    if classes == 1 and labels is None:
+        labels = ["0", "1"]
+    if not labels:
+        raise UserError(f"this model has no class names; give the class as an index 0..{classes - 1}")
+    key = wanted.strip().lower()
+    hits = [i for i, name in enumerate(labels) if name.lower() == key]
+    if not hits:
+        hits = [i for i, name in enumerate(labels) if key in name.lower()]
+    if len(hits) == 1:
+        return hits[0]
+    if not hits:
+        raise UserError(f"no class named {wanted!r}; give an index 0..{max(classes, 2) - 1} or one of the model's labels")
+    shown = ", ".join(f"{i} ({labels[i]})" for i in hits[:8])
+    raise UserError(f"class {wanted!r} is ambiguous: {shown}; give the index")

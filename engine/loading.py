@@ -1,0 +1,169 @@
+"""Opening a model spec: a .keras file, a legacy .h5/.hdf5, a SavedModel folder,
+`builtin:NAME[?weights=none]` or `demo` (design §2)."""
+from __future__ import annotations
+
+import os
+import zipfile
+from dataclasses import dataclass
+from urllib.parse import parse_qs
+
+from . import labels as label_files
+from . import preprocess
+from .errors import UserError
+
+DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
+
+# builtin NAME -> (keras.applications constructor name, default input side)
+BUILTINS = {
+    "vgg16": ("VGG16", 224), "vgg19": ("VGG19", 224), "resnet50": ("ResNet50", 224),
+    "resnet101": ("ResNet101", 224), "resnet152": ("ResNet152", 224),
+    "resnet50v2": ("ResNet50V2", 224), "resnet101v2": ("ResNet101V2", 224),
+    "resnet152v2": ("ResNet152V2", 224), "xception": ("Xception", 299),
+    "inceptionv3": ("InceptionV3", 299), "inceptionresnetv2": ("InceptionResNetV2", 299),
+    "mobilenet": ("MobileNet", 224), "mobilenetv2": ("MobileNetV2", 224),
+    "mobilenetv3small": ("MobileNetV3Small", 224), "mobilenetv3large": ("MobileNetV3Large", 224),
+    "efficientnetb0": ("EfficientNetB0", 224), "efficientnetb1": ("EfficientNetB1", 240),
+    "efficientnetb2": ("EfficientNetB2", 260), "efficientnetb3": ("EfficientNetB3", 300),
+    "efficientnetv2b0": ("EfficientNetV2B0", 224), "densenet121": ("DenseNet121", 224),
+    "densenet169": ("DenseNet169", 224), "densenet201": ("DenseNet201", 224),
+    "nasnetmobile": ("NASNetMobile", 224), "convnexttiny": ("ConvNeXtTiny", 224),
+}
+
+
+@dataclass
+class Loaded:
+    keras_model: object  # keras.Model, or a TFSMLayer for SavedModels (predict only)
+    name: str
+    source: str  # what was opened, for the summary
+    labels: list[str] | None
+    auto_preprocess: str
+    predict_only: bool = False
+    note: str = ""  # what the user should know (e.g. translated legacy config)
+
+
+def open_spec(spec: str) -> Loaded:
+    spec = os.fspath(spec).strip()
+    if spec == "demo":
+        if not os.path.isfile(DEMO_PATH):
+            raise UserError(f"the demo model is missing ({DEMO_PATH}); run scripts/train_demo.py")
+        loaded = _open_file(DEMO_PATH)
+        loaded.name, loaded.source = "demo — shapes CNN", "demo"
+        return loaded
+    if spec.startswith("builtin:"):
+        return _open_builtin(spec[len("builtin:"):])
+    if not os.path.exists(spec):
+        raise UserError(f"model file not found: {spec}")
+    if os.path.isdir(spec):
+        return _open_savedmodel(spec)
+    return _open_file(spec)
+
+
+def _open_file(path: str) -> Loaded:
+    import keras
+
+    suffix = os.path.splitext(path)[1].lower()
+    note = ""
+    if suffix == ".keras":
+        if not zipfile.is_zipfile(path):
+            raise UserError(f"{path} is not a valid .keras file (not a zip archive); "
+                            "is it corrupt or truncated?")
+        try:
+            model = keras.saving.load_model(path, compile=False)
+        except Exception as exc:  # Keras raises many types for bad files
+            raise UserError(f"Keras could not open {path}: {_first_line(exc)}") from None
+    elif suffix in (".h5", ".hdf5"):
+        model, note = _open_h5(path)
+    else:
+        raise UserError(f"{path}: not a model file ConvScope knows; open a .keras, .h5/.hdf5 "
+                        "file, a SavedModel folder, builtin:NAME or demo")
+    if not isinstance(model, keras.Model):
+        raise UserError(f"{path} holds a {type(model).__name__}, not a Keras model")
+    return Loaded(keras_model=model, name=os.path.basename(path), source=path,
+                  labels=label_files.sidecar(path), auto_preprocess=_auto_mode(model),
+                  note=note)
+
+
+def _open_h5(path: str):
+    import h5py
+    import keras
+
+    try:
+        with h5py.File(path, "r") as f:
+            has_config = "model_config" in f.attrs
+    except OSError:
+        raise UserError(f"{path} is not a readable HDF5 file (corrupt or truncated?)") from None
+    if not has_config:
+        raise UserError(f"{path} holds weights only (no model configuration); "
+                        "save the whole model (model.save) and open that")
+    try:
+        return keras.saving.load_model(path, compile=False), ""
+    except Exception as first:
+        # Keras 3 refuses configs written by tf.keras 2.x; translate them.
+        from . import legacy_h5
+
+        try:
+            model = legacy_h5.load(path)
+        except UserError:
+            raise
+        except Exception as exc:
+            raise UserError(f"could not open {path}: {_first_line(first)} "
+                            f"(legacy translation also failed: {_first_line(exc)})") from None
+        return model, "opened through the Keras 2 (tf.keras) compatibility loader"
+
+
+def _open_savedmodel(path: str) -> Loaded:
+    if not os.path.isfile(os.path.join(path, "saved_model.pb")):
+        raise UserError(f"{path} is a folder but not a SavedModel (no saved_model.pb)")
+    import keras
+
+    try:
+        layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
+    except Exception as exc:
+        raise UserError(f"could not open the SavedModel {path}: {_first_line(exc)}") from None
+    return Loaded(keras_model=layer, name=os.path.basename(path.rstrip("/")), source=path,
+                  labels=label_files.sidecar(path), auto_preprocess="rescale",
+                  predict_only=True,
+                  note="SavedModel: predictions only. Keras 3 cannot rebuild its layers, so "
+                       "activations, filters and CAMs need the model as .keras or .h5")
+
+
+def _open_builtin(rest: str) -> Loaded:
+    name, _, query = rest.partition("?")
+    name = name.strip().lower()
+    if name not in BUILTINS:
+        raise UserError(f"unknown built-in model {name!r}; choose one of {', '.join(BUILTINS)}")
+    options = {k: v[-1] for k, v in parse_qs(query).items()}
+    weights = options.get("weights", "imagenet").lower()
+    if weights not in ("imagenet", "none"):
+        raise UserError("builtin models take ?weights=imagenet (default) or ?weights=none")
+    import keras
+
+    ctor_name, _side = BUILTINS[name]
+    ctor = getattr(keras.applications, ctor_name)
+    try:
+        model = ctor(weights=None if weights == "none" else "imagenet")
+    except Exception as exc:
+        if weights == "imagenet":
+            cache = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "models")
+            raise UserError(
+                f"the ImageNet weights of {name} are not in Keras' cache ({cache}) and could "
+                f"not be downloaded ({_first_line(exc)}). Connect to the internet once, copy "
+                f"the weights file into that folder, or use builtin:{name}?weights=none "
+                "for random weights") from None
+        raise UserError(f"could not build {name}: {_first_line(exc)}") from None
+    return Loaded(keras_model=model, name=f"{name}" + (" (random weights)" if weights == "none" else ""),
+                  source=f"builtin:{name}" + ("?weights=none" if weights == "none" else ""),
+                  labels=label_files.imagenet(), auto_preprocess=preprocess.BUILTIN_MODES.get(name, "tf"))
+
+
+def _auto_mode(model) -> str:
+    """Own convnets are fed x/255 as in the seeds, unless the model rescales itself."""
+    for layer in model.layers[:4]:
+        if type(layer).__name__ in ("Rescaling", "Normalization"):
+            return "none"
+    return "rescale"
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

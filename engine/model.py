@@ -1,0 +1,255 @@
+"""ConvModel: an opened model and everything the views ask of it (design §4).
+
+One instance belongs to one thread (the engine thread in the GUI). Compiled functions are
+cached per request shape so scrubbing through layers does not retrace every time.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Sequence
+
+import numpy as np
+
+from . import images as image_io
+from . import layers as layer_tree
+from . import preprocess as prep
+from . import tf_runtime
+from .errors import UserError
+from .hooks import Intercept, head_activation
+from .images import Image
+from .layers import LayerInfo
+
+
+@dataclass(frozen=True)
+class Prediction:
+    index: int
+    label: str
+    score: float
+
+
+@dataclass(frozen=True)
+class HeadInfo:
+    activation: str  # softmax | sigmoid | linear
+    units: int  # size of the output vector
+    classes: int  # selectable classes (2 for a single sigmoid unit)
+
+    @property
+    def binary_sigmoid(self) -> bool:
+        return self.activation == "sigmoid" and self.units == 1
+
+
+def open_model(spec: str, preprocess: str = "auto", device: str = "auto") -> "ConvModel":
+    """Open a model spec: path (.keras/.h5/SavedModel folder), builtin:NAME, or demo."""
+    device_name = tf_runtime.init(device)
+    from .loading import open_spec
+
+    return ConvModel(open_spec(spec), preprocess=preprocess, device=device_name)
+
+
+class ConvModel:
+    def __init__(self, loaded, preprocess: str = "auto", device: str = ""):
+        self.keras_model = loaded.keras_model
+        self.name = loaded.name
+        self.source = loaded.source
+        self.note = loaded.note
+        self.predict_only = loaded.predict_only
+        self.device = device
+        if preprocess == "auto":
+            preprocess = loaded.auto_preprocess
+        if preprocess not in prep.MODES:
+            raise UserError(f"unknown preprocessing {preprocess!r}; use auto or one of {', '.join(prep.MODES)}")
+        self.preprocess = preprocess
+        self.input_shape = self._input_shape()
+        self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
+        self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
+        self._by_path = {info.path: info for info in self.layers}
+        self.head = self._head()
+        self.labels = loaded.labels if loaded.labels and len(loaded.labels) >= self.head.classes else None
+        self.default_cam_layer = layer_tree.default_cam_layer(self.layers)
+        self._forward_fns: dict = {}
+
+    # -- description -------------------------------------------------------------------
+    def layer(self, path: str, spatial: bool = False) -> LayerInfo:
+        """The LayerInfo at `path`; UserError if absent (or, with spatial, not (H, W, C))."""
+        self.require_layers("this view")
+        info = self._by_path.get(path)
+        if info is None:
+            near = [p for p in self._by_path if path.split("/")[-1] in p][:5]
+            hint = f" (did you mean {', '.join(near)}?)" if near else ""
+            raise UserError(f"no layer {path!r} in this model{hint}; `info` lists the layers")
+        if spatial and not info.spatial:
+            shape = "x".join(str(s) for s in info.output_shape) if info.output_shape else "unknown"
+            raise UserError(f"layer {path!r} ({info.class_name}) has no spatial output "
+                            f"(its output is {shape}); choose a layer with an (H, W, C) output")
+        return info
+
+    def require_layers(self, what: str) -> None:
+        if self.predict_only:
+            raise UserError(f"{what} needs a Keras model: {self.note}")
+
+    def label(self, index: int) -> str:
+        if self.labels:
+            return self.labels[index]
+        return str(index)
+
+    def class_index(self, wanted) -> int:
+        from .labels import resolve
+
+        return resolve(self.labels, self.head.classes, wanted)
+
+    def summary(self) -> dict:
+        params = int(sum(info.params for info in self.layers if info.depth == 0)) if self.layers else None
+        return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),
+                "preprocess": self.preprocess,
+                "head": {"activation": self.head.activation, "units": self.head.units,
+                         "classes": self.head.classes},
+                "params": params, "device": self.device, "predict_only": self.predict_only,
+                "default_cam_layer": self.default_cam_layer, "note": self.note,
+                "layers": [info.as_dict() for info in self.layers]}
+
+    # -- input ---------------------------------------------------------------------------
+    def pixels(self, images) -> np.ndarray:
+        """Images fitted to the model input: float32 (N, H, W, C) in [0, 255], not preprocessed."""
+        imgs = _as_images(images)
+        h, w, c = self.input_shape
+        first = image_io.fit(imgs[0], h, w, c)
+        h, w = first.shape[:2]  # free sizes: the whole batch takes the first image's size
+        return np.stack([first] + [image_io.fit(im, h, w, c) for im in imgs[1:]])
+
+    def prepare(self, images) -> np.ndarray:
+        """The model's input batch: fitted and preprocessed, float32 (N, H, W, C)."""
+        return prep.apply(self.pixels(images), self.preprocess).astype(np.float32)
+
+    # -- computation -----------------------------------------------------------------------
+    def forward(self, x: np.ndarray, record: Sequence[str] = (), logits: bool = False):
+        """One compiled forward pass: (model output (N, units), {path: output})."""
+        if record:
+            self.require_layers("recording layer outputs")
+        key = (tuple(record), bool(logits))
+        fn = self._forward_fns.get(key)
+        if fn is None:
+            fn = self._forward_fns[key] = self._make_forward(*key)
+        out, recorded = fn(x)
+        return out.numpy(), {p: t.numpy() for p, t in zip(record, recorded)}
+
+    def _make_forward(self, record, logits):
+        import tensorflow as tf
+
+        model, index = self.keras_model, self.layer_index
+
+        @tf.function(reduce_retracing=True)
+        def fn(x):
+            if self.predict_only:
+                return _first_output(model(x)), []
+            # Patches are applied while tracing, which is when they matter.
+            with Intercept(model, record=record, logits=logits, index=index) as ic:
+                y = model(x, training=False)
+            return _first_output(y), [ic.outputs[p] for p in record]
+
+        return fn
+
+    def scores(self, images) -> np.ndarray:
+        """Model outputs (N, units) for images."""
+        out, _ = self.forward(self.prepare(images))
+        return out
+
+    def predict(self, images, top: int = 5):
+        """Top predictions; a list of Prediction, or a list of lists for a list of images."""
+        single = not isinstance(images, (list, tuple))
+        out = self.scores(images)
+        result = [self._top(row, top) for row in out]
+        return result[0] if single else result
+
+    def _top(self, row: np.ndarray, top: int) -> list[Prediction]:
+        if self.head.binary_sigmoid:
+            p1 = float(row[0])
+            pairs = [(1, p1), (0, 1.0 - p1)]
+        else:
+            pairs = list(enumerate(row.astype(float)))
+        pairs.sort(key=lambda ps: -ps[1])
+        return [Prediction(int(i), self.label(int(i)), float(s)) for i, s in pairs[:max(1, top)]]
+
+    def activations(self, images, layers: Iterable[str] | None = None, cancel=None) -> dict:
+        """{path: (H, W, C)} from ONE forward pass ((N, H, W, C) for a list of images).
+
+        `layers=None` means every layer with a spatial output.
+        """
+        self.require_layers("activations")
+        paths = list(layers) if layers is not None else [
+            i.path for i in self.layers if i.spatial and not i.is_container and i.class_name != "InputLayer"]
+        for path in paths:
+            self.layer(path)
+        single = not isinstance(images, (list, tuple))
+        _, rec = self.forward(self.prepare(images), record=paths)
+        return {p: (a[0] if single else a) for p, a in rec.items()}
+
+    def cam(self, images, method: str = "gradcam", layer: str | None = None,
+            class_index=None, **options):
+        """Class activation map(s); see engine.cam."""
+        from .cam import compute_cam
+
+        return compute_cam(self, images, method=method, layer=layer,
+                           class_index=class_index, **options)
+
+    def filter_patterns(self, layer: str, filters=None, size: int = 64, steps: int = 40,
+                        **options) -> np.ndarray:
+        """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters."""
+        from .filters import filter_patterns
+
+        return filter_patterns(self, layer, filters=filters, size=size, steps=steps, **options)
+
+    # -- internals ------------------------------------------------------------------------
+    def _input_shape(self) -> tuple:
+        m = self.keras_model
+        shape = None
+        if hasattr(m, "inputs") and m.inputs:
+            shape = tuple(m.inputs[0].shape[1:])
+        elif self.predict_only:
+            shape = _savedmodel_input_shape(m)
+        if shape is None or len(shape) != 3:
+            raise UserError(f"{self.name}: ConvScope needs a model whose input is one image "
+                            f"(H, W, C); this one takes {shape}")
+        return tuple(None if s is None else int(s) for s in shape)
+
+    def _head(self) -> HeadInfo:
+        if self.predict_only:
+            out = self.forward(self.prepare(image_io.from_array(np.zeros((32, 32, 3), np.uint8))))[0]
+            units = int(out.shape[-1])
+            return HeadInfo("linear", units, units)
+        shape = self.keras_model.outputs[0].shape
+        units = int(shape[-1]) if shape[-1] is not None else 1
+        act = head_activation(self.keras_model)
+        classes = 2 if act == "sigmoid" and units == 1 else units
+        return HeadInfo(act, units, classes)
+
+
+def _as_images(images) -> list[Image]:
+    seq = list(images) if isinstance(images, (list, tuple)) else [images]
+    if not seq:
+        raise UserError("no images given")
+    out = []
+    for im in seq:
+        if isinstance(im, Image):
+            out.append(im)
+        elif isinstance(im, str) or hasattr(im, "__fspath__"):
+            out.append(image_io.load_image(im))
+        else:
+            out.append(image_io.from_array(im))
+    return out
+
+
+def _first_output(y):
+    if isinstance(y, dict):
+        y = y[sorted(y)[0]]
+    if isinstance(y, (list, tuple)):
+        y = y[0]
+    return y
+
+
+def _savedmodel_input_shape(layer):
+    try:
+        sig = layer.call_endpoint_fn.structured_input_signature[1]
+        spec = sig[sorted(sig)[0]]
+        return tuple(spec.shape[1:])
+    except Exception:
+        return None

@@ -1,0 +1,57 @@
+"""Importing TensorFlow once, quietly, and choosing the device.
+
+TensorFlow places work on a GPU by itself when one is visible; a desktop app must not seize
+the whole card, so memory growth is switched on. `device="cpu"` hides the GPUs.
+Call `init()` before the first TensorFlow op; later calls only report.
+"""
+from __future__ import annotations
+
+import os
+import threading
+
+_lock = threading.Lock()
+_device: str | None = None
+
+
+def init(device: str = "auto") -> str:
+    """Import TensorFlow, configure the device once; return a description of it."""
+    global _device
+    with _lock:
+        if _device is not None:
+            return _device
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        import tensorflow as tf
+
+        tf.get_logger().setLevel("ERROR")
+        if device not in ("auto", "cpu", "gpu"):
+            from .errors import UserError
+
+            raise UserError(f"unknown device {device!r}; use auto, cpu or gpu")
+        gpus = tf.config.list_physical_devices("GPU")
+        if device == "cpu" and gpus:
+            tf.config.set_visible_devices([], "GPU")
+            gpus = []
+        elif device == "gpu" and not gpus:
+            from .errors import UserError
+
+            raise UserError("--device gpu was asked for, but TensorFlow sees no GPU here; "
+                            "install the [gpu] extra and the NVIDIA driver, or use --device cpu")
+        for gpu in gpus:
+            try:
+                tf.config.experimental.set_memory_growth(gpu, True)
+            except RuntimeError:  # already initialised by someone else: leave it
+                pass
+        if gpus:
+            names = []
+            for gpu in gpus:
+                detail = tf.config.experimental.get_device_details(gpu)
+                names.append(detail.get("device_name", gpu.name))
+            _device = "GPU: " + ", ".join(names)
+        else:
+            _device = f"CPU ({os.cpu_count()} threads)"
+        return _device
+
+
+def device() -> str:
+    return _device or init()

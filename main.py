@@ -1,0 +1,29 @@
+"""ConvScope entry point: the window by default, headless sub-commands otherwise.
+
+    python main.py                      # the window, on the demo model
+    python main.py info --model demo    # see `python main.py --help`
+"""
+import sys
+
+CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam")
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in CLI_COMMANDS:
+        from engine.cli import main as cli_main
+
+        return cli_main(argv)
+    if argv and argv[0] == "gui":
+        argv = argv[1:]
+    if argv and argv[0] in ("-h", "--help"):
+        from engine.cli import main as cli_main
+
+        return cli_main(argv)
+    from gui.app import main as gui_main
+
+    return gui_main(argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
