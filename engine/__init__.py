@@ -6,12 +6,22 @@
 TensorFlow is imported by `open_model` (lazily), so importing this package is cheap and a
 GUI can show its window before TensorFlow has loaded.
 """
-from .cancel import CancelToken
-from .errors import Cancelled, UserError
-from .images import Image, from_array, load_image
+import os
+
+# Quiet TensorFlow's C++ start-up chatter (must be set before TensorFlow is imported);
+# the user's own setting wins.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+from .cancel import CancelToken  # noqa: E402
+from .errors import Cancelled, UserError  # noqa: E402
+from .images import Image, from_array, load_image  # noqa: E402
 
 
 def open_model(spec, preprocess="auto", device="auto"):
+    from . import tf_runtime
+
+    tf_runtime.init(device)  # before anything imports TensorFlow
     from .model import open_model as _open
 
     return _open(spec, preprocess=preprocess, device=device)

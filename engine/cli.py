@@ -120,10 +120,15 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from . import outputs
     from .images import load_image
+
+    # Check the inputs before paying for TensorFlow: a bad path fails fast.
+    image = load_image(args.image) if getattr(args, "image", None) else None
+    _check_model_spec(args.model)
+    from . import tf_runtime
+
+    tf_runtime.init(args.device)  # configure the device before TensorFlow is imported
     from .model import open_model
 
-    # Read the image before paying for the model: a bad path fails fast.
-    image = load_image(args.image) if getattr(args, "image", None) else None
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
 
     if args.command == "info":
@@ -196,6 +201,13 @@ def _run(args) -> int:
                   f"score {cam.score:.4f} -> {args.out}")
         return 0
     raise UserError(f"unknown command {args.command}")
+
+
+def _check_model_spec(spec: str) -> None:
+    import os
+
+    if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
+        raise UserError(f"model file not found: {spec}")
 
 
 def _print_info(s: dict) -> None:

@@ -124,7 +124,7 @@ def _open_savedmodel(path: str) -> Loaded:
                   labels=label_files.sidecar(path), auto_preprocess="rescale",
                   predict_only=True,
                   note="SavedModel: predictions only. Keras 3 cannot rebuild its layers, so "
-                       "activations, filters and CAMs need the model as .keras or .h5")
+                       "activations, filters and CAMs need a Keras model (.keras or .h5 file)")
 
 
 def _open_builtin(rest: str) -> Loaded:
@@ -144,7 +144,9 @@ def _open_builtin(rest: str) -> Loaded:
         model = ctor(weights=None if weights == "none" else "imagenet")
     except Exception as exc:
         if weights == "imagenet":
-            cache = os.path.join(os.path.expanduser(os.environ.get("KERAS_HOME", "~/.keras")), "models")
+            from keras.src.backend import config as keras_config  # no public accessor
+
+            cache = os.path.join(os.path.expanduser(keras_config.keras_home()), "models")
             raise UserError(
                 f"the ImageNet weights of {name} are not in Keras' cache ({cache}) and could "
                 f"not be downloaded ({_first_line(exc)}). Connect to the internet once, copy "

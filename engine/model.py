@@ -59,6 +59,7 @@ class ConvModel:
         if preprocess not in prep.MODES:
             raise UserError(f"unknown preprocessing {preprocess!r}; use auto or one of {', '.join(prep.MODES)}")
         self.preprocess = preprocess
+        self._forward_fns: dict = {}
         self.input_shape = self._input_shape()
         self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
@@ -66,7 +67,6 @@ class ConvModel:
         self.head = self._head()
         self.labels = loaded.labels if loaded.labels and len(loaded.labels) >= self.head.classes else None
         self.default_cam_layer = layer_tree.default_cam_layer(self.layers)
-        self._forward_fns: dict = {}
 
     # -- description -------------------------------------------------------------------
     def layer(self, path: str, spatial: bool = False) -> LayerInfo:
@@ -74,7 +74,12 @@ class ConvModel:
         self.require_layers("this view")
         info = self._by_path.get(path)
         if info is None:
-            near = [p for p in self._by_path if path.split("/")[-1] in p][:5]
+            import difflib
+
+            near = difflib.get_close_matches(path, list(self._by_path), n=4, cutoff=0.6)
+            leaf = {p.rsplit("/", 1)[-1]: p for p in self._by_path}
+            near += [leaf[m] for m in difflib.get_close_matches(path, list(leaf), n=2, cutoff=0.8)
+                     if leaf[m] not in near]
             hint = f" (did you mean {', '.join(near)}?)" if near else ""
             raise UserError(f"no layer {path!r} in this model{hint}; `info` lists the layers")
         if spatial and not info.spatial:

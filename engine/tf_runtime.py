@@ -6,7 +6,10 @@ Call `init()` before the first TensorFlow op; later calls only report.
 """
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
+import tempfile
 import threading
 
 _lock = threading.Lock()
@@ -19,16 +22,17 @@ def init(device: str = "auto") -> str:
     with _lock:
         if _device is not None:
             return _device
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
-        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        import tensorflow as tf
-
-        tf.get_logger().setLevel("ERROR")
         if device not in ("auto", "cpu", "gpu"):
             from .errors import UserError
 
             raise UserError(f"unknown device {device!r}; use auto, cpu or gpu")
-        gpus = tf.config.list_physical_devices("GPU")
+        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        with _quiet_native_stderr():
+            import tensorflow as tf
+
+            tf.get_logger().setLevel("ERROR")
+            gpus = tf.config.list_physical_devices("GPU")
         if device == "cpu" and gpus:
             tf.config.set_visible_devices([], "GPU")
             gpus = []
@@ -55,3 +59,31 @@ def init(device: str = "auto") -> str:
 
 def device() -> str:
     return _device or init()
+
+
+@contextlib.contextmanager
+def _quiet_native_stderr():
+    """Hide the lines TensorFlow's C++ start-up writes to fd 2 before its log level applies
+    (CUDA probing, oneDNN and CPU-feature notices), so a CLI error stays one line.
+    Kept when TF_CPP_MIN_LOG_LEVEL is set below 3; replayed if the import fails."""
+    if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError):
+        yield
+        return
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            sink.seek(0)
+            sys.stderr.write(sink.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)

@@ -1,0 +1,96 @@
+"""The command line: JSON outputs, raw .npy outputs, and one clear line for every bad input."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+from PIL import Image as P
+
+from engine.cli import main as cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_cli(capsys, *argv):
+    code = cli(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_info_json(capsys, nested_path):
+    code, out, err = run_cli(capsys, "info", "--model", nested_path, "--json")
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["head"] == {"activation": "softmax", "units": 5, "classes": 5}
+    paths = {layer["path"]: layer for layer in doc["layers"]}
+    assert paths["head_block/inner_block/squeeze"]["output_shape"] == [2, 2, 32]
+    assert paths["gap"]["spatial"] is False and doc["device"].startswith(("CPU", "GPU"))
+
+
+def test_predict_json_scores_sum_to_one(capsys, nested_path, images_dir):
+    code, out, _ = run_cli(capsys, "predict", "--model", nested_path, "--image",
+                           str(images_dir / "photo.jpg"), "--top", "5", "--json")
+    assert code == 0
+    preds = json.loads(out)["predictions"]
+    assert len(preds) == 5 and abs(sum(p["score"] for p in preds) - 1) < 1e-4
+    assert [p["score"] for p in preds] == sorted((p["score"] for p in preds), reverse=True)
+
+
+def test_activations_grid_and_npy(capsys, seq_sigmoid_path, images_dir, tmp_path):
+    out_png, out_npy = tmp_path / "grid.png", tmp_path / "a.npy"
+    code, out, err = run_cli(capsys, "activations", "--model", seq_sigmoid_path, "--image",
+                             str(images_dir / "plain.png"), "--layer", "conv2d_2",
+                             "--out", str(out_png), "--per-row", "4", "--npy", str(out_npy))
+    assert code == 0, err
+    a = np.load(out_npy)
+    assert a.shape == (21, 21, 16) and a.dtype == np.float32
+    grid = np.asarray(P.open(out_png))
+    assert grid.shape == (4 * 21 + 3, 4 * 21 + 3, 3)
+    # independent re-computation with the API
+    from engine import load_image, open_model
+
+    ref = open_model(seq_sigmoid_path).activations(load_image(images_dir / "plain.png"), ["conv2d_2"])
+    np.testing.assert_allclose(a, ref["conv2d_2"], rtol=1e-6)
+
+
+@pytest.mark.parametrize("args, words", [
+    (["info", "--model", "/nope/model.keras"], "model file not found"),
+    (["predict", "--model", "MODEL", "--image", "/nope.png"], "image file not found"),
+    (["predict", "--model", "MODEL", "--image", "IMAGES/not_an_image.png"], "not an image"),
+    (["activations", "--model", "MODEL", "--image", "IMAGES/plain.png", "--layer", "conv9", "--out", "OUT/x.png"], "no layer 'conv9'"),
+    (["activations", "--model", "MODEL", "--image", "IMAGES/plain.png", "--layer", "dense_1", "--out", "OUT/x.png"], "no spatial output"),
+    (["activations", "--model", "MODEL", "--image", "IMAGES/plain.png", "--layer", "conv2d_1", "--out", "/nope/dir/x.png"], "does not exist"),
+    (["info"], "--model"),
+    (["frobnicate"], "invalid choice"),
+])
+def test_bad_input_one_line_exit_2(capsys, seq_sigmoid_path, images_dir, tmp_path, args, words):
+    subst = {"MODEL": seq_sigmoid_path, "IMAGES": str(images_dir), "OUT": str(tmp_path)}
+    argv = [a.replace("MODEL", subst["MODEL"]).replace("IMAGES", subst["IMAGES"]).replace("OUT", subst["OUT"]) for a in args]
+    code, out, err = run_cli(capsys, *argv)
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and words in lines[0], err
+    assert list(tmp_path.iterdir()) == []  # nothing half-written
+
+
+def test_subprocess_exit_status_and_no_traceback(seq_sigmoid_path, tmp_path):
+    """The real entry point, as a user runs it."""
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    r = subprocess.run([sys.executable, "main.py", "info", "--model", str(tmp_path / "missing.h5")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [f"error: model file not found: {tmp_path / 'missing.h5'}"]
+    # an error found after TensorFlow has loaded is one line too (its start-up noise is hidden)
+    img = tmp_path / "x.png"
+    P.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    r = subprocess.run([sys.executable, "main.py", "activations", "--model", seq_sigmoid_path,
+                        "--image", str(img), "--layer", "conv2d_9", "--out", str(tmp_path / "o.png")],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no layer 'conv2d_9'" in r.stderr and "conv2d_1" in r.stderr  # suggests near names
+    assert not (tmp_path / "o.png").exists()
+    r = subprocess.run([sys.executable, "main.py", "info", "--model", seq_sigmoid_path],
+                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and "conv2d_1" in r.stdout and "sigmoid" in r.stdout
