@@ -105,6 +105,7 @@ class ConvModel:
     def summary(self) -> dict:
         params = int(sum(info.params for info in self.layers if info.depth == 0)) if self.layers else None
         return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),
+                "output_shape": [self.head.units],
                 "preprocess": self.preprocess,
                 "head": {"activation": self.head.activation, "units": self.head.units,
                          "classes": self.head.classes},

@@ -24,6 +24,10 @@ def test_info_json(capsys, nested_path):
     assert code == 0, err
     doc = json.loads(out)
     assert doc["head"] == {"activation": "softmax", "units": 5, "classes": 5}
+    assert doc["input_shape"] == [64, 64, 3] and doc["output_shape"] == [5]
+    import keras
+
+    assert doc["params"] == keras.saving.load_model(nested_path).count_params()
     paths = {layer["path"]: layer for layer in doc["layers"]}
     assert paths["head_block/inner_block/squeeze"]["output_shape"] == [2, 2, 32]
     assert paths["gap"]["spatial"] is False and doc["device"].startswith(("CPU", "GPU"))
