@@ -84,31 +84,16 @@ def _open_file(path: str) -> Loaded:
 
 
 def _open_h5(path: str):
-    import h5py
-    import keras
+    """HDF5 files written by Keras 3 open as they are; files from Keras 2 / tf.keras go
+    through the translating loader first, because Keras 3 refuses some and silently misreads
+    others (hard_sigmoid, Normalization in nested models)."""
+    from . import legacy_h5
 
-    try:
-        with h5py.File(path, "r") as f:
-            has_config = "model_config" in f.attrs
-    except OSError:
-        raise UserError(f"{path} is not a readable HDF5 file (corrupt or truncated?)") from None
-    if not has_config:
-        raise UserError(f"{path} holds weights only (no model configuration); "
-                        "save the whole model (model.save) and open that")
-    try:
-        return keras.saving.load_model(path, compile=False), ""
-    except Exception as first:
-        # Keras 3 refuses configs written by tf.keras 2.x; translate them.
-        from . import legacy_h5
-
-        try:
-            model = legacy_h5.load(path)
-        except UserError:
-            raise
-        except Exception as exc:
-            raise UserError(f"could not open {path}: {_first_line(first)} "
-                            f"(legacy translation also failed: {_first_line(exc)})") from None
-        return model, "opened through the Keras 2 (tf.keras) compatibility loader"
+    model, notes = legacy_h5.load_with_notes(path)
+    note = ""
+    if notes:
+        note = "opened through the Keras 2 compatibility loader: " + "; ".join(notes)
+    return model, note
 
 
 def _open_savedmodel(path: str) -> Loaded:
