@@ -89,7 +89,13 @@ class Intercept:
                     from .errors import UserError
 
                     raise UserError(f"no layer {path!r} in this model") from None
-                self._patch(layer, "call", self._recording_call(path, layer.call))
+                if type(layer).__name__ == "InputLayer":
+                    # An InputLayer is never called: record what its model is called with.
+                    parent = path.rsplit("/", 1)[0] if "/" in path else None
+                    owner = index[parent] if parent else self.model
+                    self._patch(owner, "call", self._recording_call(path, owner.call, inputs=True))
+                else:
+                    self._patch(layer, "call", self._recording_call(path, layer.call))
         except BaseException:
             self._restore()
             raise
@@ -100,8 +106,18 @@ class Intercept:
         return False
 
     # -- patches -----------------------------------------------------------------------
-    def _recording_call(self, path, call):
+    def _recording_call(self, path, call, inputs: bool = False):
         def recording(*args, **kwargs):
+            if inputs:  # record the call's (first) input instead of its output
+                first = args[0] if args else next(iter(kwargs.values()))
+                while isinstance(first, (list, tuple)):
+                    first = first[0]
+                if isinstance(first, dict):
+                    first = first[sorted(first)[0]]
+                if self.tape is not None:
+                    self.tape.watch(first)
+                self.outputs[path] = first
+                return call(*args, **kwargs)
             out = call(*args, **kwargs)
             if self.tape is not None:
                 self.tape.watch(out)

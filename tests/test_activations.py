@@ -106,3 +106,23 @@ def test_tile_layout_and_cell_lookup():
     assert grid.cell_at(3, 4, (2, 3), 3, 5) == 4
     assert grid.cell_at(2, 0, (2, 3), 3, 5) is None  # on the margin
     assert grid.cell_at(4, 9, (2, 3), 3, 5) is None  # the empty cell
+
+
+def test_input_layers_record_what_the_model_is_fed(nested, images_dir):
+    img = load_image(images_dir / "plain.png")
+    x = nested.prepare(img)[0]
+    acts = nested.activations(img, [nested.layers[0].path,
+                                    "mobilenetv2_0.35_64/" + nested.keras_model.get_layer("mobilenetv2_0.35_64").layers[0].name])
+    for a in acts.values():
+        np.testing.assert_allclose(a, x, rtol=1e-6)  # the base is fed the input unchanged
+
+
+def test_output_files_get_the_usual_mode(tmp_path):
+    import os
+
+    from engine import outputs
+
+    outputs.save_png(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert (os.stat(tmp_path / "a.png").st_mode & 0o777) == (0o666 & ~mask)
