@@ -1,0 +1,213 @@
+"""Requests to the engine thread and what comes back: frozen dataclasses, no Qt.
+
+Every job has a `job_id` (unique in the process) and a `channel`. Jobs of one channel
+supersede each other: the engine keeps only the latest pending job of a channel and
+cancels the running one when a newer one arrives (engine/qt_bridge.py). Every result
+carries the `job_id` and `channel` of the job that made it, so a client can drop results
+of jobs it has superseded.
+
+A job ends with exactly one terminal result (`final=True`): its own result type,
+`JobFailed` or `JobCancelled`. Streaming jobs send `Progress` (and partial results with
+`final=False`) before it.
+"""
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+_ids = itertools.count(1)
+
+
+def _next_id() -> int:
+    return next(_ids)
+
+
+# -- jobs ---------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Job:
+    job_id: int = field(default_factory=_next_id, kw_only=True)
+    channel: ClassVar[str] = "misc"
+
+    def describe(self) -> str:
+        """Short text for the status bar."""
+        return type(self).__name__
+
+
+@dataclass(frozen=True, eq=False)
+class StartEngine(Job):
+    """Import TensorFlow and pick the device (the first job, so the window shows first)."""
+
+    device: str = "auto"
+    channel: ClassVar[str] = "engine"
+
+    def describe(self) -> str:
+        return "loading TensorFlow…"
+
+
+@dataclass(frozen=True, eq=False)
+class LoadModel(Job):
+    spec: str = "demo"
+    preprocess: str = "auto"
+    device: str = "auto"
+    channel: ClassVar[str] = "load"
+
+    def describe(self) -> str:
+        return f"opening model {self.spec}"
+
+
+@dataclass(frozen=True, eq=False)
+class Predict(Job):
+    image: Any = None  # engine.images.Image
+    top: int = 5
+    channel: ClassVar[str] = "predict"
+
+    def describe(self) -> str:
+        return f"predicting {getattr(self.image, 'name', 'image')}"
+
+
+@dataclass(frozen=True, eq=False)
+class Activations(Job):
+    image: Any = None
+    layer: str = ""
+    channel: ClassVar[str] = "activations"
+
+    def describe(self) -> str:
+        return f"activations of {self.layer}"
+
+
+@dataclass(frozen=True, eq=False)
+class FilterPatterns(Job):
+    layer: str = ""
+    filters: tuple = ()
+    size: int = 64
+    steps: int = 40
+    mode: str = "classic"
+    seed: int = 0
+    channel: ClassVar[str] = "filters"
+
+    def describe(self) -> str:
+        return f"filter patterns of {self.layer} ({len(self.filters)} filters, {self.mode})"
+
+
+@dataclass(frozen=True, eq=False)
+class Cam(Job):
+    image: Any = None
+    method: str = "gradcam"
+    layer: str | None = None  # None: the model's default CAM layer
+    class_index: int | None = None  # None: the top prediction
+    max_n: int | None = None
+    channel: ClassVar[str] = "cam"
+
+    def describe(self) -> str:
+        return f"{self.method} on {self.layer or 'default layer'}"
+
+
+@dataclass(frozen=True, eq=False)
+class CompareCams(Job):
+    """Every method in `methods` on the same image, layer and class, one after another."""
+
+    image: Any = None
+    methods: tuple = ()
+    layer: str | None = None
+    class_index: int | None = None
+    channel: ClassVar[str] = "compare"
+
+    def describe(self) -> str:
+        return f"comparing {len(self.methods)} CAM methods"
+
+
+# -- results ------------------------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class Result:
+    job_id: int
+    channel: str
+    final: ClassVar[bool] = True
+
+
+@dataclass(frozen=True, eq=False)
+class Progress(Result):
+    done: float = 0
+    total: float = 0
+    text: str = ""
+    final: ClassVar[bool] = False
+
+
+@dataclass(frozen=True, eq=False)
+class JobFailed(Result):
+    message: str = ""
+    internal: bool = False  # a bug rather than bad input
+    details: str = ""  # traceback for internal errors
+
+
+@dataclass(frozen=True, eq=False)
+class JobCancelled(Result):
+    pass
+
+
+@dataclass(frozen=True, eq=False)
+class EngineReady(Result):
+    device: str = ""
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class ModelLoaded(Result):
+    summary: dict = field(default_factory=dict)  # ConvModel.summary() without "layers"
+    layers: tuple = ()  # LayerInfo
+    labels: tuple = ()  # a name per class ("0", "1", ... when the model has none)
+    cam_methods: tuple = ()  # names accepted by ConvModel.cam ((): engine.cam missing)
+    cam_note: str = ""  # why there are no CAM methods, if so
+    filters_available: bool = False
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class Predicted(Result):
+    image_name: str = ""
+    predictions: tuple = ()  # engine.model.Prediction
+
+
+@dataclass(frozen=True, eq=False)
+class ActivationsReady(Result):
+    layer: str = ""
+    image_name: str = ""
+    activations: Any = None  # float32 (H, W, C)
+    seconds: float = 0.0
+
+
+@dataclass(frozen=True, eq=False)
+class FiltersReady(Result):
+    """Patterns so far (`last=False`) or the finished ones (`last=True`)."""
+
+    layer: str = ""
+    filters: tuple = ()
+    patterns: Any = None  # uint8 (N, size, size, 3)
+    step: int = 0
+    steps: int = 0
+    seconds: float = 0.0
+    last: bool = True
+
+    @property
+    def final(self) -> bool:  # type: ignore[override]
+        return self.last
+
+
+@dataclass(frozen=True, eq=False)
+class CamReady(Result):
+    """One map. In a CompareCams stream, every method but the last is not final."""
+
+    method: str = ""
+    layer: str = ""
+    class_index: int = 0
+    label: str = ""
+    score: float = 0.0
+    heatmap: Any = None  # float32 (h, w) in [0, 1]
+    cam: Any = None  # the engine's CamResult (for overlays at other alpha/colour maps)
+    error: str = ""  # compare mode: why this method does not apply
+    seconds: float = 0.0
+    last: bool = True
+
+    @property
+    def final(self) -> bool:  # type: ignore[override]
+        return self.last

@@ -1,0 +1,163 @@
+"""`python main.py [gui] [FILE ...] [--model SPEC] [--image PATH] [--view activations|filters|
+cam|compare] [--layer PATH] [--method M] [--mode classic|regularized] [--screenshot OUT.png]
+[--device auto|cpu|gpu]`
+
+FILEs are images, or a model file (.keras/.h5), as a file manager passes them.
+
+Opens the window. With --screenshot it starts on the given model, image, view, layer and
+method, waits until the view has finished computing, saves the window as PNG and exits 0;
+any error prints one `error: ...` line on stderr and exits 2.
+Settings live in QSettings (ConvScope/ConvScope), or in the INI file named by the
+environment variable CONVSCOPE_SETTINGS; --screenshot uses a fresh temporary one.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+
+VIEWS = ("activations", "filters", "cam", "compare")
+SCREENSHOT_SIZE = (1440, 900)
+SCREENSHOT_TIMEOUT = 600.0  # seconds
+
+
+class _ArgumentError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):
+        raise _ArgumentError(f"{message} (see `convscope --help`)")
+
+
+def parse_args(argv):
+    p = _Parser(prog="convscope", description="ConvScope's window.")
+    p.add_argument("files", nargs="*", help="image files, or a model file, to open "
+                   "(as a file manager passes them)")
+    p.add_argument("--model", default="demo", help="a .keras/.h5 file, SavedModel folder, "
+                   "builtin:NAME[?weights=none] or demo (default)")
+    p.add_argument("--image", action="append", default=[], help="an image to open (repeatable)")
+    p.add_argument("--view", choices=VIEWS, default=None)
+    p.add_argument("--layer", default=None, help="layer path to select")
+    p.add_argument("--method", default=None, help="CAM method (gradcam, gradcam++, scorecam, …)")
+    p.add_argument("--mode", default=None, choices=("classic", "regularized"),
+                   help="filter-pattern mode (Filters view)")
+    p.add_argument("--screenshot", default=None, metavar="OUT.png")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
+    p.add_argument("--preprocess", default="auto")
+    return p.parse_args(argv)
+
+
+def _check(args) -> None:
+    """Bad paths fail here, before Qt and TensorFlow start."""
+    from .model_dialogs import is_model_path
+
+    for path in args.files:
+        if not os.path.exists(path):
+            raise _ArgumentError(f"file not found: {path}")
+        if is_model_path(path):
+            args.model = path
+        else:
+            args.image.append(path)
+    for path in args.image:
+        if not os.path.isfile(path):
+            raise _ArgumentError(f"image file not found: {path}")
+    if args.screenshot:
+        folder = os.path.dirname(os.path.abspath(args.screenshot))
+        if not os.path.isdir(folder):
+            raise _ArgumentError(f"cannot write {args.screenshot}: folder {folder} does not exist")
+        if not args.screenshot.lower().endswith(".png"):
+            raise _ArgumentError(f"cannot write {args.screenshot}: give a file name ending in .png")
+
+
+def main(argv=None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+    try:
+        args = parse_args(argv)
+        _check(args)
+    except _ArgumentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+    from PySide6.QtWidgets import QApplication
+
+    from . import crash_guard
+    from .main_window import MainWindow, Startup
+    from .settings import Settings
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("ConvScope")
+    app.setOrganizationName("ConvScope")
+    app.setDesktopFileName("convscope")
+    tmp = tempfile.mkdtemp(prefix="convscope-") if args.screenshot else None
+    if tmp:
+        settings = Settings.at(os.path.join(tmp, "settings.ini"))
+    elif os.environ.get("CONVSCOPE_SETTINGS"):
+        settings = Settings.at(os.environ["CONVSCOPE_SETTINGS"])
+    else:
+        settings = Settings()
+    startup = Startup(model=args.model, images=list(args.image), view=args.view,
+                      layer=args.layer, method=args.method, mode=args.mode, device=args.device,
+                      preprocess=args.preprocess)
+    window = MainWindow(settings, startup)
+    crash_guard.install(lambda text, details: window.notify(text, details=details))
+    try:
+        if args.screenshot:
+            return _screenshot(app, window, args.screenshot)
+        window.show()
+        return app.exec()
+    finally:
+        crash_guard.uninstall()
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _screenshot(app, window, out: str) -> int:
+    from PySide6.QtCore import QTimer
+
+    from engine import outputs
+
+    from .qimage import from_qimage
+
+    state = {"rc": None, "settled": 0, "t0": time.monotonic()}
+
+    def finish(rc: int, error: str = "") -> None:
+        if state["rc"] is not None:
+            return
+        state["rc"] = rc
+        if error:
+            print(f"error: {error}", file=sys.stderr)
+        poll.stop()
+        window.close()
+        app.quit()
+
+    def check() -> None:
+        if time.monotonic() - state["t0"] > SCREENSHOT_TIMEOUT:
+            finish(2, f"the view did not finish within {SCREENSHOT_TIMEOUT:.0f} s")
+            return
+        state["settled"] = state["settled"] + 1 if window.settled() else 0
+        if state["settled"] >= 3:  # settled across a few turns: the last result is drawn
+            try:
+                outputs.save_png(out, from_qimage(window.grab().toImage()))
+            except Exception as exc:  # a bad path, a full disk
+                finish(2, str(exc))
+                return
+            print(f"saved {out}")
+            finish(0)
+
+    window.client.sigFailed.connect(lambda r: finish(2, r.message))
+    window.notifications.sigShown.connect(
+        lambda level, text: level == "error" and finish(2, text))
+    poll = QTimer()
+    poll.setInterval(100)
+    poll.timeout.connect(check)
+    window.resize(*SCREENSHOT_SIZE)
+    window.show()
+    poll.start()
+    app.exec()
+    return 2 if state["rc"] is None else state["rc"]

@@ -1,0 +1,307 @@
+"""The main window: model and layers on the left, views as tabs in the middle, the image,
+its siblings and the predictions on the right, the engine's work in the status bar.
+
+The window shows at once; the engine thread then imports TensorFlow and opens the model
+(StartEngine, LoadModel). Everything the engine answers arrives through EngineClient as a
+result object; errors become a message in the bar above the views.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, QVBoxLayout,
+                               QWidget)
+
+from engine import jobs as J
+
+from . import inputs
+from .engine_client import EngineClient
+from .image_panel import ImagePanel
+from .model_panel import ModelPanel
+from .notifications import NotificationBar
+from .session import Session
+from .settings import Settings
+from .status import JobStatus
+from .views.activations import ActivationsView
+from .views.cam import CamView
+from .views.cam_options import CamOptions
+from .views.compare import CompareView
+from .views.filters import FiltersView
+from .window_actions import WindowActions
+
+
+@dataclass
+class Startup:
+    """What to show first (command line, or the defaults)."""
+
+    model: str = "demo"
+    images: list = field(default_factory=list)  # paths; empty: the bundled samples
+    view: str | None = None
+    layer: str | None = None
+    method: str | None = None
+    mode: str | None = None  # filter patterns: classic | regularized
+    device: str = "auto"
+    preprocess: str = "auto"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, settings: Settings | None = None, startup: Startup | None = None):
+        super().__init__()
+        self.settings = settings or Settings()
+        self.startup = startup or Startup()
+        self.setWindowTitle("ConvScope")
+        self.setAcceptDrops(True)
+        self.session = Session(self)
+        self.client = EngineClient(self)
+        self.cam_options = CamOptions(self.settings, self)
+        self.started = False
+        self.startup_done = False
+        self._loading = ""  # the model spec being opened
+
+        # -- the centre: message bar above the view tabs --------------------------------
+        self.notifications = NotificationBar()
+        self.tabs = QTabWidget()
+        args = (self.session, self.client, self.settings)
+        self.views = [ActivationsView(*args), FiltersView(*args),
+                      CamView(*args, self.cam_options), CompareView(*args, self.cam_options)]
+        for view in self.views:
+            self.tabs.addTab(view, view.title)
+        centre = QWidget()
+        box = QVBoxLayout(centre)
+        box.setContentsMargins(0, 0, 0, 0)
+        box.setSpacing(2)
+        box.addWidget(self.notifications)
+        box.addWidget(self.tabs, 1)
+        self.setCentralWidget(centre)
+
+        # -- the sides --------------------------------------------------------------------
+        self.model_panel = ModelPanel()
+        self.image_panel = ImagePanel()
+        self.model_dock = self._dock("Model · layers", self.model_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.image_dock = self._dock("Image", self.image_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.status = JobStatus()
+        self.statusBar().addPermanentWidget(self.status)
+        self.actions_ = WindowActions(self)
+
+        for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
+            edit.setAcceptDrops(False)
+        self._connect()
+        self._restore()
+        if self.startup.mode:
+            self.views[1].set_mode(self.startup.mode)
+        self.view(self.startup.view or self.settings.get("view/tab"))
+
+    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(title)
+        dock.setWidget(widget)
+        dock.setFeatures(QDockWidget.DockWidgetFeature.DockWidgetMovable
+                         | QDockWidget.DockWidgetFeature.DockWidgetFloatable)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        c, s = self.client, self.session
+        c.subscribe(J.EngineReady, self._on_engine_ready)
+        c.subscribe(J.ModelLoaded, self._on_model_loaded)
+        c.subscribe(J.Predicted, self._on_predicted)
+        c.sigFailed.connect(self._on_failed)
+        c.sigFinished.connect(self._on_finished)
+        c.sigJobChanged.connect(self.status.set_job)
+        c.sigProgress.connect(self.status.set_progress)
+        self.status.sigCancel.connect(self.cancel)
+        s.sigImagesChanged.connect(lambda: self.image_panel.set_images(s.images, s.image))
+        s.sigImageChanged.connect(self._on_image_changed)
+        self.model_panel.sigLayerSelected.connect(s.set_layer)
+        s.sigLayerChanged.connect(lambda: self.model_panel.select(s.layer))
+        self.image_panel.sigImageChosen.connect(s.set_image)
+        self.image_panel.sigRemoveImage.connect(s.remove_image)
+        self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
+        self.views[0].sigShowFilter.connect(self.show_filter)
+        self.tabs.currentChanged.connect(self._on_tab_changed)
+        self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(text, 8000))
+
+    def _restore(self) -> None:
+        geometry, state = self.settings.geometry()
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1440, 900)
+        if state is None or not self.restoreState(state):
+            self.resizeDocks([self.model_dock, self.image_dock], [350, 300],
+                             Qt.Orientation.Horizontal)
+
+    # -- start-up -------------------------------------------------------------------------
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        if not self.started:
+            self.started = True
+            QTimer.singleShot(0, self.start_engine)  # after the first paint
+
+    def start_engine(self) -> None:
+        """Start the engine thread: TensorFlow loads there while the window is up."""
+        self.status.set_device("device: starting…")
+        self.model_panel.show_loading("loading TensorFlow…")
+        self.client.start()
+        self.client.send(J.StartEngine(device=self.startup.device))
+        self.open_model(self.startup.model)
+        paths = self.startup.images
+        if paths:
+            incoming = inputs.from_paths(paths)
+            self.session.add_images(incoming.images)
+            for problem in incoming.problems:
+                self.notify(problem)
+        else:
+            images, current = inputs.sample_images()
+            self.session.add_images(images, make_current=False)
+            if images:
+                self.session.set_image(images[current])
+
+    # -- commands -------------------------------------------------------------------------
+    def open_model(self, spec: str) -> None:
+        self.client.cancel()  # nothing queued for the old model is worth finishing
+        self.client.send(J.LoadModel(spec=spec, device=self.startup.device,
+                                     preprocess=self.startup.preprocess))
+        self._loading = spec
+        self.model_panel.show_loading(f"opening {spec}…" if self.session.device else
+                                      f"loading TensorFlow…<br>then opening {spec}")
+
+    def open_inputs(self, incoming: inputs.Incoming) -> None:
+        """Models and images from a drop, a paste or a dialog."""
+        for problem in incoming.problems:
+            self.notify(problem, "warning")
+        for path in incoming.image_paths:
+            self.settings.add_recent("images", path)
+        self.session.add_images(incoming.images)
+        if incoming.models:
+            self.open_model(incoming.models[-1])
+
+    def view(self, key: str) -> None:
+        for i, v in enumerate(self.views):
+            if v.key == key:
+                self.tabs.setCurrentIndex(i)
+        self._on_tab_changed(self.tabs.currentIndex())
+
+    def current_view(self):
+        return self.tabs.currentWidget()
+
+    def show_filter(self, layer: str, channel: int) -> None:
+        """Linked from the activation grid: the filter pattern of one channel."""
+        filters = self.views[1]
+        self.session.set_layer(layer)
+        filters.show_filter(layer, channel)
+        self.view("filters")
+
+    def cancel(self) -> None:
+        self.client.cancel()
+        self.statusBar().showMessage("cancelled", 4000)
+
+    def notify(self, text: str, level: str = "error", **kw) -> None:
+        self.notifications.show_message(text, level, **kw)
+
+    def settled(self) -> bool:
+        """Start-up done, no job outstanding, no view waiting to ask: the screen is final."""
+        return self.startup_done and not self.client.pending() and all(
+            v.settled() for v in self.views)
+
+    # -- engine results -------------------------------------------------------------------
+    def _on_engine_ready(self, r: J.EngineReady) -> None:
+        self.session.device = r.device
+        self.status.set_device(r.device)
+        self.model_panel.set_device(r.device)
+        if self.client.pending("load"):
+            self.model_panel.show_loading(f"opening {self._loading}…")
+
+    def _on_model_loaded(self, r: J.ModelLoaded) -> None:
+        self.session.set_model(r)
+        self.model_panel.set_model(r)
+        self.status.set_device(r.summary.get("device") or self.session.device)
+        self.setWindowTitle(f"ConvScope — {r.summary['name']}")
+        self.settings.add_recent("models", r.summary["source"])
+        self.actions_.refresh_recent()
+        layer = self.startup.layer if not self.startup_done else None
+        if layer and self.session.layer_info(layer) is None:
+            self.notify(f"no layer {layer!r} in {r.summary['name']}; showing the default layer")
+            layer = None
+        self.session.set_layer(layer or self.session.default_layer())
+        self.model_panel.tree.setFocus()
+        if not self.startup_done and self.startup.method:
+            if not self.views[2].set_method(self.startup.method):
+                self.notify(f"unknown CAM method {self.startup.method!r}; choose one of "
+                            f"{', '.join(r.cam_methods)}")
+        self._request_predictions()
+        self.startup_done = True
+
+    def _on_finished(self, job: J.Job, result: J.Result, seconds: float) -> None:
+        if not isinstance(result, J.JobFailed) and seconds:
+            self.statusBar().showMessage(f"{job.describe()} — done in {1000 * seconds:,.0f} ms", 8000)
+
+    def _on_predicted(self, r: J.Predicted) -> None:
+        self.session.set_predictions(r.predictions)
+        self.image_panel.predictions.set_predictions(r.predictions)
+
+    def _on_failed(self, r: J.JobFailed) -> None:
+        if r.channel == "load":
+            self.model_panel.show_loading("no model open" if self.session.model is None
+                                          else self.session.model.summary["name"])
+            action = self._random_weights_action(r.message)
+            self.notify(f"Could not open the model: {r.message}", details=r.details, **action)
+            for v in self.views:  # their queued jobs were cancelled for the load
+                v.invalidate()
+            self._request_predictions()
+            self.startup_done = True
+        elif r.channel == "predict":
+            self.image_panel.predictions.set_message("prediction failed")
+            self.notify(r.message, details=r.details)
+        elif r.internal:  # a view shows its own bad-input failures in place
+            self.notify(r.message, details=r.details)
+
+    def _random_weights_action(self, message: str) -> dict:
+        """A built-in model whose ImageNet weights are unavailable: offer random ones."""
+        if "builtin:" in message and "?weights=none" in message:
+            name = message.split("builtin:", 1)[1].split("?", 1)[0]
+            return {"action": "Open with random weights",
+                    "callback": lambda: self.open_model(f"builtin:{name}?weights=none")}
+        return {}
+
+    # -- session changes ------------------------------------------------------------------
+    def _on_image_changed(self) -> None:
+        self.image_panel.set_current(self.session.image)
+        self._request_predictions()
+
+    def _request_predictions(self) -> None:
+        s = self.session
+        if s.model is None or s.image is None:
+            return
+        self.client.send(J.Predict(image=s.image, top=5))
+
+    def _on_prediction_clicked(self, index: int) -> None:
+        self.cam_options.set_class(index)
+        if self.current_view().key not in ("cam", "compare"):
+            self.view("cam")
+
+    def _on_tab_changed(self, index: int) -> None:
+        for i, v in enumerate(self.views):
+            v.set_active(i == index)
+        if 0 <= index < len(self.views):
+            self.settings.set("view/tab", self.views[index].key)
+
+    # -- Qt events ------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:
+        if event.mimeData().hasUrls() or event.mimeData().hasImage():
+            event.acceptProposedAction()
+
+    def dragMoveEvent(self, event) -> None:
+        event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:
+        event.acceptProposedAction()
+        self.open_inputs(inputs.from_mime(event.mimeData()))
+
+    def closeEvent(self, event) -> None:
+        self.settings.save_geometry(self.saveGeometry(), self.saveState())
+        self.settings.sync()
+        if not self.client.stop():
+            self.statusBar().showMessage("the engine is still finishing a computation…")
+        super().closeEvent(event)

@@ -1,0 +1,53 @@
+"""The status bar's permanent part: device, the running job, its progress, Cancel."""
+from __future__ import annotations
+
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+
+
+class JobStatus(QWidget):
+    sigCancel = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.device = QLabel("device: —")
+        self.device.setToolTip("Where TensorFlow computes")
+        self.job = QLabel("")
+        self.job.setMinimumWidth(220)
+        self.bar = QProgressBar()
+        self.bar.setFixedWidth(180)
+        self.bar.setTextVisible(True)
+        self.cancel = QPushButton("Cancel")
+        self.cancel.setToolTip("Stop the running computation (Esc)")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 4, 0)
+        row.addWidget(self.device)
+        row.addSpacing(12)
+        row.addWidget(self.job)
+        row.addWidget(self.bar)
+        row.addWidget(self.cancel)
+        self.cancel.clicked.connect(self.sigCancel)
+        self.set_job("")
+
+    def set_device(self, text: str) -> None:
+        self.device.setText(text)
+
+    def set_job(self, text: str) -> None:
+        self.job.setText(text)
+        busy = bool(text)
+        self.bar.setVisible(busy)
+        self.cancel.setEnabled(busy)
+        if busy:
+            self.bar.setRange(0, 0)  # busy until a progress report says how far
+        else:
+            self.bar.setRange(0, 1)
+            self.bar.setValue(1)
+
+    def set_progress(self, done: float, total: float, text: str) -> None:
+        if text:
+            self.job.setText(text)
+        if total > 0:
+            self.bar.setRange(0, 1000)
+            self.bar.setValue(int(1000 * min(1.0, done / total)))
+        else:
+            self.bar.setRange(0, 0)

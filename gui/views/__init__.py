@@ -1,0 +1,1 @@
+"""The views in the middle of the window, one tab each."""

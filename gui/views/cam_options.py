@@ -1,0 +1,172 @@
+"""Options the CAM and Compare tabs share (class, layer, alpha, colour map) and their controls.
+
+Both tabs show the same image, layer and class; only the CAM tab picks a method. Class
+choice: "top prediction", then the image's top predictions, then every label (type to
+search). Layer choice: the model's default rule, or the layer selected in the tree.
+"""
+from __future__ import annotations
+
+import re
+
+from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QSlider, QWidget)
+
+from engine import colormaps
+
+from .base import caption, combo
+
+METHOD_NAMES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
+                "scorecam": "Score-CAM", "faster-scorecam": "Faster Score-CAM",
+                "layercam": "LayerCAM", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
+                "eigencam": "Eigen-CAM"}
+METHOD_TIPS = {
+    "cam": "CAM: the Dense weights of the class × the last feature maps (GAP + Dense heads only)",
+    "gradcam": "Grad-CAM: feature maps weighted by the mean gradient of the class score",
+    "gradcam++": "Grad-CAM++: pixel-wise weighted gradients (better for several objects)",
+    "scorecam": "Score-CAM: each feature map masks the image; weight = the class probability "
+                "(one forward pass per channel — slow on big layers)",
+    "faster-scorecam": "Faster Score-CAM: Score-CAM on the N channels with the largest spread",
+    "layercam": "LayerCAM: positive gradients weight each position (works on early layers)",
+    "hirescam": "HiResCAM: gradients × activations element-wise (faithful to the model)",
+    "xgradcam": "XGrad-CAM: gradients weighted by normalised activations",
+    "eigencam": "Eigen-CAM: first principal component of the feature maps (class-agnostic)",
+}
+
+
+def method_title(method: str) -> str:
+    return METHOD_NAMES.get(method, method)
+
+
+def match_method(wanted: str, methods) -> str | None:
+    """A method of `methods` named like `wanted` (any case, with or without - _ +)."""
+    def key(m):
+        return re.sub(r"[-_ ]", "", m.lower()).replace("+", "p")
+
+    for m in methods:
+        if key(m) == key(wanted) or key(METHOD_NAMES.get(m, m)) == key(wanted):
+            return m
+    return None
+
+
+class CamOptions(QObject):
+    sigChanged = Signal()  # class or layer changed: a new map is needed
+    sigLookChanged = Signal()  # alpha or colour map changed: redraw only
+
+    def __init__(self, settings, parent=None):
+        super().__init__(parent)
+        self.settings = settings
+        self.class_index: int | None = None  # None: the top prediction
+        self.follow_tree = settings.get("cam/follow_tree")
+        self.alpha = settings.get("cam/alpha")
+        self.colormap = settings.get("cam/colormap")
+
+    def set_class(self, index: int | None) -> None:
+        if index != self.class_index:
+            self.class_index = index
+            self.sigChanged.emit()
+
+    def set_follow_tree(self, follow: bool) -> None:
+        if follow != self.follow_tree:
+            self.follow_tree = follow
+            self.settings.set("cam/follow_tree", follow)
+            self.sigChanged.emit()
+
+    def set_look(self, alpha: float, colormap: str) -> None:
+        if (alpha, colormap) != (self.alpha, self.colormap):
+            self.alpha, self.colormap = alpha, colormap
+            self.settings.set("cam/alpha", alpha)
+            self.settings.set("cam/colormap", colormap)
+            self.sigLookChanged.emit()
+
+
+class ClassPicker(QComboBox):
+    """Top predictions first, then every label; editable, so typing searches all labels."""
+
+    def __init__(self, options: CamOptions, session, parent=None):
+        super().__init__(parent)
+        self.options, self.session = options, session
+        self.setEditable(True)
+        self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
+        self.setMinimumContentsLength(10)
+        self.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.setToolTip("Class whose evidence the map shows — type to search all labels")
+        completer = QCompleter(self.model(), self)
+        completer.setFilterMode(Qt.MatchFlag.MatchContains)
+        completer.setCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
+        completer.setCompletionMode(QCompleter.CompletionMode.PopupCompletion)
+        self.setCompleter(completer)
+        self.activated.connect(self._on_activated)
+        session.sigModelChanged.connect(self.rebuild)
+        session.sigPredictions.connect(self.rebuild)
+
+    def rebuild(self, *_):
+        self.blockSignals(True)
+        self.clear()
+        self.addItem("top prediction", None)
+        labels = self.session.labels()
+        for p in self.session.predictions:
+            self.addItem(f"★ {p.label} · {p.score:.3f}", int(p.index))
+        if self.session.predictions:
+            self.insertSeparator(self.count())
+        for i, name in enumerate(labels):
+            self.addItem(f"{i} · {name}", i)
+        self.select(self.options.class_index)
+        self.blockSignals(False)
+
+    def select(self, index: int | None) -> None:
+        row = self.findData(index)
+        self.setCurrentIndex(max(row, 0))
+
+    def _on_activated(self, row: int) -> None:
+        data = self.itemData(row)
+        self.options.set_class(None if data is None else int(data))
+
+
+class CamControls(QWidget):
+    """class · layer · alpha · colour map, bound to one CamOptions."""
+
+    def __init__(self, options: CamOptions, session, parent=None):
+        super().__init__(parent)
+        self.options, self.session = options, session
+        self.classes = ClassPicker(options, session)
+        self.layer = QComboBox()
+        self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.layer.setMinimumContentsLength(12)
+        self.layer.setToolTip("Target layer: the model's default (last spatial layer before "
+                              "pooling) or the layer selected in the tree")
+        self.alpha = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100,
+                             value=round(100 * options.alpha))
+        self.alpha.setFixedWidth(70)
+        self.alpha.setToolTip("Heatmap opacity over the image")
+        self.colormap = combo(colormaps.NAMES, options.colormap, "Heatmap colour map")
+        row = QHBoxLayout(self)
+        row.setContentsMargins(0, 0, 0, 0)
+        for w in (caption("class"), self.classes, caption("layer"), self.layer,
+                  caption("alpha"), self.alpha, self.colormap):
+            row.addWidget(w)
+        self.layer.activated.connect(lambda i: options.set_follow_tree(i == 1))
+        self.alpha.valueChanged.connect(self._on_look)
+        self.colormap.currentTextChanged.connect(self._on_look)
+        options.sigChanged.connect(self.sync)
+        options.sigLookChanged.connect(self.sync)
+        session.sigModelChanged.connect(self.sync)
+        session.sigLayerChanged.connect(self.sync)
+        self.sync()
+
+    def sync(self) -> None:
+        """Show the options (the other tab may have changed them)."""
+        for w in (self.layer, self.alpha, self.colormap):
+            w.blockSignals(True)
+        default = self.session.default_layer() or "none"
+        self.layer.clear()
+        self.layer.addItem(f"default · {default}")
+        self.layer.addItem(f"tree · {self.session.layer or 'nothing selected'}")
+        self.layer.setCurrentIndex(1 if self.options.follow_tree else 0)
+        self.alpha.setValue(round(100 * self.options.alpha))
+        self.colormap.setCurrentText(self.options.colormap)
+        for w in (self.layer, self.alpha, self.colormap):
+            w.blockSignals(False)
+        self.classes.select(self.options.class_index)
+
+    def _on_look(self, *_):
+        self.options.set_look(self.alpha.value() / 100.0, self.colormap.currentText())

@@ -1,0 +1,258 @@
+"""Filters: the input pattern each filter of the selected layer responds to most, forming
+live while the engine runs the gradient ascent (all filters of the request in one batch)."""
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
+                               QToolButton, QVBoxLayout, QWidget)
+
+from engine import grid
+from engine import jobs as J
+from engine.errors import UserError
+
+from ..canvas import ImageCanvas
+from .base import View, caption, combo
+
+MODES = ("classic", "regularized")
+DEFAULT_STEPS = {"classic": 40, "regularized": 128}  # = engine.filters.DEFAULT_STEPS (it imports Keras)
+MARGIN = 4
+CACHE = 8
+
+
+def parse_range(text: str, channels: int) -> tuple[int, ...]:
+    """'0-15' or '1,5,9' -> filter indices below `channels` (UserError if none)."""
+    from engine.cli import parse_filters
+
+    wanted = parse_filters(text.replace("filters", ""))
+    kept = tuple(dict.fromkeys(f for f in wanted if 0 <= f < channels))
+    if not kept:
+        raise UserError(f"this layer has filters 0..{channels - 1}; {text!r} names none of them")
+    return kept
+
+
+class FiltersView(View):
+    key, title, channel = "filters", "Filters", "filters"
+
+    def __init__(self, session, client, settings, parent=None):
+        super().__init__(session, client, settings, parent)
+        self.info = QLabel("—")
+        self.range = QLineEdit(settings.get("filters/range"))
+        self.range.setFixedWidth(90)
+        self.range.setToolTip("Which filters: a range like 0-15, or a list like 1,5,9")
+        self.size = QSpinBox(minimum=16, maximum=512, singleStep=16, value=settings.get("filters/size"))
+        self.size.setSuffix(" px")
+        self.size.setToolTip("Side of each pattern image")
+        self.steps = QSpinBox(minimum=1, maximum=5000, value=settings.get("filters/steps"))
+        self.steps.setToolTip("Gradient-ascent steps")
+        self.mode = combo(MODES, settings.get("filters/mode"),
+                          "classic: the seeds' recipe (plain gradient ascent)\n"
+                          "regularized: jitter, total variation, decorrelated — readable on "
+                          "modern nets")
+        self.run = QPushButton("Stop")
+        self.add_controls(self.info, 1, caption("filters"), self.range, caption("size"),
+                          self.size, caption("steps"), self.steps, caption("mode"), self.mode,
+                          self.run)
+        self.canvas = ImageCanvas("")
+        self.canvas.setToolTip("Click a pattern to enlarge it · double-click: reset zoom")
+        self.detail = QWidget()
+        self.detail_title = QLabel()
+        self.detail_canvas = ImageCanvas()
+        close = QToolButton(text="×", toolTip="Back to the grid only")
+        top = QHBoxLayout()
+        top.addWidget(self.detail_title, 1)
+        top.addWidget(close)
+        dl = QVBoxLayout(self.detail)
+        dl.setContentsMargins(0, 0, 0, 0)
+        dl.addLayout(top)
+        dl.addWidget(self.detail_canvas, 1)
+        self.add_picture(self.canvas, self.detail)
+        self.progress = caption("")
+        self.layout_.addWidget(self.progress)
+
+        self.patterns: np.ndarray | None = None
+        self.filters: tuple = ()
+        self.focus: int | None = None  # filter to enlarge as soon as it exists
+        self._detail_index = 0
+        self._per_row = 1
+        self._asked: tuple | None = None
+        self._cache: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+
+        client.subscribe(J.FiltersReady, self._on_patterns)
+        session.sigModelChanged.connect(self._on_model_changed)
+        session.sigLayerChanged.connect(self.invalidate)
+        self.range.editingFinished.connect(self._on_option_changed)
+        self.size.valueChanged.connect(self._on_option_changed)
+        self.steps.valueChanged.connect(self._on_option_changed)
+        self.mode.currentTextChanged.connect(self._on_mode_changed)
+        self.run.clicked.connect(self._on_run_clicked)
+        self.canvas.sigClicked.connect(self._on_clicked)
+        close.clicked.connect(self._close_detail)
+
+    # -- requests -------------------------------------------------------------------------
+    def key_now(self) -> tuple:
+        info = self.session.layer_info()
+        filters = parse_range(self.range.text(), info.channels or 0)
+        return (info.path, filters, self.size.value(), self.steps.value(), self.mode.currentText())
+
+    def request(self) -> None:
+        why = self.missing_input(need_image=False)
+        if not why and not self.session.model.filters_available:
+            why = "Filter patterns are not available in this build (engine.filters is missing)."
+        if why:
+            self._show_nothing(why)
+            return
+        try:
+            key = self.key_now()
+        except UserError as exc:
+            self._show_nothing(str(exc))
+            return
+        if key in self._cache:
+            self._asked = key
+            self._show(key[1], self._cache[key], f"{len(key[1])} patterns (computed before)")
+            self._set_running(False)
+            return
+        if key == self._asked and self.client.pending(self.channel):
+            return
+        self._asked = key
+        layer, filters, size, steps, mode = key
+        self.info.setText(f"<b>{layer}</b> · {len(filters)} filters")
+        self.progress.setText("starting the gradient ascent…")
+        if self.patterns is None or self.patterns.shape[0] != len(filters):
+            self.canvas.show_message(f"Computing {len(filters)} filter patterns of {layer}…")
+        self.client.send(J.FilterPatterns(layer=layer, filters=filters, size=size, steps=steps,
+                                          mode=mode))
+        self._set_running(True)
+
+    def show_filter(self, layer: str, channel: int) -> None:
+        """From the activation grid: the pattern of `channel`, enlarged as it forms."""
+        info = self.session.layer_info(layer)
+        if info is None or not info.spatial:
+            return
+        try:
+            n = len(parse_range(self.range.text(), info.channels))
+        except UserError:
+            n = 16
+        start = channel // n * n
+        self.range.setText(f"{start}-{min(start + n, info.channels) - 1}")
+        self.focus = channel
+        self.invalidate()
+
+    def _show_nothing(self, why: str) -> None:
+        self.patterns, self._asked = None, None
+        self.canvas.show_message(why)
+        self.info.setText("—")
+        self.progress.setText("")
+        self._close_detail()
+        self._set_running(False)
+
+    def _on_model_changed(self) -> None:
+        self._cache.clear()
+        self.patterns, self._asked = None, None
+        self._close_detail()
+        h, w = (self.session.model.summary["input_shape"][:2] if self.session.model
+                else (None, None))
+        fixed = h is not None and w is not None
+        self.size.setEnabled(not fixed)
+        self.size.setToolTip(f"This model only accepts {h}×{w} input: its patterns have that size"
+                             if fixed else "Side of each pattern image")
+        self.invalidate()
+
+    def set_mode(self, mode: str) -> bool:
+        if mode not in MODES:
+            return False
+        self.mode.setCurrentText(mode)
+        return True
+
+    def _on_option_changed(self, *_):
+        self.settings.set("filters/range", self.range.text())
+        self.settings.set("filters/size", self.size.value())
+        self.settings.set("filters/steps", self.steps.value())
+        self.settings.set("filters/mode", self.mode.currentText())
+        self.invalidate()
+
+    def _on_mode_changed(self, mode: str) -> None:
+        self.steps.blockSignals(True)
+        self.steps.setValue(DEFAULT_STEPS.get(mode, 40))
+        self.steps.blockSignals(False)
+        self._on_option_changed()
+
+    def _on_run_clicked(self) -> None:
+        if self.client.pending(self.channel):
+            self.client.cancel(self.channel)
+            self._set_running(False)
+            self.progress.setText(self.progress.text() + " · stopped")
+        else:
+            self._asked = None
+            self.invalidate()
+
+    def _set_running(self, running: bool) -> None:
+        self.run.setText("Stop" if running else "Run")
+        self.run.setToolTip("Stop the gradient ascent (keeps the patterns so far)" if running
+                            else "Compute the patterns with these settings")
+
+    # -- results --------------------------------------------------------------------------
+    def _on_patterns(self, r: J.FiltersReady) -> None:
+        if self._asked is None or self._asked[0] != r.layer:
+            return
+        if r.final:
+            self._cache[self._asked] = r.patterns
+            while len(self._cache) > CACHE:
+                self._cache.popitem(last=False)
+            self._set_running(False)
+            text = f"{len(r.filters)} patterns · {r.steps} steps · {r.seconds:.1f} s"
+        else:
+            text = f"step {r.step} / {r.steps} · {r.seconds:.1f} s — patterns form as the ascent runs"
+        self._show(r.filters, r.patterns, text)
+        if r.final:
+            self.focus = None
+
+    def job_failed(self, result) -> None:
+        self._set_running(False)
+        self._asked = None
+        if self.patterns is None:
+            self.canvas.show_message(result.message)
+        self.progress.setText(f"failed: {result.message}")
+
+    def _show(self, filters: tuple, patterns: np.ndarray, text: str) -> None:
+        self.filters, self.patterns = tuple(filters), patterns
+        layer = self._asked[0]
+        h, w = patterns.shape[1:3]
+        self.info.setText(f"<b>{layer}</b> · filters {_span(self.filters)} · {w}×{h} px")
+        self._per_row = math.ceil(math.sqrt(len(patterns)))
+        self.canvas.set_image(grid.tile(patterns, self._per_row, margin=MARGIN, fill=31))
+        self.progress.setText(text)
+        if self.focus is not None and self.focus in self.filters:
+            self.enlarge(self.filters.index(self.focus))
+        elif self.detail.isVisible():
+            self.enlarge(min(self._detail_index, len(self.filters) - 1))
+
+    def enlarge(self, i: int) -> None:
+        self._detail_index = i
+        self.detail_title.setText(f"<b>{self._asked[0]}</b> · filter {self.filters[i]}")
+        self.detail_canvas.set_image(self.patterns[i])
+        self.reveal(self.detail)
+
+    def _close_detail(self) -> None:
+        self.focus = None
+        self.detail.hide()
+
+    def _on_clicked(self, row: int, col: int, _modifiers) -> None:
+        if self.patterns is None:
+            return
+        i = grid.cell_at(row, col, self.patterns.shape[1:3], self._per_row, len(self.patterns),
+                         margin=MARGIN)
+        if i is not None:
+            self.focus = None
+            self.enlarge(i)
+
+    def figure(self) -> np.ndarray | None:
+        return self.canvas.image if self.patterns is not None else None
+
+
+def _span(filters: tuple) -> str:
+    if filters and list(filters) == list(range(filters[0], filters[0] + len(filters))):
+        return f"{filters[0]}–{filters[-1]}"
+    return ", ".join(map(str, filters[:8])) + ("…" if len(filters) > 8 else "")

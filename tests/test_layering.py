@@ -1,0 +1,99 @@
+"""House rules, checked on the source (design §1): engine/ imports no Qt except the one
+bridge module; gui/ imports no TensorFlow or Keras (it sends jobs to the engine thread);
+no GUI module over 400 lines. Also runs import-linter's contracts from pyproject.toml."""
+import ast
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+QT = ("PySide6", "PyQt5", "PyQt6", "PySide2", "qtpy", "pyqtgraph", "gui")
+TF = ("tensorflow", "keras", "tf_keras")
+
+
+def _modules(package):
+    for folder, _, files in os.walk(os.path.join(ROOT, package)):
+        for name in files:
+            if name.endswith(".py"):
+                yield os.path.join(folder, name)
+
+
+def _imports(path):
+    """Top-level names imported anywhere in the file (lazy imports in functions too)."""
+    tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name.split(".")[0], node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            yield node.module.split(".")[0], node.lineno
+
+
+def _rel(path):
+    return os.path.relpath(path, ROOT)
+
+
+def test_engine_imports_qt_only_in_the_bridge():
+    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("engine")
+                 for name, line in _imports(p)
+                 if name in QT and _rel(p) != os.path.join("engine", "qt_bridge.py")]
+    assert not offenders, offenders
+
+
+def test_bridge_uses_qtcore_only():
+    path = os.path.join(ROOT, "engine", "qt_bridge.py")
+    tree = ast.parse(open(path, encoding="utf-8").read())
+    qt = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
+          and n.module and n.module.startswith("PySide6")]
+    assert qt and set(qt) == {"PySide6.QtCore"}
+
+
+def test_gui_imports_no_tensorflow_or_keras():
+    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("gui")
+                 for name, line in _imports(p) if name in TF]
+    assert not offenders, offenders
+
+
+def test_gui_never_imports_engine_modules_that_pull_in_keras():
+    # engine.model, engine.layers, engine.hooks, engine.cam and engine.filters import Keras
+    # at module level: the GUI receives their objects but must not import them.
+    heavy = {"engine.model", "engine.layers", "engine.hooks", "engine.cam", "engine.filters",
+             "engine.filter_params", "engine.legacy_h5", "engine.tf_runtime"}
+    offenders = []
+    for p in _modules("gui"):
+        tree = ast.parse(open(p, encoding="utf-8").read())
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            elif isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            hits = [n for n in names if any(n == h or n.startswith(h + ".") for h in heavy)]
+            offenders += [f"{_rel(p)}:{node.lineno} imports {h}" for h in hits]
+    assert not offenders, offenders
+
+
+def test_importing_the_gui_does_not_import_tensorflow():
+    code = ("import sys; import gui.app, gui.main_window, engine.qt_bridge, engine.worker; "
+            "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); "
+            "sys.exit(1 if bad else 0)")
+    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
+                       env=dict(os.environ, QT_QPA_PLATFORM="offscreen", PYTHONPATH=ROOT),
+                       timeout=120)
+    assert r.returncode == 0, r.stdout + r.stderr[-2000:]
+
+
+def test_gui_modules_stay_small():
+    big = [f"{_rel(p)} ({n} lines)" for p in _modules("gui")
+           if (n := sum(1 for _ in open(p, encoding="utf-8"))) > 400]
+    assert not big, big
+
+
+@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+def test_import_linter_contracts_pass():
+    r = subprocess.run(["lint-imports"], cwd=ROOT, capture_output=True, text=True, timeout=300,
+                       env=dict(os.environ, PYTHONPATH=ROOT))
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
