@@ -1,0 +1,293 @@
+"""The compiled TensorFlow computations behind the CAM methods, and their caches.
+
+Three computations, each a tf.function built once per (kind, layer) and traced once per
+input shape (so per batch shape), always running the model inside engine.hooks.Intercept
+(entered inside the function, so its patches apply at trace time):
+
+- `fused`: one forward pass recording the target layer's output A, plus the gradient of
+  the target score with respect to A. The tape does not watch variables
+  (watch_accessed_variables=False) and sees only A (watched when the layer produces it),
+  so it records the head above A and nothing below it: the backward pass runs from the
+  score down to the target layer only.
+- `head`: the same gradient from activations already known: the target layer's call is
+  patched to return the cached A, so the layers below it are dead code in the graph and
+  are pruned; used when only the class changes.
+- `masked`: Score-CAM's scores for a chunk of masked copies of the input. Each chunk
+  upsamples its low-resolution channels, min-max normalises them, multiplies the input
+  and runs the model, inside the graph; only one chunk of masked copies ever exists.
+
+Caches (per model, least recently used first out): the prepared input per image tuple,
+the target layer's activations and logits per (images, layer), and gradients per
+(images, layer, targets). Images are keyed by identity (engine.images.Image is not
+hashed by value); the cache keeps the images alive so an identity is never reused while
+cached. Switching method or class on the same image therefore skips the forward pass.
+"""
+from __future__ import annotations
+
+import weakref
+from collections import OrderedDict
+from contextlib import contextmanager
+
+import numpy as np
+
+from .. import cancel as cancel_mod
+from ..errors import UserError
+from ..hooks import Intercept
+from . import targets
+
+DEFAULT_CHUNK = 32  # masked copies per forward pass at 224 x 224; scaled for other sizes
+MAX_CHUNK = 64
+
+_states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+class _Lru(OrderedDict):
+    def __init__(self, size: int):
+        super().__init__()
+        self.size = size
+
+    def get(self, key, default=None):
+        if key in self:
+            self.move_to_end(key)
+            return self[key]
+        return default
+
+    def put(self, key, value):
+        self[key] = value
+        self.move_to_end(key)
+        while len(self) > self.size:
+            self.popitem(last=False)
+
+
+class _State:
+    def __init__(self):
+        self.fns: dict = {}
+        self.inputs = _Lru(4)  # image key -> (images, x)
+        self.acts = _Lru(4)  # (image key, layer) -> (A, logits)
+        self.grads = _Lru(8)  # (image key, layer, units, signs) -> (g, unit, sign, score)
+
+
+def state(m) -> _State:
+    s = _states.get(m)
+    if s is None:
+        s = _states[m] = _State()
+    return s
+
+
+def clear(m) -> None:
+    """Forget cached inputs, activations and gradients (compiled functions stay)."""
+    st = _states.get(m)
+    if st is not None:
+        st.inputs.clear()
+        st.acts.clear()
+        st.grads.clear()
+
+
+def image_key(images) -> tuple:
+    return tuple(id(im) for im in images)
+
+
+# -- cached values -----------------------------------------------------------------------
+def prepared(m, images) -> np.ndarray:
+    st, key = state(m), image_key(images)
+    hit = st.inputs.get(key)
+    if hit is None:
+        hit = (list(images), m.prepare(list(images)))
+        st.inputs.put(key, hit)
+    return hit[1]
+
+
+def activations(m, images, layer: str) -> tuple[np.ndarray, np.ndarray]:
+    """(A (N, h, w, K), logits (N, units)) of the target layer, from the cache or one pass."""
+    st, key = state(m), (image_key(images), layer)
+    hit = st.acts.get(key)
+    if hit is None:
+        x = prepared(m, images)
+        try:
+            logits, rec = m.forward(x, record=[layer], logits=True)
+        except KeyError:
+            raise _not_called(layer) from None
+        hit = (rec[layer], logits)
+        st.acts.put(key, hit)
+    return hit
+
+
+def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
+    """(A, logits, g, unit, sign, score): activations and d score / d A for each image.
+
+    `unit = -1` entries are resolved to the top prediction.
+    """
+    st, ikey = state(m), image_key(images)
+    binary = m.head.binary_sigmoid
+    cached = st.acts.get((ikey, layer))
+    if cached is not None:
+        unit, sign, _ = targets.select_np(cached[1], unit, sign, binary)
+    gkey = (ikey, layer, tuple(unit.tolist()), tuple(sign.tolist()))
+    hit = st.grads.get(gkey)
+    if hit is not None and cached is not None:
+        return (cached[0], cached[1]) + hit
+    x = prepared(m, images)
+    if cached is None:
+        fn = _fn(m, "fused", layer)
+        try:
+            out = fn(x, unit, sign)
+        except UserError as exc:  # raised while tracing; TensorFlow adds its traceback to the text
+            if "does not run" in str(exc):
+                raise _not_called(layer) from None
+            raise
+        A, logits, g, unit, sign, score = (t.numpy() for t in out)
+        st.acts.put((ikey, layer), (A, logits))
+        gkey = (ikey, layer, tuple(unit.tolist()), tuple(sign.tolist()))
+    else:
+        A, logits = cached
+        fn = _fn(m, "head", layer)
+        g, score = (t.numpy() for t in fn(x, A, unit, sign))
+    hit = (g, unit, sign, score)
+    st.grads.put(gkey, hit)
+    return (A, logits) + hit
+
+
+def masked_scores(m, x: np.ndarray, A: np.ndarray, channels: np.ndarray, unit: np.ndarray,
+                  sign: np.ndarray, layer: str, chunk_size: int | None = None,
+                  progress=None, cancel=None, done: int = 0, total: int | None = None) -> np.ndarray:
+    """Score-CAM: the target probability of x[n] masked by each channel A[n, ..., k].
+
+    channels: (N, n) channel indices per image. Returns (N, n). Work is split into chunks
+    of about `chunk_size` masked copies (balanced, the last one padded so every chunk has
+    one shape); `cancel` is checked and `progress(done, total)` called between chunks.
+    """
+    n_img, n_ch = channels.shape
+    img_idx = np.repeat(np.arange(n_img, dtype=np.int32), n_ch)
+    ch_idx = channels.reshape(-1)
+    count = len(img_idx)
+    if chunk_size is None:
+        chunk_size = auto_chunk(x.shape[1:3])
+    chunk_size = max(1, min(int(chunk_size), count))
+    n_chunks = -(-count // chunk_size)
+    size = -(-count // n_chunks)  # balanced: padding < n_chunks copies in all
+    total = n_chunks if total is None else total
+    fn = _fn(m, "masked", layer)
+    out = np.empty(count, np.float32)
+    for c in range(n_chunks):
+        cancel_mod.check(cancel)
+        sel = np.arange(c * size, min((c + 1) * size, count))
+        pad = np.concatenate([sel, np.full(size - len(sel), sel[0])]) if len(sel) < size else sel
+        low = np.ascontiguousarray(A[img_idx[pad], :, :, ch_idx[pad]])  # (B, h, w)
+        probs = fn(x, low, img_idx[pad], unit[img_idx[pad]], sign[img_idx[pad]]).numpy()
+        out[sel] = probs[:len(sel)]
+        if progress is not None:
+            progress(done + c + 1, total)
+    return out.reshape(n_img, n_ch)
+
+
+def auto_chunk(hw) -> int:
+    h, w = (int(s) if s else 224 for s in hw)
+    return int(max(1, min(MAX_CHUNK, DEFAULT_CHUNK * 224 * 224 // max(1, h * w))))
+
+
+def n_chunks(count: int, chunk_size: int | None, hw) -> int:
+    size = max(1, min(int(chunk_size or auto_chunk(hw)), count))
+    return -(-count // size)
+
+
+# -- compiled functions -------------------------------------------------------------------
+def _fn(m, kind: str, layer: str):
+    st = state(m)
+    fn = st.fns.get((kind, layer))
+    if fn is None:
+        fn = st.fns[(kind, layer)] = _BUILDERS[kind](m, layer)
+    return fn
+
+
+def _build_fused(m, layer):
+    import tensorflow as tf
+
+    model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
+
+    @tf.function
+    def fused(x, unit, sign):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            with Intercept(model, record=[layer], logits=True, tape=tape, index=index) as ic:
+                logits = _first(model(x, training=False))
+            if layer not in ic.outputs:
+                raise _not_called(layer)
+            A = ic.outputs[layer]
+            unit, sign, score = targets.select_tf(logits, unit, sign, binary)
+            total = tf.reduce_sum(score)
+        g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return A, logits, g, unit, sign, score
+
+    return fused
+
+
+def _build_head(m, layer):
+    import tensorflow as tf
+
+    model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
+
+    @tf.function
+    def head(x, A, unit, sign):
+        with tf.GradientTape(watch_accessed_variables=False) as tape:
+            tape.watch(A)
+            with Intercept(model, logits=True, index=index):
+                with _inject(index[layer], A):
+                    logits = _first(model(x, training=False))
+            _, _, score = targets.select_tf(logits, unit, sign, binary)
+            total = tf.reduce_sum(score)
+        g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return g, score
+
+    return head
+
+
+def _build_masked(m, layer):
+    import tensorflow as tf
+
+    model, index, activation = m.keras_model, m.layer_index, m.head.activation
+
+    @tf.function
+    def masked(x, low, img, unit, sign):
+        size = (x.shape[1], x.shape[2])
+        up = tf.image.resize(low[..., None], size, method="bilinear")  # (B, H, W, 1)
+        lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
+        hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)
+        span = hi - lo
+        ok = span > 0.0
+        mask = tf.where(ok, (up - lo) / tf.where(ok, span, 1.0), 0.0)
+        inputs = tf.gather(x, img) * mask
+        with Intercept(model, logits=True, index=index):
+            logits = _first(model(inputs, training=False))
+        return targets.probability_tf(logits, unit, sign, activation)
+
+    return masked
+
+
+_BUILDERS = {"fused": _build_fused, "head": _build_head, "masked": _build_masked}
+
+
+@contextmanager
+def _inject(layer, value):
+    """Make `layer` return `value` (whatever its input) while tracing a model call."""
+    had = "call" in layer.__dict__
+    old = layer.__dict__.get("call")
+    object.__setattr__(layer, "call", lambda *args, **kwargs: value)
+    try:
+        yield
+    finally:
+        if had:
+            object.__setattr__(layer, "call", old)
+        else:
+            object.__delattr__(layer, "call")
+
+
+def _first(y):
+    if isinstance(y, dict):
+        y = y[sorted(y)[0]]
+    if isinstance(y, (list, tuple)):
+        y = y[0]
+    return y
+
+
+def _not_called(layer: str) -> UserError:
+    return UserError(f"layer {layer!r} does not run when the model is called (an input "
+                     "layer?); choose a later layer with a spatial output")

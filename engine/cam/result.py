@@ -1,0 +1,67 @@
+"""CamResult: one image's class activation map, and the normalisation every method shares."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..images import Image
+
+# A map whose spread is below this fraction of its magnitude is float noise on a constant.
+_FLAT = 1e-6
+
+
+def normalise(raw: np.ndarray) -> np.ndarray:
+    """ReLU, then min-max to [0, 1] over the whole map (one image, (h, w)).
+
+    A constant map (including all-negative, so all zero after ReLU) gives all zeros, never
+    NaN; non-finite values count as 0.
+    """
+    r = np.maximum(np.nan_to_num(np.asarray(raw, np.float64), nan=0.0, posinf=0.0, neginf=0.0), 0.0)
+    lo, hi = float(r.min()), float(r.max())
+    span = hi - lo
+    if not span > _FLAT * max(abs(hi), abs(lo)) or span <= 0.0:
+        return np.zeros(r.shape, np.float32)
+    return np.clip((r - lo) / span, 0.0, 1.0).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class CamResult:
+    """A class activation map for one image.
+
+    heatmap: (h, w) float32 in [0, 1] at the target layer's resolution (ReLU + min-max).
+    raw: (h, w) float32, the method's map before ReLU and normalisation (for CAM, the GAP
+        identity holds on it: score == raw.mean() + bias).
+    weights: (K,) float32 channel weights for the methods that weight channels, else None.
+    score: the target score the map explains, before softmax / sigmoid (a logit; for
+        class 0 of a single sigmoid unit, the negated logit). For Eigen-CAM, which has no
+        class, the score of the class reported.
+    """
+
+    heatmap: np.ndarray
+    raw: np.ndarray
+    method: str
+    layer: str
+    class_index: int
+    label: str
+    score: float
+    image: Image
+    weights: np.ndarray | None = None
+
+    def upsampled(self) -> np.ndarray:
+        """The heatmap at the original image's size, (H, W) float32 in [0, 1] (bilinear)."""
+        from .overlay import upsample
+
+        return upsample(self.heatmap, self.image.size)
+
+    def overlay(self, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
+        """uint8 RGB at the original image's size: (1 - alpha) * image + alpha * colour."""
+        from .overlay import blend
+
+        return blend(self.image.pixels, self.heatmap, alpha=alpha, colormap=colormap)
+
+    def as_dict(self) -> dict:
+        return {"method": self.method, "layer": self.layer, "class": int(self.class_index),
+                "label": self.label, "score": float(self.score),
+                "heatmap_shape": [int(s) for s in self.heatmap.shape],
+                "image": self.image.path or self.image.name}
