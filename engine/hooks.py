@@ -7,6 +7,8 @@ instances for the duration of one model call:
 
 - record: keep the layer's output (and `tape.watch` it), so one forward pass yields any
   set of layers, nested or not, with gradients connected;
+- replace: make a layer return a given tensor whatever its input (re-running only the
+  layers above it, e.g. a CAM for another class from cached activations);
 - logits: the final softmax / sigmoid is skipped, so class scores come before it;
 - safe_pointwise: every 1x1 convolution with stride > 1 is computed as a strided slice
   followed by a stride-1 1x1 convolution. Same numbers, but it avoids a oneDNN bug that
@@ -60,14 +62,16 @@ class Intercept:
     """Context manager: patch layer calls of `model` for recording and safe execution.
 
     `record`: paths whose outputs to keep in `self.outputs` (path -> tensor).
+    `replace`: {path: tensor} layers that return the given tensor instead of computing.
     `logits`: skip the final softmax/sigmoid.  `tape`: a GradientTape that watches the
     recorded outputs.
     """
 
     def __init__(self, model: keras.Model, record=(), logits: bool = False, tape=None,
-                 index: dict | None = None):
+                 index: dict | None = None, replace: dict | None = None):
         self.model = model
         self.paths = tuple(record)
+        self.replace = dict(replace or {})
         self.logits = logits
         self.tape = tape
         self._index = index
@@ -82,13 +86,11 @@ class Intercept:
                     self._patch(layer, "call", _safe_pointwise_call(layer))
             if self.logits:
                 self._strip_head()
+            for path, value in self.replace.items():
+                self._patch(self._layer(index, path), "call",
+                            lambda *args, _value=value, **kwargs: _value)
             for path in self.paths:
-                try:
-                    layer = index[path]
-                except KeyError:
-                    from .errors import UserError
-
-                    raise UserError(f"no layer {path!r} in this model") from None
+                layer = self._layer(index, path)
                 if type(layer).__name__ == "InputLayer":
                     # An InputLayer is never called: record what its model is called with.
                     parent = path.rsplit("/", 1)[0] if "/" in path else None
@@ -106,6 +108,15 @@ class Intercept:
         return False
 
     # -- patches -----------------------------------------------------------------------
+    @staticmethod
+    def _layer(index, path):
+        try:
+            return index[path]
+        except KeyError:
+            from .errors import UserError
+
+            raise UserError(f"no layer {path!r} in this model") from None
+
     def _recording_call(self, path, call, inputs: bool = False):
         def recording(*args, **kwargs):
             if inputs:  # record the call's (first) input instead of its output
@@ -150,6 +161,15 @@ class Intercept:
                 except AttributeError:
                     pass
         self.outputs = dict(self.outputs)
+
+
+def first_output(y):
+    """The first output of a model call (a tensor, a list of them, or a dict)."""
+    if isinstance(y, dict):
+        y = y[sorted(y)[0]]
+    if isinstance(y, (list, tuple)):
+        y = y[0]
+    return y
 
 
 def _is_strided_pointwise(layer) -> bool:

@@ -77,6 +77,22 @@ def from_array(array: np.ndarray, name: str = "array") -> Image:
     return Image(pixels=np.ascontiguousarray(a[..., :3]), name=name)
 
 
+def as_images(images) -> list[Image]:
+    """One image or a list of them (Image, path or array) as a list of Image."""
+    seq = list(images) if isinstance(images, (list, tuple)) else [images]
+    if not seq:
+        raise UserError("no images given")
+    out = []
+    for im in seq:
+        if isinstance(im, Image):
+            out.append(im)
+        elif isinstance(im, str) or hasattr(im, "__fspath__"):
+            out.append(load_image(im))
+        else:
+            out.append(from_array(im))
+    return out
+
+
 def _to_rgb8(im: PILImage.Image) -> np.ndarray:
     if im.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         a = np.asarray(im, dtype=np.float64)

@@ -15,8 +15,7 @@ from . import layers as layer_tree
 from . import preprocess as prep
 from . import tf_runtime
 from .errors import UserError
-from .hooks import Intercept, head_activation
-from .images import Image
+from .hooks import Intercept, first_output, head_activation
 from .layers import LayerInfo
 
 
@@ -116,7 +115,7 @@ class ConvModel:
     # -- input ---------------------------------------------------------------------------
     def pixels(self, images) -> np.ndarray:
         """Images fitted to the model input: float32 (N, H, W, C) in [0, 255], not preprocessed."""
-        imgs = _as_images(images)
+        imgs = image_io.as_images(images)
         h, w, c = self.input_shape
         first = image_io.fit(imgs[0], h, w, c)
         h, w = first.shape[:2]  # free sizes: the whole batch takes the first image's size
@@ -146,11 +145,11 @@ class ConvModel:
         @tf.function(reduce_retracing=True)
         def fn(x):
             if self.predict_only:
-                return _first_output(model(x)), []
+                return first_output(model(x)), []
             # Patches are applied while tracing, which is when they matter.
             with Intercept(model, record=record, logits=logits, index=index) as ic:
                 y = model(x, training=False)
-            return _first_output(y), [ic.outputs[p] for p in record]
+            return first_output(y), [ic.outputs[p] for p in record]
 
         return fn
 
@@ -227,29 +226,6 @@ class ConvModel:
         act = head_activation(self.keras_model)
         classes = 2 if act == "sigmoid" and units == 1 else units
         return HeadInfo(act, units, classes)
-
-
-def _as_images(images) -> list[Image]:
-    seq = list(images) if isinstance(images, (list, tuple)) else [images]
-    if not seq:
-        raise UserError("no images given")
-    out = []
-    for im in seq:
-        if isinstance(im, Image):
-            out.append(im)
-        elif isinstance(im, str) or hasattr(im, "__fspath__"):
-            out.append(image_io.load_image(im))
-        else:
-            out.append(image_io.from_array(im))
-    return out
-
-
-def _first_output(y):
-    if isinstance(y, dict):
-        y = y[sorted(y)[0]]
-    if isinstance(y, (list, tuple)):
-        y = y[0]
-    return y
 
 
 def _savedmodel_input_shape(layer):

@@ -58,7 +58,7 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     method = method_name(method)
     m.require_layers("class activation maps")
     single = not isinstance(images, (list, tuple))
-    imgs = _as_images(images)
+    imgs = image_io.as_images(images)
     layer = _target_layer(m, method, layer)
     unit, sign, _ = targets.resolve(m, class_index, len(imgs))
     binary = m.head.binary_sigmoid
@@ -137,21 +137,6 @@ def _target_layer(m, method: str, layer: str | None) -> str:
         raise UserError(f"layer {layer!r} is the model's input, not a layer it computes; "
                         "choose a later layer with a spatial output")
     return layer
-
-
-def _as_images(images) -> list:
-    seq = list(images) if isinstance(images, (list, tuple)) else [images]
-    if not seq:
-        raise UserError("no images given")
-    out = []
-    for im in seq:
-        if isinstance(im, image_io.Image):
-            out.append(im)
-        elif isinstance(im, str) or hasattr(im, "__fspath__"):
-            out.append(image_io.load_image(im))
-        else:
-            out.append(image_io.from_array(im))
-    return out
 
 
 def _report(progress, done, total) -> None:

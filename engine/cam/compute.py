@@ -26,13 +26,12 @@ from __future__ import annotations
 
 import weakref
 from collections import OrderedDict
-from contextlib import contextmanager
 
 import numpy as np
 
 from .. import cancel as cancel_mod
 from ..errors import UserError
-from ..hooks import Intercept
+from ..hooks import Intercept, first_output
 from . import targets
 
 DEFAULT_CHUNK = 32  # masked copies per forward pass at 224 x 224; scaled for other sizes
@@ -208,7 +207,7 @@ def _build_fused(m, layer):
     def fused(x, unit, sign):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             with Intercept(model, record=[layer], logits=True, tape=tape, index=index) as ic:
-                logits = _first(model(x, training=False))
+                logits = first_output(model(x, training=False))
             if layer not in ic.outputs:
                 raise _not_called(layer)
             A = ic.outputs[layer]
@@ -229,9 +228,8 @@ def _build_head(m, layer):
     def head(x, A, unit, sign):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(A)
-            with Intercept(model, logits=True, index=index):
-                with _inject(index[layer], A):
-                    logits = _first(model(x, training=False))
+            with Intercept(model, logits=True, index=index, replace={layer: A}):
+                logits = first_output(model(x, training=False))
             _, _, score = targets.select_tf(logits, unit, sign, binary)
             total = tf.reduce_sum(score)
         g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
@@ -256,36 +254,13 @@ def _build_masked(m, layer):
         mask = tf.where(ok, (up - lo) / tf.where(ok, span, 1.0), 0.0)
         inputs = tf.gather(x, img) * mask
         with Intercept(model, logits=True, index=index):
-            logits = _first(model(inputs, training=False))
+            logits = first_output(model(inputs, training=False))
         return targets.probability_tf(logits, unit, sign, activation)
 
     return masked
 
 
 _BUILDERS = {"fused": _build_fused, "head": _build_head, "masked": _build_masked}
-
-
-@contextmanager
-def _inject(layer, value):
-    """Make `layer` return `value` (whatever its input) while tracing a model call."""
-    had = "call" in layer.__dict__
-    old = layer.__dict__.get("call")
-    object.__setattr__(layer, "call", lambda *args, **kwargs: value)
-    try:
-        yield
-    finally:
-        if had:
-            object.__setattr__(layer, "call", old)
-        else:
-            object.__delattr__(layer, "call")
-
-
-def _first(y):
-    if isinstance(y, dict):
-        y = y[sorted(y)[0]]
-    if isinstance(y, (list, tuple)):
-        y = y[0]
-    return y
 
 
 def _not_called(layer: str) -> UserError:

@@ -22,7 +22,7 @@ import numpy as np
 from .. import cancel as cancel_mod
 from .. import preprocess as prep
 from . import targets
-from .api import _as_images
+from ..images import as_images
 
 
 def deletion_auc(model, image, heatmap, class_index=None, steps: int = 50,
@@ -58,7 +58,7 @@ def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", st
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be deletion or insertion, not {mode!r}")
     steps = max(1, int(steps))
-    imgs = _as_images(images)
+    imgs = as_images(images)
     maps = heatmaps if isinstance(heatmaps, (list, tuple)) else [heatmaps]
     if len(maps) != len(imgs):
         raise ValueError(f"{len(maps)} heatmaps for {len(imgs)} images")
