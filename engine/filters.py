@@ -1,0 +1,391 @@
+"""Filter patterns (design §5, seed 003 §5.4.2): gradient ascent on the input image to
+maximise the mean activation of one channel, for all requested channels at once.
+
+`filter_patterns(model, layer, filters, size, steps, mode=..., ...)` returns
+(N, H, W, 3) uint8, one pattern per filter (gray models: the channel replicated).
+
+How it runs
+- One image per filter in one batch; the loss is the sum of the per-image channel means,
+  so each image gets exactly the gradient of its own filter's mean (inference mode: no
+  image influences another). Gradients are taken with respect to the input image only.
+- The optimised image lives in pixel space ([0, 255], before preprocessing); the model's
+  preprocessing (engine.preprocess.apply) is part of the compiled step.
+- Several ascent steps run inside one tf.function call (a tf.while_loop), so Python runs
+  once per `every` steps (the progress interval), not once per step. Cancellation is
+  still checked at every step: the loop condition asks the CancelToken (a py_function).
+- The model runs inside engine.hooks.Intercept (records the target layer's output, nested
+  models included; rewrites 1x1 stride-2 convolutions so the oneDNN gradient crash cannot
+  happen). With `truncate=True` (default) the forward pass stops right after the target
+  layer has run, so the compiled step holds no layer above it (a shared layer: its first call).
+- Batches that would not fit in memory are split into chunks (`batch_size`, or an
+  estimate from the per-image size of the activations the step keeps). Chunks advance
+  in turns, `every` steps at a time, so progress always shows all N patterns.
+
+Pattern size: a model with a free input size is run at `size` x `size`. A model whose
+input size is fixed can only see that size: its patterns have the model's input size and
+`size` is ignored (`plan_size` says so, for the CLI and GUI to show).
+
+Modes
+- `classic`: the seed's recipe exactly. Start: uniform noise * 20 + 128 (pixel space),
+  drawn per filter index from (seed, filter), so a pattern does not depend on the batch
+  it was computed in. 40 steps of x += step * g / (RMS(g) + 1e-5), RMS per image.
+  Deprocessing per image: standardise, * 0.1, + 0.5, clip to [0, 1], * 255 -> uint8.
+- `regularized`: see engine.filter_params (Fourier + decorrelated colour parametrisation,
+  jitter/zoom/rotation each step, total variation and L2 penalties, Adam).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+import weakref
+
+import numpy as np
+
+from . import filter_params as fp
+from .filter_params import classic_noise, deprocess
+from . import preprocess as prep
+from .cancel import check as check_cancel
+from .errors import UserError
+from .hooks import Intercept
+
+log = logging.getLogger(__name__)
+
+MODES = ("classic", "regularized")
+DEFAULT_STEPS = {"classic": 40, "regularized": 128}
+DEFAULT_EVERY = 5
+MEMORY_BUDGET = min(2 << 30, (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 8
+                    if hasattr(os, "sysconf") else 2 << 30)
+# Bytes kept per float of a layer output during one step: the forward value, kept for the
+# backward pass, its gradient and the convolution's scratch space.
+_BYTES_PER_FLOAT = 4 * 3
+
+_cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_CACHE_SIZE = 6
+
+
+def plan_size(model, size: int = 64) -> tuple[int, int, str | None]:
+    """(height, width, note) of the patterns for `model`; note is None unless `size` is ignored."""
+    try:
+        size = int(size)
+    except (TypeError, ValueError):
+        raise UserError(f"size {size!r}: give a number of pixels, e.g. 64") from None
+    if size < 1:
+        raise UserError(f"size must be at least 1 pixel, not {size}")
+    fixed_h, fixed_w, _ = model.input_shape
+    h = fixed_h if fixed_h is not None else size
+    w = fixed_w if fixed_w is not None else size
+    note = None
+    if (h, w) != (size, size):
+        note = (f"this model only accepts {fixed_h or 'any'}x{fixed_w or 'any'} input, so the patterns "
+                f"are {h}x{w} (size {size} ignored)")
+    return h, w, note
+
+
+def filter_patterns(model, layer: str, filters=None, size: int = 64, steps: int | None = None, *,
+                    mode: str = "classic", seed: int = 0, step: float = 1.0,
+                    batch_size: int | None = None, progress=None, every: int = DEFAULT_EVERY,
+                    cancel=None, truncate: bool = True, **options) -> np.ndarray:
+    """Patterns that maximise each filter of `layer`: (N, H, W, 3) uint8.
+
+    filters: channel indices (default: all). size: side in pixels for free-size models.
+    steps: ascent steps (default 40 classic, 128 regularized). seed: start noise and
+    transforms, drawn per filter index. step: classic step size. batch_size: images per
+    compiled call (default: as many as fit in ~MEMORY_BUDGET). progress(step, steps,
+    patterns_uint8) is called every `every` steps and at the end. cancel: a CancelToken,
+    checked at every step (raises engine.errors.Cancelled). truncate: stop the forward
+    pass at the layer. Regularized knobs: see engine.filter_params.Regularized (lr,
+    optimizer, param, decorrelate, decay, jitter, scale, rotate, tv, l2, pre_activation).
+    A fixed-size model ignores `size` (see plan_size).
+    """
+    model.require_layers("filter patterns")
+    info = model.layer(layer, spatial=True)
+    if mode not in MODES:
+        raise UserError(f"mode {mode!r}: use classic or regularized")
+    cfg = fp.Regularized.from_options(options) if mode == "regularized" else None
+    if options:
+        raise UserError(f"unknown option(s) for {mode} filter patterns: {', '.join(sorted(options))}")
+    filters = _filter_list(filters, info.channels, layer)
+    steps = DEFAULT_STEPS[mode] if steps is None else int(steps)
+    if steps < 0:
+        raise UserError(f"steps must be >= 0, not {steps}")
+    h, w, note = plan_size(model, size)
+    if note:
+        log.info(note)
+    ascent = _ascent_for(model, layer, h, w, cfg, bool(truncate))
+    check_cancel(cancel)
+    bs = int(batch_size) if batch_size else ascent.auto_batch(len(filters))
+    if bs < 1:
+        raise UserError(f"batch_size must be at least 1, not {batch_size}")
+    chunks = [filters[i:i + bs] for i in range(0, len(filters), bs)]
+    states = [ascent.start(chunk, seed, steps) for chunk in chunks]
+    every = steps if progress is None else max(1, int(every))
+    done = 0
+    while done < steps:
+        k = min(every, steps - done)
+        states = [ascent.advance(s, done, k, cancel, step) for s in states]
+        done += k
+        if progress is not None and done < steps:
+            progress(done, steps, ascent.patterns(states))
+    check_cancel(cancel)
+    result = ascent.patterns(states)
+    if progress is not None:
+        progress(steps, steps, result)
+    return result
+
+
+def _filter_list(filters, channels: int, layer: str) -> list[int]:
+    if filters is None:
+        return list(range(channels))
+    if isinstance(filters, (int, np.integer)):
+        filters = [filters]
+    out = [int(f) for f in filters]
+    if not out:
+        raise UserError("no filter given")
+    bad = [f for f in out if not 0 <= f < channels]
+    if bad:
+        raise UserError(f"filter {bad[0]} is out of range: layer {layer!r} has {channels} "
+                        f"filters (0-{channels - 1})")
+    return out
+
+
+def _ascent_for(model, layer, h, w, cfg, truncate) -> "_Ascent":
+    per_model = _cache.setdefault(model, {})
+    key = (layer, h, w, cfg, truncate)
+    ascent = per_model.pop(key, None)
+    if ascent is None:
+        ascent = _Ascent(model, layer, h, w, cfg, truncate)
+    per_model[key] = ascent  # most recently used last
+    while len(per_model) > _CACHE_SIZE:
+        per_model.pop(next(iter(per_model)))
+    return ascent
+
+
+class _Stop(Exception):
+    """Raised after the target layer has run, to end the forward pass there."""
+
+
+class _Patches:
+    """Instance attributes set for the duration of a `with` block (restored in reverse)."""
+
+    def __init__(self):
+        self._undo = []
+
+    def set(self, obj, attr, value):
+        self._undo.append((obj, attr, attr in obj.__dict__, obj.__dict__.get(attr)))
+        object.__setattr__(obj, attr, value)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        while self._undo:
+            obj, attr, had, old = self._undo.pop()
+            if had:
+                object.__setattr__(obj, attr, old)
+            else:
+                object.__delattr__(obj, attr)
+        return False
+
+
+def _stop_after(call):
+    def stopping(*args, **kwargs):
+        call(*args, **kwargs)
+        raise _Stop()
+
+    return stopping
+
+
+def _skip_activation(patches: _Patches, layer) -> None:
+    """Make `layer` output its pre-activation (conv + bias, or an activation layer's input)."""
+    import keras
+
+    act = getattr(layer, "activation", None)
+    if callable(act) and act is not keras.activations.linear:
+        patches.set(layer, "activation", keras.activations.linear)
+    elif type(layer).__name__ in ("ReLU", "LeakyReLU", "ELU", "PReLU", "Softmax"):
+        patches.set(layer, "call", lambda inputs, *a, **k: inputs)
+
+
+class _Ascent:
+    """The compiled ascent for one (layer, size, mode) of one model, and its state handling."""
+
+    def __init__(self, model, path, h, w, cfg, truncate):
+        import tensorflow as tf
+
+        # Not the ConvModel itself: the cache is keyed weakly on it.
+        self.keras_model, self.index = model.keras_model, model.layer_index
+        self.preprocess, self.name = model.preprocess, model.name
+        self.path, self.cfg, self.truncate = path, cfg, truncate
+        self.h, self.w, self.c = h, w, int(model.input_shape[2])
+        self.per_image_floats: int | None = None
+        self._cancel = [None]  # the token the running call checks (read by the graph)
+        n, hw = None, (h, w, self.c)
+        scalar = tf.TensorSpec([], tf.int32)
+        filt = tf.TensorSpec([n], tf.int32)
+        if cfg is None:
+            self._fn = tf.function(self._classic_steps, autograph=False, input_signature=[
+                tf.TensorSpec((n,) + hw, tf.float32), filt, scalar, tf.TensorSpec([], tf.float32)])
+        else:
+            pshape = (n, 2, self.c, h, w // 2 + 1) if cfg.param == "fourier" else (n,) + hw
+            p = tf.TensorSpec(pshape, tf.float32)
+            self._fn = tf.function(self._regularized_steps, autograph=False, input_signature=[
+                p, p, p, filt, tf.TensorSpec([n, None, 4], tf.float32), scalar, scalar])
+        self._traced = False
+
+    # -- state -------------------------------------------------------------------------
+    def start(self, chunk, seed, steps) -> dict:
+        import tensorflow as tf
+
+        filt = tf.constant(chunk, tf.int32)
+        if self.cfg is None:
+            x = np.stack([classic_noise(seed, f, self.h, self.w, self.c) for f in chunk])
+            return {"x": tf.constant(x), "filt": filt}
+        params = tf.constant(fp.init_params(self.cfg, chunk, seed, self.h, self.w, self.c))
+        zeros = tf.zeros_like(params)
+        return {"p": params, "m": zeros, "v": zeros, "filt": filt,
+                "tp": tf.constant(fp.transform_params(self.cfg, chunk, seed, steps, self.h, self.w)),
+                "image": None}
+
+    def advance(self, state, done, k, cancel, step) -> dict:
+        """Run k steps from step `done`; raises Cancelled if the token fires."""
+        import tensorflow as tf
+
+        check_cancel(cancel)
+        self._cancel[0] = cancel
+        try:
+            if self.cfg is None:
+                x, _ = self._call(state["x"], state["filt"], tf.constant(k), tf.constant(step, tf.float32))
+                state = dict(state, x=x)
+            else:
+                p, m, v, img, _ = self._call(state["p"], state["m"], state["v"], state["filt"],
+                                             state["tp"], tf.constant(done), tf.constant(k))
+                state = dict(state, p=p, m=m, v=v, image=img)
+        finally:
+            self._cancel[0] = None
+        check_cancel(cancel)
+        return state
+
+    def patterns(self, states) -> np.ndarray:
+        if self.cfg is None:
+            out = deprocess(np.concatenate([s["x"].numpy() for s in states]))
+        else:
+            imgs = []
+            for s in states:
+                img = s["image"]
+                if img is None:  # no step taken yet
+                    img = fp.to_image(s["p"], self.cfg, self.h, self.w, self.c)
+                imgs.append(img.numpy())
+            out = np.clip(np.rint(np.concatenate(imgs)), 0, 255).astype(np.uint8)
+        return fp.to_rgb(out)
+
+    # -- memory --------------------------------------------------------------------------
+    def auto_batch(self, n: int) -> int:
+        self._trace()
+        per_image = max(1, self.per_image_floats or 1) * _BYTES_PER_FLOAT
+        return int(max(1, min(n, MEMORY_BUDGET // per_image)))
+
+    def _trace(self):
+        if not self._traced:
+            try:
+                self._fn.get_concrete_function()
+            except ValueError as e:  # a too small input: "Negative dimension size ..."
+                if "dimension" not in str(e).lower():
+                    raise
+                raise self._size_error(e) from e
+            self._traced = True
+
+    def _call(self, *args):
+        self._trace()
+        return self._fn(*args)
+
+    def _size_error(self, e):
+        text = re.sub(r"\x1b\[[0-9;]*m", "", str(e))  # Keras colours its messages
+        lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+        reason = next((ln for ln in lines if "dimension" in ln.lower()), lines[-1] if lines else "")
+        reason = reason.split(" for '{{node")[0][:160]
+        return UserError(f"a {self.h}x{self.w} pattern is too small for layer {self.path!r} of "
+                         f"{self.name} ({reason}); try a larger size")
+
+    # -- the compiled steps -------------------------------------------------------------
+    def _cancelled(self):
+        token = self._cancel[0]
+        return bool(token is not None and token.cancelled)
+
+    def _loop(self, k, body, loop_vars):
+        """Run body k times, stopping early when the cancel token fires."""
+        import tensorflow as tf
+
+        def cond(i, *_):
+            asked = tf.py_function(self._cancelled, [], tf.bool)
+            asked.set_shape([])
+            return tf.logical_and(i < k, tf.logical_not(asked))
+
+        out = tf.while_loop(cond, lambda i, *v: (i + 1,) + tuple(body(i, *v)),
+                            (tf.constant(0),) + tuple(loop_vars), parallel_iterations=1)
+        return out[1:], out[0]
+
+    def _channel_means(self, x_pix, filt):
+        """Per-image mean of its own filter's channel at the target layer: (N,)."""
+        import tensorflow as tf
+
+        x = prep.apply(x_pix, self.preprocess)
+        act = self._forward(x)
+        sel = tf.gather(act, filt, axis=3, batch_dims=1)  # (N, h, w)
+        return tf.reduce_mean(tf.cast(sel, tf.float32), axis=[1, 2])
+
+    def _forward(self, x):
+        """The target layer's output for x (the model stops there when truncating)."""
+        import keras
+
+        index = self.index
+        record = [self.path] + [p for p, l in index.items()
+                                if p != self.path and not isinstance(l, keras.Model)]
+        target = index[self.path]
+        with _Patches() as outer:
+            if self.cfg is not None and self.cfg.pre_activation:
+                _skip_activation(outer, target)
+            with Intercept(self.keras_model, record=record, index=index) as ic, _Patches() as inner:
+                if self.truncate:  # patched inside Intercept: wraps the recording call
+                    inner.set(target, "call", _stop_after(target.call))
+                try:
+                    self.keras_model(x, training=False)
+                except _Stop:
+                    pass
+        act = ic.outputs[self.path]
+        if isinstance(act, (list, tuple)):
+            act = act[0]
+        if act.shape.rank != 4 or any(d == 0 for d in act.shape[1:]):
+            raise UserError(f"a {self.h}x{self.w} pattern is too small for layer {self.path!r} "
+                            f"(its output would be {act.shape[1:]}); try a larger size")
+        floats = sum(int(np.prod(t.shape[1:])) for t in ic.outputs.values()
+                     if hasattr(t, "shape") and t.shape.rank and t.shape[1:].is_fully_defined())
+        self.per_image_floats = floats + self.h * self.w * self.c
+        return act
+
+    def _classic_steps(self, x, filt, k, step):
+        import tensorflow as tf
+
+        def body(i, x):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(self._channel_means(x, filt))
+            g = tape.gradient(loss, x)
+            if g is None:
+                raise UserError(f"layer {self.path!r} does not depend on the input image")
+            return (x + fp.rms_normalise(g) * step,)
+
+        (x,), n = self._loop(k, body, (x,))
+        return x, n
+
+    def _regularized_steps(self, p, m, v, filt, tp, t0, k):
+        cfg, h, w, c = self.cfg, self.h, self.w, self.c
+
+        def activation(seen):
+            return self._channel_means(seen, filt)
+
+        def body(i, p, m, v):
+            return fp.ascent_step(p, m, v, t0 + i, tp, activation, cfg, h, w, c, self.path)
+
+        (p, m, v), n = self._loop(k, body, (p, m, v))
+        return p, m, v, fp.to_image(p, cfg, h, w, c), n
