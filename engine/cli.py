@@ -17,6 +17,20 @@ class _Parser(argparse.ArgumentParser):
         raise UserError(f"{message} (see `{self.prog} --help`)")
 
 
+# Knobs of regularized filter patterns (engine.filter_params.Regularized), passed through.
+REGULARIZED_FLAGS = (
+    ("--lr", float, "step size (default 0.1)"),
+    ("--optimizer", str, "adam (default) or normalized"),
+    ("--param", str, "image parametrisation: fourier (default) or pixel"),
+    ("--decay", float, "fourier spectrum decay 1/f**decay (default 1)"),
+    ("--jitter", float, "random shift, fraction of the side (default 0.06)"),
+    ("--scale", float, "random zoom +- (default 0.1)"),
+    ("--rotate", float, "random rotation +- degrees (default 10)"),
+    ("--tv", float, "total variation weight (default 0.05)"),
+    ("--l2", float, "L2 penalty weight (default 0)"),
+)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="convscope", description="See what a convolutional network has learned. "
                 "With no command (or `gui`), the window opens.")
@@ -49,11 +63,19 @@ def _parser() -> argparse.ArgumentParser:
 
     c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
     c.add_argument("--layer", required=True)
-    c.add_argument("--filters", default="0-63", help="e.g. 0-63 or 1,5,9")
-    c.add_argument("--size", type=int, default=64)
-    c.add_argument("--steps", type=int, default=None, help="default: 40 classic, 256 regularized")
+    c.add_argument("--filters", default=None, help="e.g. 0-63 or 1,5,9 (default: the first 64)")
+    c.add_argument("--size", type=int, default=None, help="side in pixels, default 64 (models with a free input size)")
+    c.add_argument("--steps", type=int, default=None, help="default: 40 classic, 128 regularized")
     c.add_argument("--mode", default="classic", choices=("classic", "regularized"))
     c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--batch-size", type=int, default=None, help="images per compiled step (default: what fits)")
+    reg = c.add_argument_group("regularized mode")
+    for flag, kind, text in REGULARIZED_FLAGS:
+        reg.add_argument(flag, type=kind, default=None, help=text)
+    reg.add_argument("--no-decorrelate", dest="decorrelate", action="store_false", default=None,
+                     help="optimise RGB directly instead of decorrelated colour")
+    reg.add_argument("--no-pre-activation", dest="pre_activation", action="store_false", default=None,
+                     help="maximise the layer's output after its ReLU")
     c.add_argument("--per-row", type=int, default=8)
     c.add_argument("--out", required=True)
     c.add_argument("--npy", help="patterns (N, size, size, 3) uint8")
@@ -169,11 +191,25 @@ def _run(args) -> int:
     if args.command == "filters":
         from . import grid as grid_mod
 
-        filters = parse_filters(args.filters)
-        options = {"mode": args.mode, "seed": args.seed}
-        if args.steps is not None:
-            options["steps"] = args.steps
-        patterns = model.filter_patterns(args.layer, filters=filters, size=args.size, **options)
+        from .filters import plan_size
+
+        channels = model.layer(args.layer, spatial=True).channels
+        filters = (parse_filters(args.filters) if args.filters
+                   else list(range(min(64, channels))))
+        options = {"mode": args.mode, "seed": args.seed, "steps": args.steps,
+                   "batch_size": args.batch_size}
+        knobs = [flag[2:].replace("-", "_") for flag, _, _ in REGULARIZED_FLAGS]
+        given = {k: getattr(args, k) for k in knobs + ["decorrelate", "pre_activation"]
+                 if getattr(args, k) is not None}
+        if given and args.mode != "regularized":
+            flags = ", ".join("--" + k.replace("_", "-") for k in given)
+            raise UserError(f"{flags}: these options are for --mode regularized")
+        options.update(given)
+        size = 64 if args.size is None else args.size
+        note = plan_size(model, size)[2]
+        if note and args.size is not None:
+            print(note, file=sys.stderr)
+        patterns = model.filter_patterns(args.layer, filters=filters, size=size, **options)
         picture = grid_mod.tile(patterns, per_row=args.per_row, margin=5, fill=0)
         if args.npy:
             outputs.save_npy(args.npy, patterns)

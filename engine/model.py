@@ -196,9 +196,10 @@ class ConvModel:
         return compute_cam(self, images, method=method, layer=layer,
                            class_index=class_index, **options)
 
-    def filter_patterns(self, layer: str, filters=None, size: int = 64, steps: int = 40,
+    def filter_patterns(self, layer: str, filters=None, size: int = 64, steps: int | None = None,
                         **options) -> np.ndarray:
-        """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters."""
+        """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters.
+        steps: 40 (classic, the seed's) or 128 (regularized) when not given."""
         from .filters import filter_patterns
 
         return filter_patterns(self, layer, filters=filters, size=size, steps=steps, **options)

@@ -98,3 +98,31 @@ def test_subprocess_exit_status_and_no_traceback(seq_sigmoid_path, tmp_path):
     r = subprocess.run([sys.executable, "main.py", "info", "--model", seq_sigmoid_path],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0 and "conv2d_1" in r.stdout and "sigmoid" in r.stdout
+
+
+def test_filters_grid_and_npy_match_the_api(capsys, demo_model, tmp_path):
+    out_png, out_npy = tmp_path / "f.png", tmp_path / "f.npy"
+    code, _, err = run_cli(capsys, "filters", "--model", "demo", "--layer", "conv2", "--filters", "0-4",
+                           "--steps", "3", "--per-row", "3", "--out", str(out_png), "--npy", str(out_npy))
+    assert code == 0, err
+    patterns = np.load(out_npy)
+    assert patterns.shape == (5, 96, 96, 3) and patterns.dtype == np.uint8
+    ref = demo_model.filter_patterns("conv2", filters=range(5), steps=3, seed=0)
+    np.testing.assert_array_equal(patterns, ref)
+    grid = np.asarray(P.open(out_png))
+    assert grid.shape == (2 * 96 + 5, 3 * 96 + 2 * 5, 3)  # the seed's black 5-px margins
+    assert (grid[96:101] == 0).all()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["--filters", "0-99"], "out of range"),
+    (["--tv", "0.1"], "--mode regularized"),
+    (["--filters", "a-b"], "give indices"),
+    (["--layer", "gap"], "no spatial output"),
+])
+def test_filters_bad_input(capsys, tmp_path, args, words):
+    argv = ["filters", "--model", "demo", "--layer", "conv3", "--steps", "1", "--out", str(tmp_path / "f.png")]
+    argv += args  # a repeated --layer wins
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+    assert not (tmp_path / "f.png").exists()
