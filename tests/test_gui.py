@@ -5,119 +5,24 @@ run in file order and each leaves the window in a usable state. Settings go to a
 INI file. The module's teardown closes the window and asserts no engine thread is left.
 """
 import os
-import time
 
 import numpy as np
 import pytest
 from PIL import Image as PILImage
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
 from engine import jobs as J
-from engine.loading import DEMO_PATH
 from engine.qt_bridge import running_threads
+from gui_support import (drop, image_files, rgb_of, settings_file, settle, spin,  # noqa: F401
+                         wait_until, window)
 from test_bridge import LABELS, broken_model_file, small_model_file  # noqa: F401 (fixtures)
 
 pytestmark = pytest.mark.timeout(300)
 
-SAMPLES = os.path.join(os.path.dirname(DEMO_PATH), "..", "samples")
-
-
-def spin(ms: float) -> None:
-    """Run the GUI's event loop for `ms` milliseconds. (Not QTest.qWait: PySide6 keeps the
-    GIL through it, which starves the engine thread ~10x.)"""
-    end = time.perf_counter() + ms / 1000
-    while True:
-        QApplication.processEvents()
-        if time.perf_counter() >= end:
-            return
-        time.sleep(0.002)
-
-
-def wait_until(predicate, timeout=60.0, what="condition"):
-    end = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > end:
-            raise AssertionError(f"timed out waiting for {what}")
-        spin(10)
-
-
-def settle(window, timeout=60.0):
-    """Wait until the window has nothing left to compute (twice in a row, 20 ms apart)."""
-    end = time.monotonic() + timeout
-    calm = 0
-    while calm < 2:
-        if time.monotonic() > end:
-            raise AssertionError(f"window did not settle: pending {list(window.client._latest)}")
-        spin(20)
-        calm = calm + 1 if window.settled() else 0
-
-
-def rgb_of(widget) -> np.ndarray:
-    from gui.qimage import from_qimage
-
-    return from_qimage(widget.grab().toImage())
-
-
-def drop(window, paths) -> bool:
-    """Drag files onto the middle of the window and drop them, as a file manager would:
-    DragEnter (Qt remembers the widget that accepted it), then Drop to that widget."""
-    mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    pos = QPoint(window.width() // 2, window.height() // 2)
-    target = window.childAt(pos) or window
-    local = target.mapFrom(window, pos)
-    enter = QDragEnterEvent(QPointF(local), Qt.DropAction.CopyAction, mime,
-                            Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, enter)
-    if not enter.isAccepted():
-        return False
-    event = QDropEvent(QPointF(local), Qt.DropAction.CopyAction, mime,
-                       Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    QApplication.sendEvent(target, event)
-    return event.isAccepted()  # (the events must not outlive `mime`)
-
-
-@pytest.fixture(scope="module")
-def image_files(tmp_path_factory):
-    d = tmp_path_factory.mktemp("gui-images")
-    rng = np.random.default_rng(3)
-    paths = []
-    for i, (name, size) in enumerate([("ramp.png", (90, 120)), ("noise.jpg", (64, 64)),
-                                      ("wide.png", (60, 200))]):
-        yy, xx = np.mgrid[0:size[0], 0:size[1]]
-        rgb = np.dstack([xx * 255 // size[1], yy * 255 // size[0], np.full(size, 60 * i)])
-        rgb = np.clip(rgb + rng.normal(0, 20, rgb.shape), 0, 255).astype(np.uint8)
-        PILImage.fromarray(rgb).save(d / name)
-        paths.append(str(d / name))
-    return paths
-
-
-@pytest.fixture(scope="module")
-def settings_file(tmp_path_factory):
-    return str(tmp_path_factory.mktemp("settings") / "convscope.ini")
-
-
-@pytest.fixture(scope="module")
-def window(qapp, small_model_file, image_files, settings_file):
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
-
-    w = MainWindow(Settings.at(settings_file),
-                   Startup(model=small_model_file, images=[image_files[0]], view="activations"))
-    w.show()
-    wait_until(lambda: w.session.model is not None, 120, "the model to load")
-    settle(w)
-    yield w
-    w.close()
-    spin(50)
-    assert not running_threads(), "an engine thread is still running after the window closed"
-
 
 # -- start-up -----------------------------------------------------------------------------------
-@pytest.mark.skipif(not os.path.isfile(DEMO_PATH), reason="the demo model is not trained yet")
 def test_plain_start_opens_the_demo_on_a_sample(qapp, tmp_path):
     """`python main.py` with no arguments: the demo model, the bundled samples in the strip,
     demo_circle.png analysed (predicted, activations drawn)."""
@@ -243,28 +148,6 @@ def test_arrow_keys_walk_layers_without_stalling(window):
     assert len(ran) <= 6
 
 
-def test_results_of_superseded_jobs_are_dropped(window):
-    """A job replaced by a newer one of its channel while it runs: its result never
-    reaches the views."""
-    client, img = window.client, window.session.image
-    first = J.Activations(image=img, layer="conv1")
-    second = J.Activations(image=img, layer="conv2")
-    got = []
-    client.subscribe(J.ActivationsReady, got.append)
-
-    def on_started(job):
-        if job is first:
-            client.send(second)  # while `first` runs (or has just finished)
-    client.bridge.sigStarted.connect(on_started)
-    dropped = client.dropped
-    client.send(first)
-    wait_until(lambda: any(r.job_id == second.job_id for r in got), 30, "the second result")
-    client.bridge.sigStarted.disconnect(on_started)
-    assert [r.job_id for r in got] == [second.job_id]
-    assert client.dropped == dropped + 1
-    settle(window)
-
-
 def test_normalisation_colour_map_and_per_row(window):
     view = window.views[0]
     window.model_panel.select("conv2")
@@ -318,85 +201,6 @@ def test_one_click_from_a_channel_to_its_filter_pattern(window):
     assert ch in filters.filters and filters.detail.isVisible()
     assert f"filter {ch}" in filters.detail_title.text()
     assert filters.patterns.dtype == np.uint8 and filters.patterns.shape[1:] == (64, 64, 3)
-
-
-def test_filters_form_live_and_cancel(window):
-    filters = window.views[1]
-    window.view("filters")
-    window.model_panel.select("backbone/conv4")
-    filters.steps.setValue(400)
-    filters.range.setText("0-63")
-    filters.range.editingFinished.emit()
-    frames = []
-    window.client.subscribe(J.FiltersReady, lambda r: frames.append(r))
-    wait_until(lambda: len([f for f in frames if not f.final]) >= 2, 120, "patterns forming")
-    first, second = [f for f in frames if not f.final][:2]
-    assert second.step > first.step
-    assert not np.array_equal(first.patterns, second.patterns), "patterns do not change"
-    assert filters.canvas.showing_image() and "step" in filters.progress.text()
-    assert window.status.cancel.isEnabled()
-    shown = filters.canvas.image.copy()
-    filters.run.click()  # Stop
-    wait_until(lambda: not window.client.pending("filters"), 10, "the stop")
-    assert "stopped" in filters.progress.text()
-    assert filters.canvas.showing_image()  # what had formed stays
-    np.testing.assert_array_equal(filters.canvas.image, shown)
-    spin(300)
-    assert not any(f.final for f in frames)  # nothing finished after the stop
-    filters.steps.setValue(8)
-    settle(window, 120)
-    assert frames[-1].final and filters.patterns.shape == (64, 64, 64, 3)
-    assert "8 steps" in filters.progress.text()
-
-
-def test_cam_every_method_and_a_class_change(window):
-    cam = window.views[2]
-    window.view("cam")
-    settle(window)
-    methods = window.session.model.cam_methods
-    assert {"cam", "gradcam", "gradcam++", "scorecam", "faster-scorecam"} <= set(methods)
-    image = window.session.image.pixels
-    for m in methods:
-        assert cam.set_method(m)
-        settle(window)
-        r = cam.result
-        assert r is not None and r.method == m, (m, window.notifications.current_text())
-        assert r.layer == "backbone/conv4" and r.heatmap.shape == (16, 16)
-        assert cam.overlay.shape == image.shape
-        assert np.abs(cam.overlay.astype(int) - image).mean() > 1, f"{m}: no heatmap drawn"
-        assert r.class_index == window.session.predictions[0].index  # top prediction
-    cam.set_method("gradcam")
-    settle(window)
-    picker = cam.cam_controls.classes
-    other = next(i for i in range(4) if i != cam.result.class_index)
-    picker.setCurrentIndex(picker.findData(other))
-    picker.activated.emit(picker.currentIndex())
-    settle(window)
-    assert cam.result.class_index == other and cam.result.label == LABELS[other]
-    assert LABELS[other] in cam.info.text()
-    # alpha redraws without asking the engine
-    before = cam.overlay.copy()
-    cam.cam_controls.alpha.setValue(90)
-    assert not window.client.pending() and not np.array_equal(before, cam.overlay)
-    cam.cam_controls.alpha.setValue(40)
-    picker.setCurrentIndex(0)
-    picker.activated.emit(0)
-    settle(window)
-
-
-def test_compare_shows_every_method_side_by_side(window):
-    compare = window.views[3]
-    window.view("compare")
-    settle(window, 120)
-    methods = window.session.model.cam_methods
-    assert list(compare.tiles) == list(methods)
-    for m, tile in compare.tiles.items():
-        assert tile.overlay is not None, (m, tile.text)
-    layers = {r.layer for r in compare.results.values()}
-    classes = {r.class_index for r in compare.results.values() if r.method != "eigencam"}
-    assert layers == {"backbone/conv4"} and len(classes) == 1
-    fig = compare.figure()
-    assert fig.ndim == 3 and fig.std() > 5
 
 
 def test_dropping_images_adds_them_to_the_strip(window, image_files):
@@ -536,59 +340,6 @@ def test_an_exception_in_a_slot_shows_in_the_window(window):
     window.model_panel.select("conv1")
     settle(window)
     assert window.views[0].shown[1] == "conv1"
-
-
-def _longest_gap_while(window, start_job, done, timeout=120.0):
-    """Longest interval between ticks of a 10 ms GUI timer while a job runs (ms)."""
-    ticks = []
-    timer = QTimer()
-    timer.setInterval(10)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
-    timer.start()
-    spin(50)
-    start_job()
-    end = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < end, "job did not finish"
-        QApplication.processEvents()
-        time.sleep(0.001)
-    timer.stop()
-    assert len(ticks) >= 2, "the job ended before the timer ticked twice"
-    gaps = np.diff(ticks) * 1000
-    return float(gaps.max()), len(ticks)
-
-
-def test_gui_stays_responsive_during_long_jobs(window, record_property):
-    """A 10 ms timer on the GUI thread keeps ticking while the engine runs a filter batch
-    (64 steps, tracing included) and Score-CAM. Other processes on a shared 2-core machine
-    can delay any thread now and then (an idle GUI saw 50-100 ms gaps here under load); a
-    stall of ours recurs, so up to five attempts are made, each on layers whose filter and
-    Score-CAM computations were not traced before."""
-    filters, cam = window.views[1], window.views[2]
-    cam.cam_controls.options.set_follow_tree(True)
-    figures = []
-    for layer in ("conv2", "pool2", "conv1", "pool1", "backbone"):
-        window.view("filters")
-        gap_f, n_f = _longest_gap_while(
-            window, lambda: (window.model_panel.select(layer), filters.steps.setValue(64),
-                             filters.range.setText("0-15"), filters.range.editingFinished.emit()),
-            lambda: not window.client.pending() and filters._asked is not None and
-            filters._asked[0] == layer and "64 steps" in filters.progress.text())
-        window.view("cam")
-        gap_c, n_c = _longest_gap_while(
-            window, lambda: cam.set_method("scorecam"),
-            lambda: not window.client.pending() and cam.result is not None and
-            cam.result.method == "scorecam" and cam.result.layer == layer)
-        cam.set_method("gradcam")
-        settle(window)
-        figures.append((layer, round(gap_f, 1), n_f, round(gap_c, 1), n_c))
-        print(f"\nlongest GUI-thread gap on {layer}: filter batch {gap_f:.1f} ms ({n_f} ticks), "
-              f"Score-CAM {gap_c:.1f} ms ({n_c} ticks)")
-        if max(gap_f, gap_c) < 100:
-            break
-    cam.cam_controls.options.set_follow_tree(False)
-    record_property("longest_gui_gaps_ms", figures)
-    assert min(max(f[1], f[3]) for f in figures) < 100, figures
 
 
 def test_settings_are_kept_in_the_temporary_file(window, settings_file, small_model_file):
