@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import threading
 
 from .errors import Cancelled, UserError
 
@@ -94,6 +95,36 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _interruptible(work):
+    """Run work(token) on a helper thread so Ctrl-C reaches us: the main thread waits in
+    short joins (where Python runs its signal handlers; it would not while blocked inside a
+    TensorFlow call) and on Ctrl-C sets the CancelToken that the computation polls between
+    ascent steps and Score-CAM chunks, then waits for it to stop."""
+    from .cancel import CancelToken
+
+    token = CancelToken()
+    box: dict = {}
+
+    def target():
+        try:
+            box["result"] = work(token)
+        except BaseException as exc:  # handed to the main thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=target, name="convscope-cli-work", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        try:
+            thread.join(0.1)
+        except KeyboardInterrupt:
+            token.cancel()
+    if "error" in box:
+        raise box["error"]
+    if token.cancelled:
+        raise Cancelled()
+    return box["result"]
+
+
 def parse_filters(text: str) -> list[int]:
     out: list[int] = []
     try:
@@ -107,7 +138,8 @@ def parse_filters(text: str) -> list[int]:
     except ValueError:
         raise UserError(f"--filters {text!r}: give indices like 0-63 or 1,5,9") from None
     if not out:
-        raise UserError("--filters names no filter")
+        raise UserError(f"--filters {text!r} names no filter (a range runs low-high); "
+                        "give indices like 0-63 or 1,5,9")
     return out
 
 
@@ -125,7 +157,7 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     except Cancelled:
-        print("error: cancelled", file=sys.stderr)
+        print("error: interrupted; nothing was written", file=sys.stderr)
         return 130
     except KeyboardInterrupt:
         print("error: interrupted", file=sys.stderr)
@@ -144,7 +176,10 @@ def _run(args) -> int:
     from .images import load_image
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
+    if getattr(args, "image", None) == "":
+        raise UserError("--image is empty; give an image file path")
     image = load_image(args.image) if getattr(args, "image", None) else None
+    _check_numbers(args)
     _check_model_spec(args.model)
     from . import tf_runtime
 
@@ -209,7 +244,8 @@ def _run(args) -> int:
         note = plan_size(model, size)[2]
         if note and args.size is not None:
             print(note, file=sys.stderr)
-        patterns = model.filter_patterns(args.layer, filters=filters, size=size, **options)
+        patterns = _interruptible(lambda token: model.filter_patterns(
+            args.layer, filters=filters, size=size, cancel=token, **options))
         picture = grid_mod.tile(patterns, per_row=args.per_row, margin=5, fill=0)
         if args.npy:
             outputs.save_npy(args.npy, patterns)
@@ -224,8 +260,9 @@ def _run(args) -> int:
         class_index = model.class_index(args.class_) if args.class_ is not None else None
         if not 0.0 <= args.alpha <= 1.0:
             raise UserError("--alpha must be between 0 and 1")
-        cam = model.cam(image, method=args.method, layer=args.layer,
-                        class_index=class_index, **options)
+        cam = _interruptible(lambda token: model.cam(
+            image, method=args.method, layer=args.layer, class_index=class_index,
+            cancel=token, **options))
         overlay = cam.overlay(alpha=args.alpha, colormap=args.colormap)
         if args.npy:
             outputs.save_npy(args.npy, cam.heatmap.astype("float32"))
@@ -237,6 +274,23 @@ def _run(args) -> int:
                   f"score {cam.score:.4f} -> {args.out}")
         return 0
     raise UserError(f"unknown command {args.command}")
+
+
+MAX_STEPS, MAX_SIZE = 100_000, 4096
+
+
+def _check_numbers(args) -> None:
+    """Ranges argparse cannot express, checked before TensorFlow loads."""
+    checks = [("top", 1, None), ("per_row", 1, None), ("batch_size", 1, None),
+              ("steps", 0, MAX_STEPS), ("size", 8, MAX_SIZE), ("max_n", 1, None)]
+    for name, low, high in checks:
+        value = getattr(args, name, None)
+        if value is None:
+            continue
+        flag = "--" + name.replace("_", "-")
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high}" if high is not None else f"at least {low}"
+            raise UserError(f"{flag} must be {bound}, not {value}")
 
 
 def _check_model_spec(spec: str) -> None:

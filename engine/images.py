@@ -6,6 +6,7 @@ from it on demand (resized, gray for 1-channel models, preprocessed by the model
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -47,11 +48,19 @@ def load_image(path: str | os.PathLike) -> Image:
     if os.path.isdir(path):
         raise UserError(f"{path} is a folder, not an image file")
     try:
-        with PILImage.open(path) as im:
-            im.load()
-            mode = im.mode
-            im = ImageOps.exif_transpose(im)
-            pixels = _to_rgb8(im)
+        with warnings.catch_warnings():
+            # Pillow warns above ~89 MP and refuses above ~179 MP; the refusal is our message.
+            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            with PILImage.open(path) as im:
+                im.load()
+                mode = im.mode
+                im = ImageOps.exif_transpose(im)
+                pixels = _to_rgb8(im)
+    except PILImage.DecompressionBombError:
+        raise UserError(f"{path} is too large to open safely (over "
+                        f"{2 * PILImage.MAX_IMAGE_PIXELS // 1_000_000} megapixels); downscale it first") from None
+    except MemoryError:
+        raise UserError(f"{path} is too large for the memory available; downscale it first") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise UserError(
             f"{path} is not an image ConvScope can read ({_short(exc)}); "

@@ -2,7 +2,9 @@
 `builtin:NAME[?weights=none]` or `demo` (design §2)."""
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import zipfile
 from dataclasses import dataclass
 from urllib.parse import parse_qs
@@ -126,7 +128,9 @@ def _open_builtin(rest: str) -> Loaded:
     ctor_name, _side = BUILTINS[name]
     ctor = getattr(keras.applications, ctor_name)
     try:
-        model = ctor(weights=None if weights == "none" else "imagenet")
+        # Keras reports downloads on stdout; keep stdout for results (--json).
+        with contextlib.redirect_stdout(sys.stderr):
+            model = ctor(weights=None if weights == "none" else "imagenet")
     except Exception as exc:
         if weights == "imagenet":
             from keras.src.backend import config as keras_config  # no public accessor

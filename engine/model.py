@@ -202,6 +202,9 @@ class ConvModel:
         steps: 40 (classic, the seed's) or 128 (regularized) when not given."""
         from .filters import filter_patterns
 
+        if self.layer(layer).class_name == "InputLayer":
+            raise UserError(f"{layer!r} is the model's input, not a layer with filters; "
+                            "choose a convolution layer")
         return filter_patterns(self, layer, filters=filters, size=size, steps=steps, **options)
 
     # -- internals ------------------------------------------------------------------------

@@ -39,7 +39,8 @@ def save_png(path: str, rgb: np.ndarray) -> None:
 
     ext = os.path.splitext(path)[1].lower()
     if ext not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
-        raise UserError(f"cannot write {path}: give an image file name ending in .png")
+        raise UserError(f"cannot write {path}: give an image file name ending in .png "
+                        "(or .jpg, .tif, .bmp, .webp)")
     fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(ext, ext[1:].upper())
     img = PILImage.fromarray(np.ascontiguousarray(rgb))
     _atomic(path, lambda tmp: img.save(tmp, format=fmt))

@@ -126,3 +126,35 @@ def test_filters_bad_input(capsys, tmp_path, args, words):
     code, _, err = run_cli(capsys, *argv)
     assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
     assert not (tmp_path / "f.png").exists()
+
+
+def test_ctrl_c_stops_a_long_ascent_and_writes_nothing(tmp_path):
+    """Ctrl-C during a long computation: the CancelToken stops it between steps."""
+    import signal
+    import time
+
+    out = tmp_path / "f.png"
+    proc = subprocess.Popen([sys.executable, "main.py", "filters", "--model", "demo", "--layer", "conv5",
+                             "--steps", "100000", "--out", str(out)], cwd=ROOT,
+                            stderr=subprocess.PIPE, text=True)
+    time.sleep(10)  # model loaded and ascent running (or not yet: both must end the same way)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130 and err.strip().splitlines()[-1].startswith("error: interrupted")
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["predict", "--model", "demo", "--image", "", ], "--image is empty"),
+    (["predict", "--model", "demo", "--image", "IMG", "--top", "0"], "--top must be at least 1"),
+    (["filters", "--model", "demo", "--layer", "conv1", "--batch-size", "0", "--out", "OUT"], "--batch-size"),
+    (["filters", "--model", "demo", "--layer", "conv1", "--steps", "10000000", "--out", "OUT"], "--steps must be between"),
+    (["filters", "--model", "demo", "--layer", "image", "--out", "OUT"], "the model's input"),
+])
+def test_more_bad_numbers_and_layers(capsys, tmp_path, args, words):
+    img = tmp_path / "x.png"
+    P.fromarray(np.zeros((8, 8, 3), np.uint8)).save(img)
+    argv = [a.replace("IMG", str(img)).replace("OUT", str(tmp_path / "o.png")) for a in args]
+    code, _, err = run_cli(capsys, *argv)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and words in err, err
+    assert not (tmp_path / "o.png").exists()

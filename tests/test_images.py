@@ -77,3 +77,18 @@ def test_preprocessing_modes_match_keras_applications():
                      ("torch", keras.applications.densenet.preprocess_input)]:
         np.testing.assert_allclose(preprocess.apply(x, mode), fn(x.copy()), rtol=1e-5, atol=1e-4)
     np.testing.assert_allclose(preprocess.apply(x, "rescale"), x / 255.0, rtol=1e-6)
+
+
+def test_decompression_bomb_is_a_clear_error(tmp_path, monkeypatch):
+    from PIL import Image as P
+
+    P.new("L", (300, 300)).save(tmp_path / "big.png")
+    monkeypatch.setattr(P, "MAX_IMAGE_PIXELS", 20_000)  # refuses above 2x this
+    with pytest.raises(UserError, match="too large to open safely"):
+        load_image(tmp_path / "big.png")
+    P.new("L", (150, 150)).save(tmp_path / "warn.png")  # above the warning level only
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert load_image(tmp_path / "warn.png").size == (150, 150)
