@@ -39,12 +39,12 @@ def find(model: keras.Model, index: dict) -> GapHead:
     dense = layer
     if _act_name(dense) not in ("softmax", "sigmoid", "linear"):
         raise UserError(f"{NEEDS_GAP} (the final Dense has a {_act_name(dense)} activation)")
-    node = _producer(dense)
+    node = direct = _producer(dense)
     while node is not None and type(node).__name__ in _PASS:
         node = _producer(node)
     if node is None or type(node).__name__ != "GlobalAveragePooling2D" or \
             getattr(node, "data_format", "channels_last") != "channels_last":
-        found = "nothing" if node is None else type(node).__name__
+        found = "nothing" if direct is None else type(direct).__name__  # what the user sees
         raise UserError(f"{NEEDS_GAP} (the final Dense reads {found}, not GlobalAveragePooling2D)")
     source = _producer(node)
     while isinstance(source, keras.Model):  # the map comes out of a nested model
