@@ -73,6 +73,15 @@ def _check(args) -> None:
             raise _ArgumentError(f"cannot write {args.screenshot}: give a file name ending in .png")
 
 
+def _has_display() -> bool:
+    """Qt aborts the process when it finds no platform to draw on; say so ourselves."""
+    if os.environ.get("QT_QPA_PLATFORM"):
+        return True  # the user (or a test) chose a platform: offscreen, vnc, ...
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+
+
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -83,6 +92,13 @@ def main(argv=None) -> int:
     except _ArgumentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+
+    if not _has_display():
+        if not args.screenshot:
+            print("error: no display to open the window on (DISPLAY/WAYLAND_DISPLAY unset); "
+                  "use the command-line sub-commands (see --help), or --screenshot", file=sys.stderr)
+            return 2
+        os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
 
     from PySide6.QtWidgets import QApplication
 

@@ -125,3 +125,18 @@ def test_screenshot_errors_exit_2_with_one_line(tmp_path, args, message):
     lines = [ln for ln in r.stderr.strip().splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], r.stderr
     assert not out_png.exists()
+
+
+def test_no_display_is_a_clear_error_and_screenshot_still_works(tmp_path):
+    env = {k: v for k, v in _env(tmp_path).items()
+           if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")}
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "main.py")], cwd=ROOT, env=env,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.strip().splitlines() == [r.stderr.strip()] and "no display" in r.stderr
+    out = tmp_path / "shot.png"
+    r = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--view", "activations",
+                        "--screenshot", str(out)], cwd=ROOT, env=env, capture_output=True,
+                       text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert PILImage.open(out).size[0] > 600  # a real window, rendered offscreen
