@@ -10,7 +10,10 @@ import json
 import sys
 import threading
 
+from . import filter_spec
+from .cam import registry as cam_registry
 from .errors import Cancelled, UserError
+from .filter_spec import parse_filters  # noqa: F401  (engine.cli.parse_filters, as before)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -64,10 +67,13 @@ def _parser() -> argparse.ArgumentParser:
 
     c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
     c.add_argument("--layer", required=True)
-    c.add_argument("--filters", default=None, help="e.g. 0-63 or 1,5,9 (default: the first 64)")
-    c.add_argument("--size", type=int, default=None, help="side in pixels, default 64 (models with a free input size)")
-    c.add_argument("--steps", type=int, default=None, help="default: 40 classic, 128 regularized")
-    c.add_argument("--mode", default="classic", choices=("classic", "regularized"))
+    c.add_argument("--filters", default=None,
+                   help=f"e.g. 0-63 or 1,5,9 (default: the first {filter_spec.DEFAULT_COUNT})")
+    c.add_argument("--size", type=int, default=None, help=f"side in pixels, default "
+                   f"{filter_spec.DEFAULT_SIZE} (models with a free input size)")
+    c.add_argument("--steps", type=int, default=None, help="default: " + ", ".join(
+        f"{n} {mode}" for mode, n in filter_spec.DEFAULT_STEPS.items()))
+    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--batch-size", type=int, default=None, help="images per compiled step (default: what fits)")
     reg = c.add_argument_group("regularized mode")
@@ -83,11 +89,12 @@ def _parser() -> argparse.ArgumentParser:
 
     c = command("cam", "class activation map over an image")
     c.add_argument("--image", required=True)
-    c.add_argument("--method", default="gradcam")
+    c.add_argument("--method", default=cam_registry.DEFAULT_METHOD,
+                   help="one of " + ", ".join(cam_registry.names()))
     c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
     c.add_argument("--class", dest="class_", default=None, help="index or label; default: top prediction")
-    c.add_argument("--alpha", type=float, default=0.4)
-    c.add_argument("--colormap", default="jet")
+    c.add_argument("--alpha", type=float, default=cam_registry.DEFAULT_ALPHA)
+    c.add_argument("--colormap", default=cam_registry.DEFAULT_COLORMAP)
     c.add_argument("--max-n", type=int, default=None, help="Faster Score-CAM: channels kept")
     c.add_argument("--out", required=True, help="overlay PNG")
     c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
@@ -123,24 +130,6 @@ def _interruptible(work):
     if token.cancelled:
         raise Cancelled()
     return box["result"]
-
-
-def parse_filters(text: str) -> list[int]:
-    out: list[int] = []
-    try:
-        for part in text.split(","):
-            part = part.strip()
-            if "-" in part:
-                a, b = part.split("-", 1)
-                out.extend(range(int(a), int(b) + 1))
-            elif part:
-                out.append(int(part))
-    except ValueError:
-        raise UserError(f"--filters {text!r}: give indices like 0-63 or 1,5,9") from None
-    if not out:
-        raise UserError(f"--filters {text!r} names no filter (a range runs low-high); "
-                        "give indices like 0-63 or 1,5,9")
-    return out
 
 
 def main(argv=None) -> int:
@@ -229,8 +218,8 @@ def _run(args) -> int:
         from .filters import plan_size
 
         channels = model.layer(args.layer, spatial=True).channels
-        filters = (parse_filters(args.filters) if args.filters
-                   else list(range(min(64, channels))))
+        filters = (filter_spec.parse_filters(args.filters) if args.filters
+                   else list(range(min(filter_spec.DEFAULT_COUNT, channels))))
         options = {"mode": args.mode, "seed": args.seed, "steps": args.steps,
                    "batch_size": args.batch_size}
         knobs = [flag[2:].replace("-", "_") for flag, _, _ in REGULARIZED_FLAGS]
@@ -240,7 +229,7 @@ def _run(args) -> int:
             flags = ", ".join("--" + k.replace("_", "-") for k in given)
             raise UserError(f"{flags}: these options are for --mode regularized")
         options.update(given)
-        size = 64 if args.size is None else args.size
+        size = filter_spec.DEFAULT_SIZE if args.size is None else args.size
         note = plan_size(model, size)[2]
         if note and args.size is not None:
             print(note, file=sys.stderr)

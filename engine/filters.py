@@ -47,12 +47,11 @@ from .filter_params import classic_noise, deprocess
 from . import preprocess as prep
 from .cancel import check as check_cancel
 from .errors import UserError
+from .filter_spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
 from .hooks import Intercept
 
 log = logging.getLogger(__name__)
 
-MODES = ("classic", "regularized")
-DEFAULT_STEPS = {"classic": 40, "regularized": 128}
 DEFAULT_EVERY = 5
 MEMORY_BUDGET = min(2 << 30, (os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")) // 8
                     if hasattr(os, "sysconf") else 2 << 30)
@@ -64,7 +63,7 @@ _cache: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _CACHE_SIZE = 6
 
 
-def plan_size(model, size: int = 64) -> tuple[int, int, str | None]:
+def plan_size(model, size: int = DEFAULT_SIZE) -> tuple[int, int, str | None]:
     """(height, width, note) of the patterns for `model`; note is None unless `size` is ignored."""
     try:
         size = int(size)
@@ -82,7 +81,7 @@ def plan_size(model, size: int = 64) -> tuple[int, int, str | None]:
     return h, w, note
 
 
-def filter_patterns(model, layer: str, filters=None, size: int = 64, steps: int | None = None, *,
+def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, steps: int | None = None, *,
                     mode: str = "classic", seed: int = 0, step: float = 1.0,
                     batch_size: int | None = None, progress=None, every: int = DEFAULT_EVERY,
                     cancel=None, truncate: bool = True, **options) -> np.ndarray:

@@ -10,26 +10,11 @@ from dataclasses import dataclass
 from urllib.parse import parse_qs
 
 from . import labels as label_files
-from . import preprocess
+from .builtin_models import BUILTINS
 from .errors import UserError
 
 DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
 
-# builtin NAME -> (keras.applications constructor name, default input side)
-BUILTINS = {
-    "vgg16": ("VGG16", 224), "vgg19": ("VGG19", 224), "resnet50": ("ResNet50", 224),
-    "resnet101": ("ResNet101", 224), "resnet152": ("ResNet152", 224),
-    "resnet50v2": ("ResNet50V2", 224), "resnet101v2": ("ResNet101V2", 224),
-    "resnet152v2": ("ResNet152V2", 224), "xception": ("Xception", 299),
-    "inceptionv3": ("InceptionV3", 299), "inceptionresnetv2": ("InceptionResNetV2", 299),
-    "mobilenet": ("MobileNet", 224), "mobilenetv2": ("MobileNetV2", 224),
-    "mobilenetv3small": ("MobileNetV3Small", 224), "mobilenetv3large": ("MobileNetV3Large", 224),
-    "efficientnetb0": ("EfficientNetB0", 224), "efficientnetb1": ("EfficientNetB1", 240),
-    "efficientnetb2": ("EfficientNetB2", 260), "efficientnetb3": ("EfficientNetB3", 300),
-    "efficientnetv2b0": ("EfficientNetV2B0", 224), "densenet121": ("DenseNet121", 224),
-    "densenet169": ("DenseNet169", 224), "densenet201": ("DenseNet201", 224),
-    "nasnetmobile": ("NASNetMobile", 224), "convnexttiny": ("ConvNeXtTiny", 224),
-}
 
 
 @dataclass
@@ -125,8 +110,7 @@ def _open_builtin(rest: str) -> Loaded:
         raise UserError("builtin models take ?weights=imagenet (default) or ?weights=none")
     import keras
 
-    ctor_name, _side = BUILTINS[name]
-    ctor = getattr(keras.applications, ctor_name)
+    ctor = getattr(keras.applications, BUILTINS[name].ctor)
     try:
         # Keras reports downloads on stdout; keep stdout for results (--json).
         with contextlib.redirect_stdout(sys.stderr):
@@ -144,7 +128,7 @@ def _open_builtin(rest: str) -> Loaded:
         raise UserError(f"could not build {name}: {_first_line(exc)}") from None
     return Loaded(keras_model=model, name=f"{name}" + (" (random weights)" if weights == "none" else ""),
                   source=f"builtin:{name}" + ("?weights=none" if weights == "none" else ""),
-                  labels=label_files.imagenet(), auto_preprocess=preprocess.BUILTIN_MODES.get(name, "tf"))
+                  labels=label_files.imagenet(), auto_preprocess=BUILTINS[name].preprocess)
 
 
 def _auto_mode(model) -> str:

@@ -11,20 +11,6 @@ _CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
 _TORCH_MEAN = (0.485, 0.456, 0.406)
 _TORCH_STD = (0.229, 0.224, 0.225)
 
-# keras.applications architectures and the preprocess_input each one uses.
-BUILTIN_MODES = {
-    "vgg16": "caffe", "vgg19": "caffe", "resnet50": "caffe", "resnet101": "caffe",
-    "resnet152": "caffe",
-    "resnet50v2": "tf", "resnet101v2": "tf", "resnet152v2": "tf", "xception": "tf",
-    "inceptionv3": "tf", "inceptionresnetv2": "tf", "mobilenet": "tf",
-    "mobilenetv2": "tf", "mobilenetv3small": "none", "mobilenetv3large": "none",
-    "nasnetmobile": "tf",
-    "densenet121": "torch", "densenet169": "torch", "densenet201": "torch",
-    # EfficientNet and ConvNeXt rescale inside the model.
-    "efficientnetb0": "none", "efficientnetb1": "none", "efficientnetb2": "none",
-    "efficientnetb3": "none", "efficientnetv2b0": "none", "convnexttiny": "none",
-}
-
 
 def apply(x, mode: str):
     """Preprocess float pixels in [0, 255] (numpy array or tf tensor, ... x H x W x C)."""

@@ -7,7 +7,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel,
                                QListWidget, QListWidgetItem, QVBoxLayout)
 
-from engine.loading import BUILTINS
+from engine.builtin_models import BUILTINS
 
 MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
@@ -35,8 +35,8 @@ class BuiltinDialog(QDialog):
         super().__init__(parent)
         self.setWindowTitle("Built-in architecture")
         self.list = QListWidget()
-        for name, (ctor, side) in BUILTINS.items():
-            item = QListWidgetItem(f"{ctor}   ·   {side}×{side}")
+        for name, arch in BUILTINS.items():
+            item = QListWidgetItem(f"{arch.ctor}   ·   {arch.side}×{arch.side}")
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.list.addItem(item)
         self.list.setCurrentRow(0)

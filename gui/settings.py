@@ -9,6 +9,9 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
+from engine import filter_spec
+from engine.cam import registry as cam_registry
+
 VERSION = 1
 MAX_RECENT = 10
 
@@ -18,12 +21,12 @@ DEFAULTS = {
     "activations/normalise": "channel",
     "activations/colormap": "viridis",
     "filters/range": "0-15",
-    "filters/size": 64,
-    "filters/steps": 128,
-    "filters/mode": "regularized",
-    "cam/method": "gradcam",
-    "cam/alpha": 0.4,
-    "cam/colormap": "jet",
+    "filters/size": filter_spec.DEFAULT_SIZE,
+    "filters/steps": filter_spec.DEFAULT_STEPS["regularized"],
+    "filters/mode": "regularized",  # the window starts readable; the CLI keeps the seed's
+    "cam/method": cam_registry.DEFAULT_METHOD,
+    "cam/alpha": cam_registry.DEFAULT_ALPHA,
+    "cam/colormap": cam_registry.DEFAULT_COLORMAP,
     "cam/follow_tree": False,
     "view/tab": "activations",
 }

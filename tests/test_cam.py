@@ -155,6 +155,24 @@ def test_faster_scorecam_with_all_channels_equals_scorecam(gap_model, flat_model
         assert np.count_nonzero(few.weights) <= 2
 
 
+def test_faster_scorecam_keeps_the_top_max_n_channels_by_spatial_std(flat_model, imgs):
+    # Wang et al. 2020 (Faster Score-CAM): only the max_n channels with the largest spatial
+    # standard deviation are evaluated; each keeps its Score-CAM weight, the others get 0.
+    m, img, cls = flat_model, imgs[3], 0
+    _, A, _ = _flat_reference(m, img, cls)
+    std = A.reshape(-1, A.shape[-1]).std(axis=0)
+    assert len(np.unique(np.round(std, 6))) == len(std)  # no ties: the choice is unique
+    full = compute_cam(m, img, "scorecam", class_index=cls)
+    for n in (1, 2, 4):
+        top = set(np.argsort(-std)[:n].tolist())
+        fast = compute_cam(m, img, "faster-scorecam", class_index=cls, max_n=n)
+        assert set(np.flatnonzero(fast.weights).tolist()) == top, (n, std)
+        kept = sorted(top)
+        np.testing.assert_allclose(fast.weights[kept], full.weights[kept], rtol=1e-5)
+        np.testing.assert_allclose(fast.raw, (A[..., kept] * full.weights[kept]).sum(-1),
+                                   rtol=1e-4, atol=1e-6)
+
+
 def test_batch_equals_one_by_one(gap_model, flat_model, imgs):
     classes = [None, 2, 0, "1"]
     for m, methods in ((gap_model, METHODS), (flat_model, [x for x in METHODS if x != "cam"])):

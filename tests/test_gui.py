@@ -358,4 +358,4 @@ def test_gui_and_engine_defaults_agree():
     from engine.filters import DEFAULT_STEPS
     from gui.views.filters import DEFAULT_STEPS as GUI_STEPS
 
-    assert GUI_STEPS == DEFAULT_STEPS
+    assert GUI_STEPS is DEFAULT_STEPS  # the engine's own table (engine.filter_spec), no copy

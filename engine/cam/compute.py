@@ -198,23 +198,42 @@ def _fn(m, kind: str, layer: str):
     return fn
 
 
-def _build_fused(m, layer):
+def _score_gradient(m, layer, x, unit, sign, A=None):
+    """The skeleton `fused` and `head` share: run the model inside Intercept under a tape
+    that watches only the target layer's output, take the target score (pre-softmax) and
+    its gradient with respect to that output.
+
+    A is None: record the layer's output while the model runs (fused). A given: the layer's
+    call returns A instead, so the layers below it are dead code and pruned (head).
+    Returns (A, logits, g, unit, sign, score) as tensors.
+    """
     import tensorflow as tf
 
     model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
-
-    @tf.function
-    def fused(x, unit, sign):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            with Intercept(model, record=[layer], logits=True, tape=tape, index=index) as ic:
-                logits = first_output(model(x, training=False))
+    with tf.GradientTape(watch_accessed_variables=False) as tape:
+        if A is None:
+            hooks = {"record": [layer], "tape": tape}
+        else:
+            tape.watch(A)
+            hooks = {"replace": {layer: A}}
+        with Intercept(model, logits=True, index=index, **hooks) as ic:
+            logits = first_output(model(x, training=False))
+        if A is None:
             if layer not in ic.outputs:
                 raise _not_called(layer)
             A = ic.outputs[layer]
-            unit, sign, score = targets.select_tf(logits, unit, sign, binary)
-            total = tf.reduce_sum(score)
-        g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
-        return A, logits, g, unit, sign, score
+        unit, sign, score = targets.select_tf(logits, unit, sign, binary)
+        total = tf.reduce_sum(score)
+    g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+    return A, logits, g, unit, sign, score
+
+
+def _build_fused(m, layer):
+    import tensorflow as tf
+
+    @tf.function
+    def fused(x, unit, sign):
+        return _score_gradient(m, layer, x, unit, sign)
 
     return fused
 
@@ -222,17 +241,9 @@ def _build_fused(m, layer):
 def _build_head(m, layer):
     import tensorflow as tf
 
-    model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
-
     @tf.function
     def head(x, A, unit, sign):
-        with tf.GradientTape(watch_accessed_variables=False) as tape:
-            tape.watch(A)
-            with Intercept(model, logits=True, index=index, replace={layer: A}):
-                logits = first_output(model(x, training=False))
-            _, _, score = targets.select_tf(logits, unit, sign, binary)
-            total = tf.reduce_sum(score)
-        g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        _, _, g, _, _, score = _score_gradient(m, layer, x, unit, sign, A=A)
         return g, score
 
     return head

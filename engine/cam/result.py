@@ -25,6 +25,16 @@ def normalise(raw: np.ndarray) -> np.ndarray:
     return np.clip((r - lo) / span, 0.0, 1.0).astype(np.float32)
 
 
+def normalise_signed(raw: np.ndarray) -> np.ndarray:
+    """Signed maps (e.g. Integrated Gradients): divided by the largest magnitude, so in
+    [-1, 1] with the sign kept; an all-zero (or non-finite) map gives zeros."""
+    r = np.nan_to_num(np.asarray(raw, np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+    peak = float(np.abs(r).max()) if r.size else 0.0
+    if peak <= 0.0:
+        return np.zeros(r.shape, np.float32)
+    return np.clip(r / peak, -1.0, 1.0).astype(np.float32)
+
+
 @dataclass(frozen=True, eq=False)
 class CamResult:
     """A class activation map for one image.

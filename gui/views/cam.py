@@ -6,11 +6,12 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from engine import jobs as J
+from engine.cam import registry
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
 from .base import View, caption
-from .cam_options import METHOD_TIPS, CamControls, match_method, method_title
+from .cam_options import CamControls
 
 
 class CamView(View):
@@ -22,7 +23,8 @@ class CamView(View):
         self.method = QComboBox()
         self.method.setToolTip("How the map is computed")
         self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
-        self.max_n = QSpinBox(minimum=1, maximum=4096, value=10)
+        self.max_n = QSpinBox(minimum=1, maximum=4096,
+                              value=registry.get("faster-scorecam").options["max_n"])
         self.max_n.setToolTip("Faster Score-CAM: channels kept (those with the largest spread)")
         self.max_n_label = caption("N")
         self.cam_controls = CamControls(options, session)
@@ -60,9 +62,9 @@ class CamView(View):
         self.method.blockSignals(True)
         self.method.clear()
         for i, m in enumerate(methods):
-            self.method.addItem(method_title(m), m)
-            self.method.setItemData(i, METHOD_TIPS.get(m, m), Qt.ItemDataRole.ToolTipRole)
-        wanted = match_method(self._wanted_method, methods) if methods else None
+            self.method.addItem(registry.title(m), m)
+            self.method.setItemData(i, registry.tip(m), Qt.ItemDataRole.ToolTipRole)
+        wanted = registry.find(self._wanted_method, among=methods) if methods else None
         if wanted:
             self.method.setCurrentIndex(self.method.findData(wanted))
         self.method.blockSignals(False)
@@ -71,7 +73,7 @@ class CamView(View):
     def set_method(self, method: str) -> bool:
         """Choose a method by name (any spelling); False if this model has no such method."""
         self._wanted_method = method
-        found = match_method(method, self.session.model.cam_methods if self.session.model else ())
+        found = registry.find(method, among=self.session.model.cam_methods if self.session.model else ())
         if found:
             self.method.setCurrentIndex(self.method.findData(found))
         return found is not None
@@ -112,7 +114,7 @@ class CamView(View):
             return
         s = self.session
         method = self.current_method()
-        self.info.setText(f"computing {method_title(method)}…")
+        self.info.setText(f"computing {registry.title(method)}…")
         self.client.send(J.Cam(image=s.image, method=method,
                                layer=s.layer if self.options.follow_tree else None,
                                class_index=self.options.class_index,
@@ -123,7 +125,7 @@ class CamView(View):
             return
         self.result = r
         shape = "×".join(map(str, r.heatmap.shape))
-        self.info.setText(f"<b>{method_title(r.method)}</b> · layer {r.layer} ({shape}) · "
+        self.info.setText(f"<b>{registry.title(r.method)}</b> · layer {r.layer} ({shape}) · "
                           f"class <b>{r.label}</b> ({r.class_index}) · score {r.score:.4g} · "
                           f"{1000 * r.seconds:.0f} ms")
         self._draw()

@@ -6,46 +6,12 @@ search). Layer choice: the model's default rule, or the layer selected in the tr
 """
 from __future__ import annotations
 
-import re
-
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QSlider, QWidget)
 
 from engine import colormaps
 
 from .base import caption, combo
-
-METHOD_NAMES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-                "scorecam": "Score-CAM", "faster-scorecam": "Faster Score-CAM",
-                "layercam": "LayerCAM", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
-                "eigencam": "Eigen-CAM"}
-METHOD_TIPS = {
-    "cam": "CAM: the Dense weights of the class × the last feature maps (GAP + Dense heads only)",
-    "gradcam": "Grad-CAM: feature maps weighted by the mean gradient of the class score",
-    "gradcam++": "Grad-CAM++: pixel-wise weighted gradients (better for several objects)",
-    "scorecam": "Score-CAM: each feature map masks the image; weight = the class probability "
-                "(one forward pass per channel — slow on big layers)",
-    "faster-scorecam": "Faster Score-CAM: Score-CAM on the N channels with the largest spread",
-    "layercam": "LayerCAM: positive gradients weight each position (works on early layers)",
-    "hirescam": "HiResCAM: gradients × activations element-wise (faithful to the model)",
-    "xgradcam": "XGrad-CAM: gradients weighted by normalised activations",
-    "eigencam": "Eigen-CAM: first principal component of the feature maps (class-agnostic)",
-}
-
-
-def method_title(method: str) -> str:
-    return METHOD_NAMES.get(method, method)
-
-
-def match_method(wanted: str, methods) -> str | None:
-    """A method of `methods` named like `wanted` (any case, with or without - _ +)."""
-    def key(m):
-        return re.sub(r"[-_ ]", "", m.lower()).replace("+", "p")
-
-    for m in methods:
-        if key(m) == key(wanted) or key(METHOD_NAMES.get(m, m)) == key(wanted):
-            return m
-    return None
 
 
 class CamOptions(QObject):

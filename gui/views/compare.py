@@ -13,11 +13,12 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import jobs as J
+from engine.cam import registry
 
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
 from .base import View
-from .cam_options import METHOD_TIPS, CamControls, method_title
+from .cam_options import CamControls
 
 
 class PictureTile(QWidget):
@@ -31,7 +32,7 @@ class PictureTile(QWidget):
         self.text = "waiting…"
         self.note = ""
         self.setMinimumSize(120, 120)
-        self.setToolTip(METHOD_TIPS.get(method, method))
+        self.setToolTip(registry.tip(method))
 
     def sizeHint(self) -> QSize:
         return QSize(220, 220)
@@ -50,7 +51,7 @@ class PictureTile(QWidget):
         p.setPen(QColor("#eeeeee"))
         title = QRect(6, 2, self.width() - 12, 20)
         p.drawText(title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   method_title(self.method))
+                   registry.title(self.method))
         p.setPen(QColor("#a0a0a0"))
         p.drawText(title, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.note)
         area = self.rect().adjusted(4, 24, -4, -4)

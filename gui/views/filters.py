@@ -12,25 +12,13 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpi
 from engine import grid
 from engine import jobs as J
 from engine.errors import UserError
+from engine.filter_spec import DEFAULT_STEPS, MODES, filters_in_layer
 
 from ..canvas import ImageCanvas
 from .base import View, caption, combo
 
-MODES = ("classic", "regularized")
-DEFAULT_STEPS = {"classic": 40, "regularized": 128}  # = engine.filters.DEFAULT_STEPS (it imports Keras)
 MARGIN = 4
 CACHE = 8
-
-
-def parse_range(text: str, channels: int) -> tuple[int, ...]:
-    """'0-15' or '1,5,9' -> filter indices below `channels` (UserError if none)."""
-    from engine.cli import parse_filters
-
-    wanted = parse_filters(text.replace("filters", ""))
-    kept = tuple(dict.fromkeys(f for f in wanted if 0 <= f < channels))
-    if not kept:
-        raise UserError(f"this layer has filters 0..{channels - 1}; {text!r} names none of them")
-    return kept
 
 
 class FiltersView(View):
@@ -94,7 +82,7 @@ class FiltersView(View):
     # -- requests -------------------------------------------------------------------------
     def key_now(self) -> tuple:
         info = self.session.layer_info()
-        filters = parse_range(self.range.text(), info.channels or 0)
+        filters = filters_in_layer(self.range.text(), info.channels or 0)
         return (info.path, filters, self.size.value(), self.steps.value(), self.mode.currentText())
 
     def request(self) -> None:
@@ -132,7 +120,7 @@ class FiltersView(View):
         if info is None or not info.spatial:
             return
         try:
-            n = len(parse_range(self.range.text(), info.channels))
+            n = len(filters_in_layer(self.range.text(), info.channels))
         except UserError:
             n = 16
         start = channel // n * n
@@ -175,7 +163,7 @@ class FiltersView(View):
 
     def _on_mode_changed(self, mode: str) -> None:
         self.steps.blockSignals(True)
-        self.steps.setValue(DEFAULT_STEPS.get(mode, 40))
+        self.steps.setValue(DEFAULT_STEPS.get(mode, DEFAULT_STEPS["classic"]))
         self.steps.blockSignals(False)
         self._on_option_changed()
 

@@ -1,0 +1,46 @@
+"""Filter-pattern constants and the filter-range parser, without TensorFlow.
+
+engine.filters (which imports Keras), the CLI and the window all read these, so the
+window can show the same defaults and parse the same ranges before TensorFlow loads.
+"""
+from __future__ import annotations
+
+from .errors import UserError
+
+MODES = ("classic", "regularized")
+DEFAULT_MODE = "classic"  # the CLI's default: the seed's recipe
+DEFAULT_STEPS = {"classic": 40, "regularized": 128}  # classic: the seed's 40 steps
+DEFAULT_SIZE = 64  # pattern side in pixels, for models with a free input size
+DEFAULT_COUNT = 64  # filters shown when none are named (the first 64)
+
+
+def parse_filters(text: str) -> list[int]:
+    """'0-63' or '1,5,9' (or a mix, '0-3,9') -> the indices, in the order given.
+
+    UserError (one line, naming the --filters flag) if the text is not such a list or
+    names no filter (a range runs low-high)."""
+    out: list[int] = []
+    try:
+        for part in text.split(","):
+            part = part.strip()
+            if "-" in part:
+                a, b = part.split("-", 1)
+                out.extend(range(int(a), int(b) + 1))
+            elif part:
+                out.append(int(part))
+    except ValueError:
+        raise UserError(f"--filters {text!r}: give indices like 0-63 or 1,5,9") from None
+    if not out:
+        raise UserError(f"--filters {text!r} names no filter (a range runs low-high); "
+                        "give indices like 0-63 or 1,5,9")
+    return out
+
+
+def filters_in_layer(text: str, channels: int) -> tuple[int, ...]:
+    """The indices `text` names that a layer of `channels` filters has (each once, in
+    order); UserError if none."""
+    wanted = parse_filters(text.replace("filters", ""))
+    kept = tuple(dict.fromkeys(f for f in wanted if 0 <= f < channels))
+    if not kept:
+        raise UserError(f"this layer has filters 0..{channels - 1}; {text!r} names none of them")
+    return kept
