@@ -50,3 +50,9 @@ def save_npy(path: str, array: np.ndarray) -> None:
     if not path.endswith(".npy"):
         raise UserError(f"cannot write {path}: --npy takes a file name ending in .npy")
     _atomic(path, lambda tmp: np.save(tmp, array))
+
+
+def write_atomically(path: str, write) -> None:
+    """Call write(tmp) on a temporary file beside `path`, then rename it to `path`: a
+    failure or Ctrl-C part-way leaves no file (streamed outputs such as videos)."""
+    _atomic(path, write)
