@@ -5,7 +5,7 @@
 """
 import sys
 
-CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam")
+CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam", "video")
 
 
 def main(argv=None) -> int:

@@ -99,6 +99,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="overlay PNG")
     c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
     c.add_argument("--json", action="store_true")
+
+    from . import cli_video
+
+    cli_video.add_parser(sub, command)
     return p
 
 
@@ -163,6 +167,11 @@ def main(argv=None) -> int:
 def _run(args) -> int:
     from . import outputs
     from .images import load_image
+
+    if args.command == "video":
+        from . import cli_video
+
+        return cli_video.run(args)
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
     if getattr(args, "image", None) == "":

@@ -1,6 +1,6 @@
 """Explaining video frames: CAMs of frame batches, temporal smoothing, overlay + caption.
 
-No TensorFlow of its own: maps come from engine.cam.compute_cam (a batch of frames is a
+No TensorFlow of its own (engine.cam, which imports it, is imported only when used): maps come from engine.cam.compute_cam (a batch of frames is a
 batch of images). Used by `convscope video` (engine/cli_video.py), the window's Live view
 (one frame at a time, engine/live.py) and its Export video.
 
@@ -16,7 +16,6 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .cam.overlay import blend
 from .errors import UserError
 
 MAX_SMOOTH = 0.9
@@ -156,6 +155,8 @@ def render(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap:
            caption: str | None = None, side_by_side: bool = False) -> np.ndarray:
     """The overlay of one frame (engine.cam.overlay.blend, as `cam` draws it), with the
     caption; side by side: the frame on the left, the overlay on the right."""
+    from .cam.overlay import blend  # (engine.cam imports TensorFlow: only when drawing)
+
     out = blend(frame, heatmap, alpha=alpha, colormap=colormap)
     if caption:
         out = draw_caption(out, caption)
