@@ -28,6 +28,9 @@ def _next_id() -> int:
 class Job:
     job_id: int = field(default_factory=_next_id, kw_only=True)
     channel: ClassVar[str] = "misc"
+    # A stream's newer job replaces the pending one but lets the running one finish, and
+    # its result is still wanted (a video frame being explained is not wasted work).
+    stream: ClassVar[bool] = False
 
     def describe(self) -> str:
         """Short text for the status bar."""
@@ -115,6 +118,44 @@ class CompareCams(Job):
 
     def describe(self) -> str:
         return f"comparing {len(self.methods)} CAM methods"
+
+
+@dataclass(frozen=True, eq=False)
+class LiveFrame(Job):
+    """One video frame for the Live view: its CAM overlay (or the layer's activation grid)
+    and top predictions. The engine takes the newest pending frame (engine/live.py)."""
+
+    frame: Any = None  # uint8 RGB (H, W, 3)
+    index: int = 0  # frame number in its source
+    t_read: float = 0.0  # time.perf_counter() when the reader got it
+    source: str = ""  # the stream's name; a new source restarts the temporal smoothing
+    mode: str = "cam"  # cam | activations
+    method: str = "gradcam"
+    layer: str | None = None
+    class_index: int | None = None
+    alpha: float = 0.4
+    colormap: str = "jet"
+    smooth: float = 0.0
+    reset: bool = False  # start the smoothing afresh (options changed, a seek)
+    top: int = 5
+    channel: ClassVar[str] = "live"
+    stream: ClassVar[bool] = True
+
+    def describe(self) -> str:
+        return f"live: frame {self.index}"
+
+
+@dataclass(frozen=True, eq=False)
+class ExportVideo(Job):
+    """A whole video file explained, none dropped (engine/video_pipeline.py)."""
+
+    source: str = ""
+    out: str = ""
+    options: Any = None  # engine.video_pipeline.VideoOptions
+    channel: ClassVar[str] = "video-export"
+
+    def describe(self) -> str:
+        return f"exporting the explained video to {self.out}"
 
 
 # -- results ------------------------------------------------------------------------------
@@ -211,3 +252,27 @@ class CamReady(Result):
     @property
     def final(self) -> bool:  # type: ignore[override]
         return self.last
+
+
+@dataclass(frozen=True, eq=False)
+class LiveFrameReady(Result):
+    index: int = 0
+    t_read: float = 0.0
+    source: str = ""
+    frame: Any = None  # the frame as read (uint8 RGB)
+    picture: Any = None  # what to show: the overlay, or the activation grid (uint8 RGB)
+    heatmap: Any = None  # (h, w) in [0, 1], smoothed as shown (cam mode)
+    predictions: tuple = ()  # engine.model.Prediction, top first
+    mode: str = "cam"
+    method: str = ""
+    layer: str = ""
+    class_index: int = 0
+    label: str = ""
+    probability: float = 0.0
+    seconds: float = 0.0  # engine time for this frame
+
+
+@dataclass(frozen=True, eq=False)
+class VideoExported(Result):
+    out: str = ""
+    summary: Any = None  # engine.video_pipeline.VideoSummary

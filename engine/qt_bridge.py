@@ -13,7 +13,9 @@ Bursts collapse: the queue holds at most one pending job per channel (a newer jo
 the older in its place in the line), and a newer job of a channel cancels the running one
 of that channel through its CancelToken — a thread-safe flag the computation checks between
 layers, batches and ascent steps (a queued "cancel" signal would never reach a busy slot).
-Results of superseded jobs may still arrive; the client drops them by job_id.
+Results of superseded jobs may still arrive; the client drops them by job_id. Stream
+jobs (`Job.stream`, video frames) differ: a newer one replaces only the pending one, the
+running one finishes and its result is delivered.
 """
 from __future__ import annotations
 
@@ -68,7 +70,7 @@ class EngineBridge(QObject):
                 return job.job_id
             self._pending[job.channel] = job  # replaces an older one, keeps its place
             running = self._running
-            if running is not None and running[0].channel == job.channel:
+            if running is not None and running[0].channel == job.channel and not job.stream:
                 running[1].cancel()
             self._cond.notify()
         return job.job_id

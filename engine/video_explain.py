@@ -33,6 +33,7 @@ class FrameMap:
     probability: float  # the model's own output for the class (softmax / sigmoid / raw)
     method: str
     layer: str
+    logits: np.ndarray | None = None  # the model's pre-activation outputs for the frame
 
 
 def check_smooth(smooth: float) -> float:
@@ -71,8 +72,8 @@ def explain_frames(model, frames, method: str = "gradcam", layer: str | None = N
     _, logits = compute.activations(model, imgs, results[0].layer)
     unit, sign, _ = targets.resolve(model, [r.class_index for r in results], len(results))
     probs = targets.probability_np(logits, unit, sign, model.head.activation)
-    return [FrameMap(r.heatmap, int(r.class_index), str(r.label), float(p), r.method, r.layer)
-            for r, p in zip(results, probs)]
+    return [FrameMap(r.heatmap, int(r.class_index), str(r.label), float(p), r.method, r.layer,
+                     logits[i]) for i, (r, p) in enumerate(zip(results, probs))]
 
 
 def top_predictions(model, logits: np.ndarray, top: int = 5):

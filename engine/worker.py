@@ -140,6 +140,25 @@ class Worker:
             except UserError as exc:  # e.g. CAM on a head without global pooling
                 emit(J.CamReady(**base, method=method, error=str(exc), last=last))
 
+    def _do_LiveFrame(self, job: J.LiveFrame, emit, cancel, base) -> None:
+        from .live import explain_live_frame
+
+        emit(explain_live_frame(self, self._model(), job, base))
+
+    def _do_ExportVideo(self, job: J.ExportVideo, emit, cancel, base) -> None:
+        from .video_pipeline import explain_video
+
+        throttle = Throttle()
+
+        def progress(done, total):
+            if throttle.ready():
+                emit(J.Progress(**base, done=done, total=total or 0,
+                                text=f"exporting video: frame {done}" + (f"/{total}" if total else "")))
+
+        summary = explain_video(self._model(), job.source, job.out, job.options,
+                                progress=progress, cancel=cancel)
+        emit(J.VideoExported(**base, out=job.out, summary=summary))
+
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
         if self.model is None:

@@ -68,6 +68,14 @@ class EngineClient(QObject):
 
     def _on_result(self, result: J.Result) -> None:
         job = self._latest.get(result.channel)
+        if job is not None and job.stream and result.job_id < job.job_id:
+            # an earlier frame of a stream that is still wanted: newer than any shown yet
+            if not isinstance(result, J.Progress):
+                if isinstance(result, J.JobFailed):
+                    self.sigFailed.emit(result)
+                for callback in self._handlers.get(type(result), ()):
+                    callback(result)
+            return
         if job is None or job.job_id != result.job_id:
             self.dropped += 1
             return

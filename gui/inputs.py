@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from engine.errors import UserError
 from engine.images import from_array, is_image_path, load_image
 from engine.labels import RESOURCES
+from engine.video_io import is_video_path
 
 from .model_dialogs import is_model_path
 from .qimage import from_qimage
@@ -20,6 +21,7 @@ class Incoming:
     models: list[str] = field(default_factory=list)
     images: list = field(default_factory=list)  # engine.images.Image
     image_paths: list[str] = field(default_factory=list)
+    videos: list[str] = field(default_factory=list)  # video files, for the Live view
     problems: list[str] = field(default_factory=list)
 
 
@@ -28,6 +30,8 @@ def from_paths(paths) -> Incoming:
     for path in paths:
         if is_model_path(path):
             out.models.append(path)
+        elif is_video_path(path):
+            out.videos.append(path)
         elif is_image_path(path):
             try:
                 out.images.append(load_image(path))

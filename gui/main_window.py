@@ -28,6 +28,7 @@ from .views.cam import CamView
 from .views.cam_options import CamOptions
 from .views.compare import CompareView
 from .views.filters import FiltersView
+from .views.live import LiveView
 from .window_actions import WindowActions
 
 
@@ -64,7 +65,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         args = (self.session, self.client, self.settings)
         self.views = [ActivationsView(*args), FiltersView(*args),
-                      CamView(*args, self.cam_options), CompareView(*args, self.cam_options)]
+                      CamView(*args, self.cam_options), CompareView(*args, self.cam_options),
+                      LiveView(*args, self.cam_options)]
+        self.live = self.views[-1]
         for view in self.views:
             self.tabs.addTab(view, view.title)
         centre = QWidget()
@@ -174,6 +177,9 @@ class MainWindow(QMainWindow):
         for path in incoming.image_paths:
             self.settings.add_recent("images", path)
         self.session.add_images(incoming.images)
+        if incoming.videos:
+            self.live.open_file(incoming.videos[-1])
+            self.view("live")
         if incoming.models:
             self.open_model(incoming.models[-1])
 
@@ -302,6 +308,7 @@ class MainWindow(QMainWindow):
     def closeEvent(self, event) -> None:
         self.settings.save_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()
+        self.live.close_source()  # the frame reader thread ends before the engine's
         if not self.client.stop():
             self.statusBar().showMessage("the engine is still finishing a computation…")
         super().closeEvent(event)

@@ -1,0 +1,175 @@
+"""The Live view for real: offscreen Qt, the real engine thread and frame-reader thread,
+the demo model, and video files written here with OpenCV (engine.demo_clip: the object's
+pixels are known in every frame).
+
+One window for the module (opening the model costs seconds); tests run in file order; the
+last one closes the window during playback and checks that no thread is left.
+"""
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from engine import jobs as J
+from engine.demo_clip import make_clip, write_clip
+from engine.qt_bridge import running_threads
+from engine.video_io import read_frames, write_video
+from gui.video_reader import running_readers
+from gui_support import drop, settle, spin, wait_until
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    d = tmp_path_factory.mktemp("live-clips")
+    clip = make_clip(60, 96, seed=11, fps=25.0)
+    write_clip(str(d / "moving.avi"), clip)  # lossless: the frames are the clip's
+    fast = make_clip(300, 96, seed=12, fps=1000.0)  # far faster than the engine
+    write_clip(str(d / "fast.avi"), fast)
+    data = (d / "moving.avi").read_bytes()
+    (d / "truncated.avi").write_bytes(data[: len(data) // 2])
+    return {"clip": clip, "fast": fast, "dir": d}
+
+
+@pytest.fixture(scope="module")
+def live_window(qapp, tmp_path_factory):
+    from gui.main_window import MainWindow, Startup
+    from gui.settings import Settings
+
+    settings = Settings.at(str(tmp_path_factory.mktemp("live-settings") / "c.ini"))
+    w = MainWindow(settings, Startup(model="demo", view="live"))
+    w.show()
+    wait_until(lambda: w.session.model is not None, 120, "the model to load")
+    settle(w)
+    yield w
+    w.close()
+    spin(50)
+
+
+def _pointing(heatmap, mask, dilate=3):
+    up = cv2.resize(heatmap, mask.shape[::-1], interpolation=cv2.INTER_LINEAR)
+    y, x = np.unravel_index(np.argmax(up), up.shape)
+    kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * dilate + 1, 2 * dilate + 1))
+    return bool(cv2.dilate(mask.astype(np.uint8), kernel)[y, x])
+
+
+def _play_to_end(window, view, path, timeout=120):
+    assert drop(window, [path]), "the window refused the dropped video"
+    assert window.current_view() is view and view.reader is not None
+    wait_until(lambda: view.ended, timeout, "the end of the clip")
+    settle(window)
+
+
+def test_overlay_follows_the_object(live_window, clips):
+    view = live_window.live
+    _play_to_end(live_window, view, str(clips["dir"] / "moving.avi"))
+    shown = list(view.history)
+    assert len(shown) >= 10, f"only {len(shown)} frames shown"
+    masks = clips["clip"].masks
+    hits = [_pointing(heat, masks[index]) for index, _, heat, _ in shown]
+    assert np.mean(hits) >= 0.9, f"pointing game {np.mean(hits):.2f} over {len(hits)} frames"
+    # what is shown is the overlay of the frame it names, and its predictions
+    r = view.last
+    assert np.array_equal(r.frame, clips["clip"].frames[r.index])
+    assert r.picture.shape == (96, 96, 3) and not np.array_equal(r.picture, r.frame)
+    assert len(view.predictions.predictions) == 4  # the demo's 4 classes, best first
+    assert r.predictions[0].label == r.label
+    assert "engine" in view.rates_label.text() and "latency" in view.rates_label.text()
+    assert "end of moving.avi" in view.info.text()
+
+
+def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips):
+    view = live_window.live
+    ran = []
+
+    def on_started(job):
+        if isinstance(job, J.LiveFrame):
+            ran.append(job.index)
+
+    live_window.client.bridge.sigStarted.connect(on_started)
+    try:
+        _play_to_end(live_window, view, str(clips["dir"] / "fast.avi"))
+    finally:
+        live_window.client.bridge.sigStarted.disconnect(on_started)
+    shown = list(view.history)
+    assert view.reader.frames_read == 300
+    assert len(shown) < 240, f"{len(shown)} of 300 frames shown: the engine kept up?"
+    # the engine computed only frames that were then shown: no queue of stale frames
+    assert len(ran) - len(shown) <= 1 and [s[0] for s in shown] == sorted(ran)[:len(shown)]
+    assert shown[-1][0] == 299  # the newest frame is always the one taken
+    # latency does not grow with the clip: the last third is like the first third
+    lat = np.array([s[1] for s in shown[3:]])
+    third = max(1, len(lat) // 3)
+    first, last = np.median(lat[:third]), np.median(lat[-third:])
+    assert last <= 2 * first + 0.05, (first, last)
+    # frames behind the reader when shown: bounded, not growing toward the clip's length
+    behind = np.array([s[3] - 1 - s[0] for s in shown[3:]])
+    print(f"shown {len(shown)}/300, latency first/last third {first:.3f}/{last:.3f} s, "
+          f"frames behind {behind[:third].max()}/{behind[-third:].max()}")
+    assert behind[-third:].max() <= max(3 * behind[:third].max(), 30), behind
+
+
+def test_slow_method_is_refused_live(live_window, clips):
+    view = live_window.live
+    view.method.setCurrentIndex(view.method.findData("scorecam"))
+    sent = view.sent
+    view.transport.play.click()  # at the end: plays the clip again
+    wait_until(lambda: "too slow to run live" in view.info.text(), 30, "the refusal")
+    spin(200)
+    assert view.sent == sent
+    view.reader.pause()
+    view.method.setCurrentIndex(view.method.findData("gradcam"))
+    settle(live_window)
+
+
+def test_freeze_frame_and_export(live_window, clips, tmp_path):
+    view = live_window.live
+    view.open_file(str(clips["dir"] / "moving.avi"))
+    wait_until(lambda: view.last is not None, 30, "a frame")
+    view.toggle()  # pause
+    wait_until(lambda: not live_window.client.pending("live"), 30)
+    frame = view.last.frame
+    view.freeze_frame()
+    image = live_window.session.image
+    assert np.array_equal(image.pixels, frame) and "moving frame" in image.name
+    out = tmp_path / "exported.avi"
+    done = []
+    live_window.client.subscribe(J.VideoExported, done.append)
+    view.export_to(str(out))
+    wait_until(lambda: done, 120, "the export")
+    frames, info = read_frames(out)
+    assert frames.shape == (60, 96, 96, 3) and info.fps == 25.0
+    settle(live_window)
+
+
+def test_decode_error_and_missing_camera_stop_cleanly(live_window, clips):
+    view = live_window.live
+    assert drop(live_window, [str(clips["dir"] / "truncated.avi")])
+    wait_until(lambda: view.info.text().startswith("stopped:"), 60, "the decode error")
+    assert "truncated" in view.info.text() and view.reader is None
+    view.open_camera(57)
+    wait_until(lambda: view.info.text().startswith("stopped:"), 30, "the camera error")
+    assert "camera 57 cannot be opened" in view.info.text() and view.reader is None
+    spin(100)
+    assert not running_readers()
+    live_window.view("cam")  # the window lives on
+    settle(live_window)
+    assert live_window.views[2].canvas.showing_image()
+
+
+def test_closing_during_playback_leaves_no_thread(live_window, clips, tmp_path):
+    long = make_clip(200, 96, seed=13, fps=25.0)
+    path = tmp_path / "long.mp4"
+    write_video(str(path), long.frames, 25.0)
+    view = live_window.live
+    live_window.view("live")
+    view.transport.loop.setChecked(True)
+    view.open_file(str(path))
+    wait_until(lambda: len(view.history) >= 3, 60, "playback")
+    assert view.reader.isRunning() and view.reader.playing()
+    live_window.close()
+    spin(50)
+    assert not running_readers(), "a frame reader is still running"
+    assert not running_threads(), "an engine thread is still running"
