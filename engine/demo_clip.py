@@ -25,8 +25,9 @@ class Clip:
 
 
 def make_clip(n_frames: int = 60, size: int = 96, seed: int = 0, fps: float = 25.0,
-              labels=None) -> Clip:
-    """n_frames of a size x size clip; `labels`: the shapes shown in turn (default all)."""
+              labels=None, noise: float | None = None) -> Clip:
+    """n_frames of a size x size clip; `labels`: the shapes shown in turn (default all);
+    `noise`: the per-frame noise's standard deviation (default: random, 4 to 10)."""
     if n_frames < 1 or size < 32:
         raise ValueError("a clip needs at least 1 frame and 32 pixels")
     rng = np.random.default_rng(seed)
@@ -36,7 +37,8 @@ def make_clip(n_frames: int = 60, size: int = 96, seed: int = 0, fps: float = 25
     r = 0.5 * 34 * scale  # a large demo object (34 px across at 96 px)
     margin = r + 2
     colours = [ds._colour(rng, avoid=base, min_dist=120.0) for _ in labels]
-    noise = rng.uniform(4, 10)
+    sigma = rng.uniform(4, 10)
+    noise = sigma if noise is None else float(noise)
     phase = rng.uniform(0, 2 * np.pi, 2)
 
     frames = np.empty((n_frames, size, size, 3), np.uint8)

@@ -268,7 +268,7 @@ class VideoSink:
             duration = max(20, int(round(100.0 / self.fps)) * 10)
             first, rest = self._gif[0], self._gif[1:]
             first.save(self.path, format="GIF", save_all=True, append_images=rest,
-                       duration=duration, loop=0, optimize=False, disposal=1)
+                       duration=duration, loop=0)
             self._gif = []
 
 

@@ -1,7 +1,7 @@
 """Write the demo clip: a demo shape gliding over a cluttered background, changing shape
 every quarter (engine/demo_clip.py), as a video file any player opens.
 
-    python scripts/make_demo_clip.py --out demo_clip.mp4 [--frames 100] [--size 192] [--fps 25] [--seed 0]
+    python scripts/make_demo_clip.py --out demo_clip.mp4 [--frames 100] [--size 192] [--fps 25] [--seed 0] [--noise S]
 
 Then explain it: python main.py video --model demo --input demo_clip.mp4 --out explained.gif
 """
@@ -23,8 +23,10 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=192, help="side in pixels (the demo model sees 96)")
     p.add_argument("--fps", type=float, default=25.0)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--noise", type=float, default=None,
+                   help="per-frame noise (std, grey levels; default random 4-10; 0 for small GIFs)")
     args = p.parse_args(argv)
-    clip = make_clip(args.frames, args.size, seed=args.seed, fps=args.fps)
+    clip = make_clip(args.frames, args.size, seed=args.seed, fps=args.fps, noise=args.noise)
     write_clip(args.out, clip)
     print(f"{args.frames} frames, {args.size}x{args.size}, {args.fps:g} fps -> {args.out}")
     return 0

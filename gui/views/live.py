@@ -15,7 +15,8 @@ from collections import deque
 
 import numpy as np
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSlider
+from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QPushButton, QSlider,
+                               QVBoxLayout, QWidget)
 
 from engine import jobs as J
 from engine.images import from_array
@@ -45,6 +46,7 @@ class LiveView(View):
         self.mode.setToolTip("What each frame shows: the class activation map, or every "
                              "channel of the layer selected in the tree")
         self.method = QComboBox()
+        self.method.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.method.setToolTip("CAM method (Score-CAM and Faster Score-CAM are too slow to run live)")
         self.smooth = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=90, value=0)
         self.smooth.setFixedWidth(90)
@@ -70,7 +72,14 @@ class LiveView(View):
         bottom.addWidget(self.info, 1)
         bottom.addWidget(self.rates_label)
         self.layout_.addLayout(bottom)
-        self.split.addWidget(self.predictions)
+        side = QWidget()  # the bars keep their height; the column takes the picture's
+        column = QVBoxLayout(side)
+        column.setContentsMargins(4, 0, 0, 0)
+        column.addWidget(caption("top predictions of the frame shown"))
+        column.addWidget(self.predictions)
+        column.addStretch(1)
+        self.split.addWidget(side)
+        self.split.setStretchFactor(0, 4)
 
         self.reader: FrameReader | None = None
         self.source_name = ""
