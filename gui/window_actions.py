@@ -26,7 +26,8 @@ click one to see where its evidence lies.</li>
 through them and the view follows.</li>
 <li><b>Views</b>: Activations (click a channel to see it alone, Ctrl+click for its filter
 pattern), Filters (patterns forming as the ascent runs), CAM (method, class, layer,
-alpha), Compare methods (all side by side).</li>
+alpha), Compare methods (all side by side), Live (a camera or a video file through the
+network, frame after frame; drop a video on the window).</li>
 <li><b>Export</b>: Ctrl+E saves the view as PNG at full resolution; Ctrl+Shift+C copies it.</li>
 </ol>
 Esc (or Cancel in the status bar) stops a long computation."""

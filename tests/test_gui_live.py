@@ -106,9 +106,10 @@ def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips):
     assert last <= 2 * first + 0.05, (first, last)
     # frames behind the reader when shown: bounded, not growing toward the clip's length
     behind = np.array([s[3] - 1 - s[0] for s in shown[3:]])
-    print(f"shown {len(shown)}/300, latency first/last third {first:.3f}/{last:.3f} s, "
-          f"frames behind {behind[:third].max()}/{behind[-third:].max()}")
-    assert behind[-third:].max() <= max(3 * behind[:third].max(), 30), behind
+    b_first, b_last = np.median(behind[:third]), np.median(behind[-third:])
+    print(f"shown {len(shown)}/300, median latency first/last third {first:.3f}/{last:.3f} s, "
+          f"frames behind {b_first:.0f}/{b_last:.0f}")
+    assert b_last <= max(3 * b_first, 40), behind
 
 
 def test_slow_method_is_refused_live(live_window, clips):
@@ -141,6 +142,36 @@ def test_freeze_frame_and_export(live_window, clips, tmp_path):
     wait_until(lambda: done, 120, "the export")
     frames, info = read_frames(out)
     assert frames.shape == (60, 96, 96, 3) and info.fps == 25.0
+    settle(live_window)
+
+
+def test_scrub_step_and_activations_mode(live_window, clips):
+    view = live_window.live  # paused on moving.avi (previous test)
+    frames = clips["clip"].frames
+
+    def shows(index):
+        wait_until(lambda: view.last is not None and view.last.index == index
+                   and not live_window.client.pending("live"), 30, f"frame {index}")
+        assert np.array_equal(view.last.frame, frames[index])
+
+    view.transport.scrub.setValue(10)
+    shows(10)
+    view.transport.forward.click()
+    shows(11)
+    view.transport.back.click()
+    shows(10)
+    assert not view.reader.playing()
+    # the layer's activation grid instead of the overlay, for the same (paused) frame
+    live_window.model_panel.select("conv3")
+    view.mode.setCurrentIndex(view.mode.findData("activations"))
+    wait_until(lambda: view.last.mode == "activations" and not live_window.client.pending("live"), 30)
+    from engine.activation_view import render_grid
+
+    act = live_window.session.model.layers  # conv3: 24 x 24 x 32 on the demo model
+    info = next(i for i in act if i.path == "conv3")
+    assert view.last.index == 10 and view.last.layer == "conv3"
+    assert view.last.picture.shape == render_grid(np.zeros(info.output_shape, np.float32)).shape
+    view.mode.setCurrentIndex(view.mode.findData("cam"))
     settle(live_window)
 
 

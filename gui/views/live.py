@@ -144,7 +144,8 @@ class LiveView(View):
             self.reader.stop()
             self.reader.deleteLater()
             self.reader = None
-        self.client.cancel(self.channel) if self.client.pending(self.channel) else None
+        if self.client.pending(self.channel):
+            self.client.cancel(self.channel)
         self.transport.set_enabled(False)
         self.transport.set_playing(False)
 
@@ -178,9 +179,7 @@ class LiveView(View):
         if self.reader is not None:
             self.ended = False
             self._reset = True
-            self.reader.seek(value)
-            if not self.reader.playing():
-                self.reader.step(1)
+            self.reader.seek(value)  # paused, the reader shows that one frame
 
     def set_active(self, active: bool) -> None:
         super().set_active(active)
@@ -188,10 +187,10 @@ class LiveView(View):
             self.reader.pause()  # the engine serves the visible tab
             self.transport.set_playing(False)
 
-    def request(self) -> None:  # the refresh cycle: show why nothing plays, if so
+    def request(self) -> None:  # the refresh cycle: say why frames are not explained, if so
         why = self._why_not()
-        if why and self.last is None:
-            self.canvas.show_message(why if self.reader else self.canvas.message() or why)
+        if why and self.reader is not None:
+            self.info.setText(why)
 
     # -- frames in, results out ---------------------------------------------------------------
     def _on_opened(self, info) -> None:
@@ -253,7 +252,8 @@ class LiveView(View):
         self.rates_label.setText(self.rates.text())
         what = (f"{method_title(r.method)} · {r.layer} · <b>{r.label}</b> {r.probability:.2f}"
                 if r.mode == "cam" else f"activations of {r.layer} · top: <b>{r.label}</b>")
-        self.info.setText(f"{self.source_name} frame {r.index + 1} · {what}")
+        end = f" · end of {self.source_name} — ▶ plays it again" if self.ended else ""
+        self.info.setText(f"{self.source_name} frame {r.index + 1} · {what}{end}")
 
     def job_failed(self, result) -> None:
         self.info.setText(result.message)
@@ -265,7 +265,8 @@ class LiveView(View):
 
     def _on_reader_failed(self, message: str) -> None:
         self.close_source()
-        self.canvas.show_message(message) if self.last is None else None
+        if self.last is None:
+            self.canvas.show_message(message)
         self.info.setText(f"stopped: {message}")
 
     def _options_changed(self, *_) -> None:
