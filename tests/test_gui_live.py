@@ -26,7 +26,7 @@ def clips(tmp_path_factory):
     d = tmp_path_factory.mktemp("live-clips")
     clip = make_clip(60, 96, seed=11, fps=25.0)
     write_clip(str(d / "moving.avi"), clip)  # lossless: the frames are the clip's
-    fast = make_clip(300, 96, seed=12, fps=1000.0)  # far faster than the engine
+    fast = make_clip(300, 96, seed=12, fps=100.0)  # faster than the engine on the slow model
     write_clip(str(d / "fast.avi"), fast)
     data = (d / "moving.avi").read_bytes()
     (d / "truncated.avi").write_bytes(data[: len(data) // 2])
@@ -59,7 +59,7 @@ def _play_to_end(window, view, path, timeout=120):
     assert drop(window, [path]), "the window refused the dropped video"
     assert window.current_view() is view and view.reader is not None
     wait_until(lambda: view.ended, timeout, "the end of the clip")
-    settle(window)
+    settle(window, timeout)
 
 
 def test_overlay_follows_the_object(live_window, clips):
@@ -80,36 +80,68 @@ def test_overlay_follows_the_object(live_window, clips):
     assert "end of moving.avi" in view.info.text()
 
 
-def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips):
-    view = live_window.live
+@pytest.fixture(scope="module")
+def slow_model_file(tmp_path_factory):
+    """A real Keras model ~10x slower per frame than the demo (192 px, 32-channel convs)."""
+    from engine import tf_runtime
+
+    tf_runtime.init("auto")
+    import keras
+
+    keras.utils.set_random_seed(0)
+    L = keras.layers
+    m = keras.Sequential([keras.Input((192, 192, 3))] + [
+        L.Conv2D(32, 3, padding="same", activation="relu", name=f"c{i}") for i in range(3)] + [
+        L.GlobalAveragePooling2D(name="gap"), L.Dense(4, activation="softmax", name="out")])
+    path = tmp_path_factory.mktemp("slow") / "slow.keras"
+    m.save(path)
+    return str(path)
+
+
+def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips, slow_model_file):
+    window, view = live_window, live_window.live
+    window.open_model(slow_model_file)
+    wait_until(lambda: window.session.model.summary["source"] == slow_model_file, 120,
+               "the slow model")
+    settle(window)
+    warm = []  # trace the slow model's Grad-CAM once, outside the measured clip
+    window.client.subscribe(J.LiveFrameReady, warm.append)
+    window.client.send(J.LiveFrame(frame=clips["fast"].frames[0], source="warm-up"))
+    wait_until(lambda: warm, 60, "the warm-up frame")
     ran = []
 
     def on_started(job):
         if isinstance(job, J.LiveFrame):
             ran.append(job.index)
 
-    live_window.client.bridge.sigStarted.connect(on_started)
+    window.client.bridge.sigStarted.connect(on_started)
+    sent = view.sent
     try:
-        _play_to_end(live_window, view, str(clips["dir"] / "fast.avi"))
+        _play_to_end(window, view, str(clips["dir"] / "fast.avi"))
     finally:
-        live_window.client.bridge.sigStarted.disconnect(on_started)
+        window.client.bridge.sigStarted.disconnect(on_started)
+    sent = view.sent - sent
     shown = list(view.history)
     assert view.reader.frames_read == 300
-    assert len(shown) < 240, f"{len(shown)} of 300 frames shown: the engine kept up?"
-    # the engine computed only frames that were then shown: no queue of stale frames
+    # the view sent most frames; the engine took only the newest pending one each time
+    assert len(ran) <= 0.5 * sent, f"the engine ran {len(ran)} of {sent} frames sent"
+    # every frame the engine computed was shown (none wasted), in order, ending on the last
     assert len(ran) - len(shown) <= 1 and [s[0] for s in shown] == sorted(ran)[:len(shown)]
-    assert shown[-1][0] == 299  # the newest frame is always the one taken
+    assert shown[-1][0] == 299
     # latency does not grow with the clip: the last third is like the first third
-    lat = np.array([s[1] for s in shown[3:]])
+    lat = np.array([s[1] for s in shown[2:]])
     third = max(1, len(lat) // 3)
     first, last = np.median(lat[:third]), np.median(lat[-third:])
-    assert last <= 2 * first + 0.05, (first, last)
     # frames behind the reader when shown: bounded, not growing toward the clip's length
-    behind = np.array([s[3] - 1 - s[0] for s in shown[3:]])
+    behind = np.array([s[3] - 1 - s[0] for s in shown[2:]])
     b_first, b_last = np.median(behind[:third]), np.median(behind[-third:])
-    print(f"shown {len(shown)}/300, median latency first/last third {first:.3f}/{last:.3f} s, "
-          f"frames behind {b_first:.0f}/{b_last:.0f}")
-    assert b_last <= max(3 * b_first, 40), behind
+    print(f"sent {sent}, ran {len(ran)}, shown {len(shown)}/300, median latency first/last "
+          f"third {first:.3f}/{last:.3f} s, frames behind {b_first:.0f}/{b_last:.0f}")
+    assert last <= 2 * first + 0.05, (first, last)
+    assert b_last <= max(2 * b_first, 10), behind
+    window.open_model("demo")
+    wait_until(lambda: window.session.model.summary["source"] == "demo", 120, "the demo model")
+    settle(window)
 
 
 def test_slow_method_is_refused_live(live_window, clips):
