@@ -42,9 +42,11 @@ def run(args) -> int:
     from .video_io import VideoSource, check_output
     from .video_pipeline import VideoOptions, check_options
 
+    from .cam import registry
+
     # Everything that can be checked before TensorFlow loads is checked first.
     options = VideoOptions(
-        method=args.method, layer=args.layer, alpha=args.alpha,
+        method=registry.get(args.method).name, layer=args.layer, alpha=args.alpha,
         colormap=args.colormap, smooth=args.smooth, every=args.every,
         max_frames=args.max_frames, side_by_side=args.side_by_side, caption=args.caption,
         batch_size=args.batch_size)
@@ -65,14 +67,11 @@ def run(args) -> int:
     tf_runtime.init(args.device)
     from .model import open_model
 
-    from .cam import method_name
-
-    method = method_name(args.method)
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
     class_index = None if str(args.class_).lower() == "top" else model.class_index(args.class_)
     if options.layer is not None:
         model.layer(options.layer, spatial=True)
-    options = VideoOptions(**{**options.__dict__, "method": method, "class_index": class_index})
+    options = VideoOptions(**{**options.__dict__, "class_index": class_index})
 
     from tqdm import tqdm
 

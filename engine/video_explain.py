@@ -19,8 +19,6 @@ import numpy as np
 from .errors import UserError
 
 MAX_SMOOTH = 0.9
-# Methods with one forward (and at most one backward) pass: fast enough to run live.
-LIVE_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam", "cam", "eigencam")
 
 
 @dataclass(frozen=True)
@@ -43,16 +41,24 @@ def check_smooth(smooth: float) -> float:
     return smooth
 
 
+def live_ok(method: str) -> bool:
+    """Fast enough to run on every frame live: not a method that needs a forward pass per
+    channel or sample (engine.cam.registry's `slow`)."""
+    from .cam import registry
+
+    return not registry.get(method).slow
+
+
 def check_live_method(method: str) -> str:
     """The method's canonical name if it is fast enough to run live, else UserError."""
-    from .cam import method_name
+    from .cam import registry
 
-    name = method_name(method)
-    if name not in LIVE_METHODS:
-        raise UserError(f"{name} needs a forward pass per channel: too slow to run live. "
-                        f"Use {', '.join(LIVE_METHODS[:3])}…, or the CAM tab / "
-                        "`convscope video` for this method")
-    return name
+    m = registry.get(method)
+    if m.slow:
+        fast = ", ".join(registry.title(n) for n in registry.names() if not registry.get(n).slow)
+        raise UserError(f"{m.title} needs a forward pass per channel or sample: too slow to "
+                        f"run live. Use one of {fast}, or the CAM tab / `convscope video`")
+    return m.name
 
 
 def explain_frames(model, frames, method: str = "gradcam", layer: str | None = None,

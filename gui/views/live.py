@@ -20,7 +20,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QPushButton,
 
 from engine import jobs as J
 from engine.images import from_array
-from engine.video_explain import LIVE_METHODS
+from engine.cam import registry
+from engine.video_explain import live_ok
 from engine.video_io import VIDEO_SUFFIXES
 
 from ..canvas import ImageCanvas
@@ -28,7 +29,7 @@ from ..live_controls import CameraFinder, Rates, Transport
 from ..predictions import PredictionBars
 from ..video_reader import FrameReader
 from .base import View, caption
-from .cam_options import CamControls, method_title
+from .cam_options import CamControls
 
 MODES = {"CAM overlay": "cam", "activations": "activations"}
 
@@ -235,10 +236,10 @@ class LiveView(View):
         method = self.method.currentData()
         if not method:
             return s.model.cam_note or "No class activation map method applies to this model."
-        if method not in LIVE_METHODS:
-            return (f"{method_title(method)} needs a forward pass per channel: too slow to run "
-                    "live. Pick Grad-CAM or another gradient method, or use the CAM tab / "
-                    "Export video for it.")
+        if not live_ok(method):
+            return (f"{registry.title(method)} needs a forward pass per channel or sample: too "
+                    "slow to run live. Pick Grad-CAM or another gradient method, or use the "
+                    "CAM tab / Export video for it.")
         return ""
 
     def _on_ready(self, r: J.LiveFrameReady) -> None:
@@ -250,7 +251,7 @@ class LiveView(View):
         latency = self.rates.add(r.t_read, r.seconds)
         self.history.append((r.index, latency, r.heatmap, self.reader.frames_read))
         self.rates_label.setText(self.rates.text())
-        what = (f"{method_title(r.method)} · {r.layer} · <b>{r.label}</b> {r.probability:.2f}"
+        what = (f"{registry.title(r.method)} · {r.layer} · <b>{r.label}</b> {r.probability:.2f}"
                 if r.mode == "cam" else f"activations of {r.layer} · top: <b>{r.label}</b>")
         end = f" · end of {self.source_name} — ▶ plays it again" if self.ended else ""
         self.info.setText(f"{self.source_name} frame {r.index + 1} · {what}{end}")
@@ -280,8 +281,9 @@ class LiveView(View):
         self.method.blockSignals(True)
         self.method.clear()
         for m in methods:
-            slow = m not in LIVE_METHODS
-            self.method.addItem(method_title(m) + (" (too slow live)" if slow else ""), m)
+            slow = not live_ok(m)
+            self.method.addItem(registry.title(m) + (" (too slow live)" if slow else ""), m)
+            self.method.setItemData(self.method.count() - 1, registry.tip(m), Qt.ItemDataRole.ToolTipRole)
         i = self.method.findData(keep)
         self.method.setCurrentIndex(max(0, i))
         self.method.blockSignals(False)
