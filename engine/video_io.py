@@ -75,6 +75,7 @@ class VideoSource:
         self.info = info
         self.path = path
         self.position = 0  # index of the next frame read()
+        self._first = None  # a camera's first frame, read to check that it works
 
     # -- opening ---------------------------------------------------------------------------
     @classmethod
@@ -123,7 +124,7 @@ class VideoSource:
 
         UserError when a file ends before the frames its header counts (truncated or
         damaged) or when a camera stops sending frames."""
-        first = getattr(self, "_first", None)
+        first = self._first
         if first is not None:
             self._first = None
             ok, bgr = True, first

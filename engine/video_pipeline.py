@@ -142,12 +142,10 @@ def _run(model, src: VideoSource, tmp: str, ext: str, total, o: VideoOptions, pr
                 item = get(drawn)
                 if item is _END:
                     break
-                for frame, heat, text in item:
+                for frame, heat, text, label in item:
                     sink.write(render(frame, heat, o.alpha, o.colormap, text, o.side_by_side))
                     stats["frames"] += 1
-                    if text:
-                        label = text.rsplit(" ", 1)[0]
-                        stats["classes"][label] = stats["classes"].get(label, 0) + 1
+                    stats["classes"][label] = stats["classes"].get(label, 0) + 1
         except BaseException as exc:
             errors.append(exc)
             stop.set()
@@ -173,7 +171,7 @@ def _run(model, src: VideoSource, tmp: str, ext: str, total, o: VideoOptions, pr
                     fm = maps[i // o.every]
                     heat = smoother(fm.heatmap)
                     text = caption_text(fm.label, fm.probability) if o.caption else None
-                item.append((frame, heat, text))
+                item.append((frame, heat, text, fm.label))
             if not put(drawn, item):
                 break
             done += len(batch)

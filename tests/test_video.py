@@ -253,3 +253,28 @@ def test_truncated_file_reader_stops_with_error(clip, tmp_path):
         while src.read() is not None:
             n += 1
     assert 0 < n < N_FRAMES
+
+
+def test_live_frame_job_smooths_and_refuses_slow_methods(demo_model, clip):
+    """The engine's side of the Live view (engine/live.py), run as the engine thread runs it."""
+    from engine import jobs as J
+    from engine.worker import Worker
+
+    worker = Worker()
+    worker.model = demo_model
+    singles = [demo_model.cam(f, method="gradcam").heatmap for f in clip.frames[:3]]
+    expected = singles[0].astype(np.float64)
+    for i, f in enumerate(clip.frames[:3]):
+        r = worker.run_all(J.LiveFrame(frame=f, index=i, source="s", smooth=0.5))[-1]
+        assert isinstance(r, J.LiveFrameReady), r
+        if i:
+            expected = 0.5 * expected + 0.5 * singles[i]
+        np.testing.assert_allclose(r.heatmap, expected, atol=1e-5)
+        preds = demo_model.predict(f, top=4)
+        assert [p.index for p in r.predictions] == [p.index for p in preds]
+        assert r.predictions[0].score == pytest.approx(preds[0].score, abs=1e-5)
+    r = worker.run_all(J.LiveFrame(frame=clip.frames[2], index=2, source="s", smooth=0.5,
+                                   reset=True))[-1]
+    np.testing.assert_allclose(r.heatmap, singles[2], atol=1e-5)  # a seek starts afresh
+    failed = worker.run_all(J.LiveFrame(frame=clip.frames[0], method="scorecam"))[-1]
+    assert isinstance(failed, J.JobFailed) and "too slow to run live" in failed.message
