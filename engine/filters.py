@@ -49,6 +49,7 @@ from .cancel import check as check_cancel
 from .errors import UserError
 from .filter_spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
 from .hooks import Intercept
+from .lru import Lru
 
 log = logging.getLogger(__name__)
 
@@ -149,14 +150,14 @@ def _filter_list(filters, channels: int, layer: str) -> list[int]:
 
 
 def _ascent_for(model, layer, h, w, cfg, truncate) -> "_Ascent":
-    per_model = _cache.setdefault(model, {})
+    per_model = _cache.get(model)
+    if per_model is None:
+        per_model = _cache[model] = Lru(_CACHE_SIZE)
     key = (layer, h, w, cfg, truncate)
-    ascent = per_model.pop(key, None)
+    ascent = per_model.get(key)
     if ascent is None:
         ascent = _Ascent(model, layer, h, w, cfg, truncate)
-    per_model[key] = ascent  # most recently used last
-    while len(per_model) > _CACHE_SIZE:
-        per_model.pop(next(iter(per_model)))
+    per_model.put(key, ascent)
     return ascent
 
 
