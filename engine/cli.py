@@ -10,7 +10,7 @@ import json
 import sys
 import threading
 
-from . import filter_spec
+from . import activation_view, filter_spec
 from .cam import registry as cam_registry
 from .errors import Cancelled, UserError, first_line
 from .filter_spec import parse_filters  # noqa: F401  (engine.cli.parse_filters, as before)
@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--layer", required=True)
     c.add_argument("--out", required=True, help="grid PNG")
     c.add_argument("--per-row", type=int, default=16)
-    c.add_argument("--normalise", default="channel", choices=("channel", "layer"))
-    c.add_argument("--colormap", default="viridis")
+    c.add_argument("--normalise", default=activation_view.DEFAULT_NORMALISATION,
+                   choices=activation_view.NORMALISATIONS)
+    c.add_argument("--colormap", default=activation_view.DEFAULT_COLORMAP)
     c.add_argument("--npy", help="raw activations (H, W, C) float32")
 
     c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
@@ -195,8 +196,6 @@ def _run(args) -> int:
         return 0
 
     if args.command == "activations":
-        from . import activation_view
-
         model.layer(args.layer, spatial=True)
         if args.per_row < 1:
             raise UserError("--per-row must be at least 1")

@@ -230,9 +230,9 @@ def _cam_methods(model) -> tuple[tuple, str]:
         return (), model.note
     if not _has_module("cam"):
         return (), "class activation maps are not available in this build (engine.cam missing)"
-    from . import cam
+    from .cam import registry
 
-    return tuple(cam.METHODS), ""
+    return registry.names(), ""
 
 
 class _WarningsFirst:
