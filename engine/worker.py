@@ -77,6 +77,9 @@ class Worker:
         cancel = cancel or CancelToken()
         base = {"job_id": job.job_id, "channel": job.channel}
         handler = HANDLERS.get(type(job))
+        # As superqt's workers: record warnings for the job's duration. catch_warnings is
+        # process-wide (Python < 3.14), so a warning the GUI thread raises meanwhile is
+        # shown too, which is what a user wants of a warning anyway.
         with warnings.catch_warnings(record=True) as caught:
             try:
                 if handler is None:
