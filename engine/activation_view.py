@@ -14,6 +14,8 @@ import numpy as np
 from . import colormaps, grid
 
 NORMALISATIONS = ("channel", "layer")
+DEFAULT_NORMALISATION = "channel"  # the seeds'
+DEFAULT_COLORMAP = "viridis"
 
 
 @dataclass(frozen=True)

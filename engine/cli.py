@@ -10,9 +10,9 @@ import json
 import sys
 import threading
 
-from . import filter_spec
+from . import activation_view, filter_spec
 from .cam import registry as cam_registry
-from .errors import Cancelled, UserError
+from .errors import Cancelled, UserError, first_line
 from .filter_spec import parse_filters  # noqa: F401  (engine.cli.parse_filters, as before)
 
 
@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--layer", required=True)
     c.add_argument("--out", required=True, help="grid PNG")
     c.add_argument("--per-row", type=int, default=16)
-    c.add_argument("--normalise", default="channel", choices=("channel", "layer"))
-    c.add_argument("--colormap", default="viridis")
+    c.add_argument("--normalise", default=activation_view.DEFAULT_NORMALISATION,
+                   choices=activation_view.NORMALISATIONS)
+    c.add_argument("--colormap", default=activation_view.DEFAULT_COLORMAP)
     c.add_argument("--npy", help="raw activations (H, W, C) float32")
 
     c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
@@ -158,8 +159,7 @@ def main(argv=None) -> int:
     except Exception as exc:  # a bug, or a failure Keras/TensorFlow did not explain
         if debug:
             raise
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-        print(f"error: unexpected failure ({type(exc).__name__}: {first}); "
+        print(f"error: unexpected failure ({type(exc).__name__}: {first_line(exc)}); "
               "run again with --debug for the traceback", file=sys.stderr)
         return 1
 
@@ -187,9 +187,9 @@ def _run(args) -> int:
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
 
     if args.command == "info":
-        s = model.summary()
+        s = model.describe()
         if args.json:
-            print(json.dumps(s, indent=2))
+            print(json.dumps(s.as_dict(), indent=2))
         else:
             _print_info(s)
         return 0
@@ -205,8 +205,6 @@ def _run(args) -> int:
         return 0
 
     if args.command == "activations":
-        from . import activation_view
-
         model.layer(args.layer, spatial=True)
         if args.per_row < 1:
             raise UserError("--per-row must be at least 1")
@@ -298,21 +296,20 @@ def _check_model_spec(spec: str) -> None:
         raise UserError(f"model file not found: {spec}")
 
 
-def _print_info(s: dict) -> None:
-    head = s["head"]
-    print(f"model     {s['name']}  ({s['source']})")
-    print(f"input     {' x '.join('?' if d is None else str(d) for d in s['input_shape'])}  (preprocess: {s['preprocess']})")
-    print(f"head      {head['activation']} · {head['classes']} classes")
-    if s["params"] is not None:
-        print(f"params    {s['params']:,}")
-    print(f"device    {s['device']}")
-    if s["default_cam_layer"]:
-        print(f"CAM layer {s['default_cam_layer']} (default)")
-    if s["note"]:
-        print(f"note      {s['note']}")
-    if s["layers"]:
+def _print_info(s) -> None:  # engine.summary.ModelSummary
+    print(f"model     {s.name}  ({s.source})")
+    print(f"input     {' x '.join('?' if d is None else str(d) for d in s.input_shape)}  (preprocess: {s.preprocess})")
+    print(f"head      {s.head.activation} · {s.head.classes} classes")
+    if s.params is not None:
+        print(f"params    {s.params:,}")
+    print(f"device    {s.device}")
+    if s.default_cam_layer:
+        print(f"CAM layer {s.default_cam_layer} (default)")
+    if s.note:
+        print(f"note      {s.note}")
+    if s.layers:
         print()
-        width = max(len(layer["path"]) for layer in s["layers"])
-        for layer in s["layers"]:
-            shape = "x".join("?" if d is None else str(d) for d in layer["output_shape"]) if layer["output_shape"] else "?"
-            print(f"{layer['path']:<{width}}  {layer['class']:<24} {shape:<16} {layer['params']:>10,}")
+        width = max(len(layer.path) for layer in s.layers)
+        for layer in s.layers:
+            shape = "x".join("?" if d is None else str(d) for d in layer.output_shape) if layer.output_shape else "?"
+            print(f"{layer.path:<{width}}  {layer.class_name:<24} {shape:<16} {layer.params:>10,}")

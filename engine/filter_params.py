@@ -30,6 +30,7 @@ seed, so a pattern does not depend on which other filters share its batch.
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import ClassVar
 
 import numpy as np
 
@@ -75,10 +76,10 @@ class Regularized:
         return cfg
 
     def validate(self) -> None:
-        if self.optimizer not in ("adam", "normalized"):
-            raise UserError(f"optimizer {self.optimizer!r}: use adam or normalized")
-        if self.param not in ("fourier", "pixel"):
-            raise UserError(f"param {self.param!r}: use fourier or pixel")
+        if self.optimizer not in OPTIMISERS:
+            raise UserError(f"optimizer {self.optimizer!r}: use {' or '.join(OPTIMISERS)}")
+        if self.param not in PARAMETRISATIONS:
+            raise UserError(f"param {self.param!r}: use {' or '.join(PARAMETRISATIONS)}")
         for name in ("lr", "jitter", "scale", "rotate", "tv", "l2", "decay"):
             if not np.isfinite(getattr(self, name)) or getattr(self, name) < 0:
                 raise UserError(f"{name} must be a finite number >= 0, not {getattr(self, name)!r}")
@@ -87,9 +88,103 @@ class Regularized:
         if self.scale >= 1:
             raise UserError("scale must be below 1 (zoom range 1 - scale .. 1 + scale)")
 
+    @property
+    def parametrisation(self) -> "Fourier | Pixel":
+        """The image parametrisation object this config names (`param`)."""
+        return PARAMETRISATIONS[self.param](self)
+
+    @property
+    def optimiser(self) -> "Adam | Normalized":
+        """The optimiser object this config names (`optimizer`)."""
+        return OPTIMISERS[self.optimizer]()
+
     def pixel_lr(self) -> float:
-        """The pixel parametrisation works in [0, 255] units: scale the rate to match."""
-        return self.lr * 255.0 if self.param == "pixel" else self.lr
+        """The step size in the parametrisation's own units (pixels: [0, 255])."""
+        return self.lr * self.parametrisation.lr_scale
+
+
+# -- parametrisations: how the optimised numbers become an image -----------------------------
+@dataclass(frozen=True)
+class Fourier:
+    """image = 255 sigmoid(colour(irfft2(spectrum / f**decay)) / 4) (Olah et al. 2017)."""
+
+    decay: float = 1.0
+    decorrelate: bool = True
+    lr_scale: ClassVar[float] = 1.0  # the step acts on spectrum units
+
+    def shape(self, h: int, w: int, c: int) -> tuple:
+        return (2, c, h, w // 2 + 1)  # real and imaginary parts of the rfft2 spectrum
+
+    def init(self, rng: np.random.Generator, h: int, w: int, c: int) -> np.ndarray:
+        return rng.normal(0.0, 0.01, self.shape(h, w, c))
+
+    def to_image(self, params, h: int, w: int, c: int):
+        import tensorflow as tf
+
+        scale = tf.constant(spectrum_scale(h, w, self.decay))
+        spectrum = tf.complex(params[:, 0] * scale, params[:, 1] * scale)  # (N, C, H, Wf)
+        img = tf.signal.irfft2d(spectrum, fft_length=[h, w])  # (N, C, H, W)
+        img = tf.transpose(img, [0, 2, 3, 1]) / 4.0
+        if self.decorrelate and c == 3:
+            img = tf.tensordot(img, tf.constant(COLOR_MATRIX.T), axes=1)
+        return 255.0 * tf.sigmoid(img)
+
+    def project(self, params):
+        return params  # every spectrum is an image in (0, 255)
+
+
+@dataclass(frozen=True)
+class Pixel:
+    """The pixels themselves, kept inside [0, 255] after each update."""
+
+    lr_scale: ClassVar[float] = 255.0  # the step acts on [0, 255] pixels
+
+    def shape(self, h: int, w: int, c: int) -> tuple:
+        return (h, w, c)
+
+    def init(self, rng: np.random.Generator, h: int, w: int, c: int) -> np.ndarray:
+        return rng.random((h, w, c)) * 20.0 + 118.0
+
+    def to_image(self, params, h: int, w: int, c: int):
+        return params
+
+    def project(self, params):
+        import tensorflow as tf
+
+        return tf.clip_by_value(params, 0.0, 255.0)
+
+
+PARAMETRISATIONS = {"fourier": lambda cfg: Fourier(cfg.decay, cfg.decorrelate),
+                    "pixel": lambda cfg: Pixel()}
+
+
+# -- optimisers: from a gradient to an update (element-wise: images stay independent) --------
+@dataclass(frozen=True)
+class Adam:
+    """Adam (Kingma & Ba 2015) with bias correction; t is the 0-based step index."""
+
+    b1: float = 0.9
+    b2: float = 0.999
+    eps: float = 1e-8
+
+    def update(self, g, m, v, t):
+        import tensorflow as tf
+
+        m = self.b1 * m + (1 - self.b1) * g
+        v = self.b2 * v + (1 - self.b2) * g * g
+        n = tf.cast(t + 1, tf.float32)
+        return (m / (1 - self.b1 ** n)) / (tf.sqrt(v / (1 - self.b2 ** n)) + self.eps), m, v
+
+
+@dataclass(frozen=True)
+class Normalized:
+    """The seed's step: the gradient divided by its RMS (per image); keeps no moments."""
+
+    def update(self, g, m, v, t):
+        return rms_normalise(g), m, v
+
+
+OPTIMISERS = {"adam": Adam, "normalized": Normalized}
 
 
 # -- randomness, per filter ------------------------------------------------------------------
@@ -101,14 +196,8 @@ def filter_rng(seed: int, filter_index: int, stream: int) -> np.random.Generator
 
 def init_params(cfg: Regularized, filters, seed: int, h: int, w: int, c: int) -> np.ndarray:
     """Initial parameters, one row per filter: (N, 2, C, H, W//2+1) spectra or (N, H, W, C) pixels."""
-    out = []
-    for f in filters:
-        rng = filter_rng(seed, f, 1)
-        if cfg.param == "fourier":
-            out.append(rng.normal(0.0, 0.01, (2, c, h, w // 2 + 1)))
-        else:
-            out.append(rng.random((h, w, c)) * 20.0 + 118.0)
-    return np.asarray(out, np.float32)
+    param = cfg.parametrisation
+    return np.asarray([param.init(filter_rng(seed, f, 1), h, w, c) for f in filters], np.float32)
 
 
 def transform_params(cfg: Regularized, filters, seed: int, steps: int, h: int, w: int) -> np.ndarray:
@@ -166,24 +255,7 @@ def spectrum_scale(h: int, w: int, decay: float) -> np.ndarray:
 
 def to_image(params, cfg: Regularized, h: int, w: int, c: int):
     """Parameters -> pixel image (N, H, W, C) in [0, 255] (a TensorFlow tensor)."""
-    import tensorflow as tf
-
-    if cfg.param == "pixel":
-        return params
-    scale = tf.constant(spectrum_scale(h, w, cfg.decay))
-    spectrum = tf.complex(params[:, 0] * scale, params[:, 1] * scale)  # (N, C, H, Wf)
-    img = tf.signal.irfft2d(spectrum, fft_length=[h, w])  # (N, C, H, W)
-    img = tf.transpose(img, [0, 2, 3, 1]) / 4.0
-    if cfg.decorrelate and c == 3:
-        img = tf.tensordot(img, tf.constant(COLOR_MATRIX.T), axes=1)
-    return 255.0 * tf.sigmoid(img)
-
-
-def project(params, cfg: Regularized):
-    """Keep pixel parameters inside [0, 255] after an update (fourier needs nothing)."""
-    import tensorflow as tf
-
-    return tf.clip_by_value(params, 0.0, 255.0) if cfg.param == "pixel" else params
+    return cfg.parametrisation.to_image(params, h, w, c)
 
 
 def transform(img, tp, cfg: Regularized):
@@ -237,16 +309,17 @@ def rms_normalise(g):
 
 
 def ascent_step(p, m, v, t, tp, activation, cfg: Regularized, h: int, w: int, c: int, path: str):
-    """One regularized ascent step on parameters p (Adam state m, v; step index t).
+    """One regularized ascent step on parameters p (optimiser state m, v; step index t).
 
     activation(images) -> (N,) per-image channel means of the model (pixel-space input).
     """
     import tensorflow as tf
 
+    param, optimiser = cfg.parametrisation, cfg.optimiser
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         tape.watch(p)
         tp_now = tf.gather(tp, tf.minimum(t, tf.shape(tp)[1] - 1), axis=1)  # (N, 4)
-        seen = transform(to_image(p, cfg, h, w, c), tp_now, cfg)
+        seen = transform(param.to_image(p, h, w, c), tp_now, cfg)
         loss = tf.reduce_sum(activation(seen))
     g = tape.gradient(loss, p)
     if g is None:
@@ -255,18 +328,11 @@ def ascent_step(p, m, v, t, tp, activation, cfg: Regularized, h: int, w: int, c:
     if cfg.tv or cfg.l2:
         with tf.GradientTape(watch_accessed_variables=False, persistent=True) as tape2:
             tape2.watch(p)
-            img = to_image(p, cfg, h, w, c)
+            img = param.to_image(p, h, w, c)
             penalties = ((cfg.tv, tf.reduce_sum(total_variation(img)) if cfg.tv else None),
                          (cfg.l2, tf.reduce_sum(l2_norm(img)) if cfg.l2 else None))
         for weight, penalty in penalties:
             if weight:
                 g = g - weight * rms_normalise(tape2.gradient(penalty, p))
-    if cfg.optimizer == "adam":
-        b1, b2, eps = 0.9, 0.999, 1e-8
-        m = b1 * m + (1 - b1) * g
-        v = b2 * v + (1 - b2) * g * g
-        n = tf.cast(t + 1, tf.float32)
-        update = (m / (1 - b1 ** n)) / (tf.sqrt(v / (1 - b2 ** n)) + eps)
-    else:
-        update = rms_normalise(g)
-    return project(p + cfg.pixel_lr() * update, cfg), m, v
+    update, m, v = optimiser.update(g, m, v, t)
+    return param.project(p + cfg.lr * param.lr_scale * update), m, v

@@ -32,6 +32,11 @@ Modes
   Deprocessing per image: standardise, * 0.1, + 0.5, clip to [0, 1], * 255 -> uint8.
 - `regularized`: see engine.filter_params (Fourier + decorrelated colour parametrisation,
   jitter/zoom/rotation each step, total variation and L2 penalties, Adam).
+
+In code, a mode is a recipe object (`_Classic`, `_Regularized`: its compiled steps, start
+state, update and deprocessing); the regularized recipe's parametrisation (Fourier, Pixel)
+and optimiser (Adam, Normalized) are objects of engine.filter_params. A chunk's state
+between compiled calls is a typed `_State`.
 """
 from __future__ import annotations
 
@@ -39,6 +44,7 @@ import logging
 import os
 import re
 import weakref
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -48,7 +54,8 @@ from . import preprocess as prep
 from .cancel import check as check_cancel
 from .errors import UserError
 from .filter_spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
-from .hooks import Intercept
+from .hooks import Intercept, Patches
+from .lru import Lru
 
 log = logging.getLogger(__name__)
 
@@ -149,42 +156,19 @@ def _filter_list(filters, channels: int, layer: str) -> list[int]:
 
 
 def _ascent_for(model, layer, h, w, cfg, truncate) -> "_Ascent":
-    per_model = _cache.setdefault(model, {})
+    per_model = _cache.get(model)
+    if per_model is None:
+        per_model = _cache[model] = Lru(_CACHE_SIZE)
     key = (layer, h, w, cfg, truncate)
-    ascent = per_model.pop(key, None)
+    ascent = per_model.get(key)
     if ascent is None:
         ascent = _Ascent(model, layer, h, w, cfg, truncate)
-    per_model[key] = ascent  # most recently used last
-    while len(per_model) > _CACHE_SIZE:
-        per_model.pop(next(iter(per_model)))
+    per_model.put(key, ascent)
     return ascent
 
 
 class _Stop(Exception):
     """Raised after the target layer has run, to end the forward pass there."""
-
-
-class _Patches:
-    """Instance attributes set for the duration of a `with` block (restored in reverse)."""
-
-    def __init__(self):
-        self._undo = []
-
-    def set(self, obj, attr, value):
-        self._undo.append((obj, attr, attr in obj.__dict__, obj.__dict__.get(attr)))
-        object.__setattr__(obj, attr, value)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        while self._undo:
-            obj, attr, had, old = self._undo.pop()
-            if had:
-                object.__setattr__(obj, attr, old)
-            else:
-                object.__delattr__(obj, attr)
-        return False
 
 
 def _stop_after(call):
@@ -195,7 +179,7 @@ def _stop_after(call):
     return stopping
 
 
-def _skip_activation(patches: _Patches, layer) -> None:
+def _skip_activation(patches: Patches, layer) -> None:
     """Make `layer` output its pre-activation (conv + bias, or an activation layer's input)."""
     import keras
 
@@ -206,8 +190,123 @@ def _skip_activation(patches: _Patches, layer) -> None:
         patches.set(layer, "call", lambda inputs, *a, **k: inputs)
 
 
+@dataclass
+class _State:
+    """One chunk's ascent between compiled calls."""
+
+    filt: object  # tf int32 (N,): the filter of each image
+    params: object  # tf float32: classic: the pixel image (N, H, W, C); regularized: the
+    #                 parametrisation's numbers (engine.filter_params.Fourier / Pixel)
+    m: object = None  # regularized: the optimiser's first and second moments (Adam)
+    v: object = None
+    transforms: object = None  # regularized: (N, steps, 4) jitter / zoom / rotation per step
+    image: object = None  # regularized: the pixel image after the last call (None: no step yet)
+
+
+class _Classic:
+    """The seed's recipe: pixels, x += step * g / (RMS(g) + 1e-5), the seed's deprocessing."""
+
+    pre_activation = False  # the seed maximises the layer's output as it is
+
+    def __init__(self, ascent: "_Ascent"):
+        self.a = ascent
+
+    def signature(self, n, hw):
+        import tensorflow as tf
+
+        return [tf.TensorSpec((n,) + hw, tf.float32), tf.TensorSpec([n], tf.int32),
+                tf.TensorSpec([], tf.int32), tf.TensorSpec([], tf.float32)]
+
+    def start(self, chunk, seed, steps) -> _State:
+        import tensorflow as tf
+
+        a = self.a
+        x = np.stack([classic_noise(seed, f, a.h, a.w, a.c) for f in chunk])
+        return _State(filt=tf.constant(chunk, tf.int32), params=tf.constant(x))
+
+    def advance(self, state: _State, done, k, step) -> _State:
+        import tensorflow as tf
+
+        x, _ = self.a._call(state.params, state.filt, tf.constant(k), tf.constant(step, tf.float32))
+        return replace(state, params=x)
+
+    def pixels(self, states) -> np.ndarray:
+        return deprocess(np.concatenate([s.params.numpy() for s in states]))
+
+    def steps(self, x, filt, k, step):
+        import tensorflow as tf
+
+        a = self.a
+
+        def body(i, x):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(x)
+                loss = tf.reduce_sum(a._channel_means(x, filt))
+            g = tape.gradient(loss, x)
+            if g is None:
+                raise UserError(f"layer {a.path!r} does not depend on the input image")
+            return (x + fp.rms_normalise(g) * step,)
+
+        (x,), n = a._loop(k, body, (x,))
+        return x, n
+
+
+class _Regularized:
+    """Parametrised image, random transforms, penalties, an optimiser (engine.filter_params)."""
+
+    def __init__(self, ascent: "_Ascent", cfg: fp.Regularized):
+        self.a, self.cfg = ascent, cfg
+        self.param = cfg.parametrisation
+        self.pre_activation = cfg.pre_activation
+
+    def signature(self, n, hw):
+        import tensorflow as tf
+
+        a = self.a
+        p = tf.TensorSpec((n,) + self.param.shape(a.h, a.w, a.c), tf.float32)
+        scalar = tf.TensorSpec([], tf.int32)
+        return [p, p, p, tf.TensorSpec([n], tf.int32), tf.TensorSpec([n, None, 4], tf.float32),
+                scalar, scalar]
+
+    def start(self, chunk, seed, steps) -> _State:
+        import tensorflow as tf
+
+        a, cfg = self.a, self.cfg
+        params = tf.constant(fp.init_params(cfg, chunk, seed, a.h, a.w, a.c))
+        zeros = tf.zeros_like(params)
+        return _State(filt=tf.constant(chunk, tf.int32), params=params, m=zeros, v=zeros,
+                      transforms=tf.constant(fp.transform_params(cfg, chunk, seed, steps, a.h, a.w)))
+
+    def advance(self, state: _State, done, k, step) -> _State:
+        import tensorflow as tf
+
+        p, m, v, img, _ = self.a._call(state.params, state.m, state.v, state.filt,
+                                       state.transforms, tf.constant(done), tf.constant(k))
+        return replace(state, params=p, m=m, v=v, image=img)
+
+    def pixels(self, states) -> np.ndarray:
+        a, imgs = self.a, []
+        for s in states:
+            img = s.image if s.image is not None else self.param.to_image(s.params, a.h, a.w, a.c)
+            imgs.append(img.numpy())
+        return np.clip(np.rint(np.concatenate(imgs)), 0, 255).astype(np.uint8)
+
+    def steps(self, p, m, v, filt, tp, t0, k):
+        a, cfg = self.a, self.cfg
+
+        def activation(seen):
+            return a._channel_means(seen, filt)
+
+        def body(i, p, m, v):
+            return fp.ascent_step(p, m, v, t0 + i, tp, activation, cfg, a.h, a.w, a.c, a.path)
+
+        (p, m, v), n = a._loop(k, body, (p, m, v))
+        return p, m, v, self.param.to_image(p, a.h, a.w, a.c), n
+
+
 class _Ascent:
-    """The compiled ascent for one (layer, size, mode) of one model, and its state handling."""
+    """The compiled ascent for one (layer, size, mode) of one model, and its state handling.
+    What differs between the modes is its recipe (_Classic or _Regularized)."""
 
     def __init__(self, model, path, h, w, cfg, truncate):
         import tensorflow as tf
@@ -219,64 +318,28 @@ class _Ascent:
         self.h, self.w, self.c = h, w, int(model.input_shape[2])
         self.per_image_floats: int | None = None
         self._cancel = [None]  # the token the running call checks (read by the graph)
-        n, hw = None, (h, w, self.c)
-        scalar = tf.TensorSpec([], tf.int32)
-        filt = tf.TensorSpec([n], tf.int32)
-        if cfg is None:
-            self._fn = tf.function(self._classic_steps, autograph=False, input_signature=[
-                tf.TensorSpec((n,) + hw, tf.float32), filt, scalar, tf.TensorSpec([], tf.float32)])
-        else:
-            pshape = (n, 2, self.c, h, w // 2 + 1) if cfg.param == "fourier" else (n,) + hw
-            p = tf.TensorSpec(pshape, tf.float32)
-            self._fn = tf.function(self._regularized_steps, autograph=False, input_signature=[
-                p, p, p, filt, tf.TensorSpec([n, None, 4], tf.float32), scalar, scalar])
+        self.recipe = _Classic(self) if cfg is None else _Regularized(self, cfg)
+        self._fn = tf.function(self.recipe.steps, autograph=False,
+                               input_signature=self.recipe.signature(None, (h, w, self.c)))
         self._traced = False
 
     # -- state -------------------------------------------------------------------------
-    def start(self, chunk, seed, steps) -> dict:
-        import tensorflow as tf
+    def start(self, chunk, seed, steps) -> _State:
+        return self.recipe.start(chunk, seed, steps)
 
-        filt = tf.constant(chunk, tf.int32)
-        if self.cfg is None:
-            x = np.stack([classic_noise(seed, f, self.h, self.w, self.c) for f in chunk])
-            return {"x": tf.constant(x), "filt": filt}
-        params = tf.constant(fp.init_params(self.cfg, chunk, seed, self.h, self.w, self.c))
-        zeros = tf.zeros_like(params)
-        return {"p": params, "m": zeros, "v": zeros, "filt": filt,
-                "tp": tf.constant(fp.transform_params(self.cfg, chunk, seed, steps, self.h, self.w)),
-                "image": None}
-
-    def advance(self, state, done, k, cancel, step) -> dict:
+    def advance(self, state: _State, done, k, cancel, step) -> _State:
         """Run k steps from step `done`; raises Cancelled if the token fires."""
-        import tensorflow as tf
-
         check_cancel(cancel)
         self._cancel[0] = cancel
         try:
-            if self.cfg is None:
-                x, _ = self._call(state["x"], state["filt"], tf.constant(k), tf.constant(step, tf.float32))
-                state = dict(state, x=x)
-            else:
-                p, m, v, img, _ = self._call(state["p"], state["m"], state["v"], state["filt"],
-                                             state["tp"], tf.constant(done), tf.constant(k))
-                state = dict(state, p=p, m=m, v=v, image=img)
+            state = self.recipe.advance(state, done, k, step)
         finally:
             self._cancel[0] = None
         check_cancel(cancel)
         return state
 
     def patterns(self, states) -> np.ndarray:
-        if self.cfg is None:
-            out = deprocess(np.concatenate([s["x"].numpy() for s in states]))
-        else:
-            imgs = []
-            for s in states:
-                img = s["image"]
-                if img is None:  # no step taken yet
-                    img = fp.to_image(s["p"], self.cfg, self.h, self.w, self.c)
-                imgs.append(img.numpy())
-            out = np.clip(np.rint(np.concatenate(imgs)), 0, 255).astype(np.uint8)
-        return fp.to_rgb(out)
+        return fp.to_rgb(self.recipe.pixels(states))
 
     # -- memory --------------------------------------------------------------------------
     def auto_batch(self, n: int) -> int:
@@ -341,10 +404,10 @@ class _Ascent:
         record = [self.path] + [p for p, l in index.items()
                                 if p != self.path and not isinstance(l, keras.Model)]
         target = index[self.path]
-        with _Patches() as outer:
-            if self.cfg is not None and self.cfg.pre_activation:
+        with Patches() as outer:
+            if self.recipe.pre_activation:
                 _skip_activation(outer, target)
-            with Intercept(self.keras_model, record=record, index=index) as ic, _Patches() as inner:
+            with Intercept(self.keras_model, record=record, index=index) as ic, Patches() as inner:
                 if self.truncate:  # patched inside Intercept: wraps the recording call
                     inner.set(target, "call", _stop_after(target.call))
                 try:
@@ -361,30 +424,3 @@ class _Ascent:
                      if hasattr(t, "shape") and t.shape.rank and t.shape[1:].is_fully_defined())
         self.per_image_floats = floats + self.h * self.w * self.c
         return act
-
-    def _classic_steps(self, x, filt, k, step):
-        import tensorflow as tf
-
-        def body(i, x):
-            with tf.GradientTape(watch_accessed_variables=False) as tape:
-                tape.watch(x)
-                loss = tf.reduce_sum(self._channel_means(x, filt))
-            g = tape.gradient(loss, x)
-            if g is None:
-                raise UserError(f"layer {self.path!r} does not depend on the input image")
-            return (x + fp.rms_normalise(g) * step,)
-
-        (x,), n = self._loop(k, body, (x,))
-        return x, n
-
-    def _regularized_steps(self, p, m, v, filt, tp, t0, k):
-        cfg, h, w, c = self.cfg, self.h, self.w, self.c
-
-        def activation(seen):
-            return self._channel_means(seen, filt)
-
-        def body(i, p, m, v):
-            return fp.ascent_step(p, m, v, t0 + i, tp, activation, cfg, h, w, c, self.path)
-
-        (p, m, v), n = self._loop(k, body, (p, m, v))
-        return p, m, v, fp.to_image(p, cfg, h, w, c), n

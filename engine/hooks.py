@@ -58,6 +58,38 @@ def head_activation(model: keras.Model) -> str:
     return act_name if act_name in _SQUASHERS else "linear"
 
 
+class Patches:
+    """Instance attributes set on objects (layer calls, activations) until `restore()`, or
+    the end of a `with` block; restored in reverse order. Intercept and the filter ascent
+    patch layers through this one mechanism."""
+
+    def __init__(self):
+        self._undo: list = []
+
+    def set(self, obj, attr, value) -> None:
+        had = attr in obj.__dict__
+        self._undo.append((obj, attr, had, obj.__dict__.get(attr)))
+        object.__setattr__(obj, attr, value)
+
+    def restore(self) -> None:
+        while self._undo:
+            obj, attr, had, old = self._undo.pop()
+            if had:
+                object.__setattr__(obj, attr, old)
+            else:
+                try:
+                    object.__delattr__(obj, attr)
+                except AttributeError:
+                    pass
+
+    def __enter__(self) -> "Patches":
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self.restore()
+        return False
+
+
 class Intercept:
     """Context manager: patch layer calls of `model` for recording and safe execution.
 
@@ -76,7 +108,7 @@ class Intercept:
         self.tape = tape
         self._index = index
         self.outputs: dict = {}
-        self._undo: list = []
+        self._patches = Patches()
 
     def __enter__(self):
         index = self._index if self._index is not None else layer_tree.index(self.model)
@@ -146,20 +178,10 @@ class Intercept:
             self._patch(layer, "activation", keras.activations.linear)
 
     def _patch(self, obj, attr, value):
-        had = attr in obj.__dict__
-        self._undo.append((obj, attr, had, obj.__dict__.get(attr)))
-        object.__setattr__(obj, attr, value)
+        self._patches.set(obj, attr, value)
 
     def _restore(self):
-        while self._undo:
-            obj, attr, had, old = self._undo.pop()
-            if had:
-                object.__setattr__(obj, attr, old)
-            else:
-                try:
-                    object.__delattr__(obj, attr)
-                except AttributeError:
-                    pass
+        self._patches.restore()
         self.outputs = dict(self.outputs)
 
 

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from PIL import Image as PILImage, ImageOps, UnidentifiedImageError
 
-from .errors import UserError
+from .errors import UserError, first_line
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 MAX_FREE_SIDE = 512  # longest side fed to models that accept any size
@@ -36,8 +36,13 @@ class Image:
 
     def gray(self) -> np.ndarray:
         """Luminance as float32 (H, W) in [0, 255] (ITU-R 601, as PIL's 'L')."""
-        p = self.pixels.astype(np.float32)
-        return p[..., 0] * 0.299 + p[..., 1] * 0.587 + p[..., 2] * 0.114
+        return luminance(self.pixels)
+
+
+def luminance(rgb: np.ndarray) -> np.ndarray:
+    """ITU-R 601 luma (as PIL's 'L'): 0.299 R + 0.587 G + 0.114 B, float32 (..., H, W)."""
+    p = np.asarray(rgb).astype(np.float32, copy=False)
+    return p[..., 0] * 0.299 + p[..., 1] * 0.587 + p[..., 2] * 0.114
 
 
 def load_image(path: str | os.PathLike) -> Image:
@@ -139,7 +144,7 @@ def fit(image: Image, height: int | None, width: int | None, channels: int) -> n
                          interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR)
     x = src.astype(np.float32)
     if channels == 1:
-        x = (x[..., 0] * 0.299 + x[..., 1] * 0.587 + x[..., 2] * 0.114)[..., None]
+        x = luminance(x)[..., None]
     elif channels != 3:
         raise UserError(f"models with {channels} input channels are not images ConvScope can feed")
     return x
@@ -150,5 +155,4 @@ def is_image_path(path: str) -> bool:
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:160]
+    return first_line(exc, 160)

@@ -16,6 +16,9 @@ import itertools
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from .errors import Remedy
+from .summary import ModelSummary
+
 _ids = itertools.count(1)
 
 
@@ -179,6 +182,17 @@ class JobFailed(Result):
     message: str = ""
     internal: bool = False  # a bug rather than bad input
     details: str = ""  # traceback for internal errors
+    remedy: Remedy | None = None  # what the window can offer to do (engine.errors.Remedy)
+
+
+@dataclass(frozen=True, eq=False)
+class JobWarning(Result):
+    """A Python warning raised while the job ran (the job goes on)."""
+
+    message: str = ""  # its first line
+    category: str = ""  # e.g. "UserWarning"
+    details: str = ""  # where it was raised, and the whole text
+    final: ClassVar[bool] = False
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,13 +208,16 @@ class EngineReady(Result):
 
 @dataclass(frozen=True, eq=False)
 class ModelLoaded(Result):
-    summary: dict = field(default_factory=dict)  # ConvModel.summary() without "layers"
-    layers: tuple = ()  # LayerInfo
+    summary: ModelSummary | None = None  # ConvModel.describe(): name, input, head, layers...
     labels: tuple = ()  # a name per class ("0", "1", ... when the model has none)
     cam_methods: tuple = ()  # names accepted by ConvModel.cam ((): engine.cam missing)
     cam_note: str = ""  # why there are no CAM methods, if so
     filters_available: bool = False
     seconds: float = 0.0
+
+    @property
+    def layers(self) -> tuple:  # engine.summary.LayerInfo
+        return self.summary.layers if self.summary is not None else ()
 
 
 @dataclass(frozen=True, eq=False)
@@ -236,15 +253,18 @@ class FiltersReady(Result):
 
 @dataclass(frozen=True, eq=False)
 class CamReady(Result):
-    """One map. In a CompareCams stream, every method but the last is not final."""
+    """One map, as plain arrays and numbers. In a CompareCams stream, every method but the
+    last is not final. The window blends `heatmap` over `pixels` itself
+    (engine.cam.overlay.blend), at whatever alpha and colour map the user picks."""
 
     method: str = ""
-    layer: str = ""
+    layer: str | None = ""
     class_index: int = 0
     label: str = ""
     score: float = 0.0
-    heatmap: Any = None  # float32 (h, w) in [0, 1]
-    cam: Any = None  # the engine's CamResult (for overlays at other alpha/colour maps)
+    heatmap: Any = None  # float32 (h, w) in [0, 1] (signed methods: [-1, 1])
+    pixels: Any = None  # uint8 (H, W, 3): the original image the map is drawn over
+    weights: Any = None  # float32 (K,) channel weights, or None
     error: str = ""  # compare mode: why this method does not apply
     seconds: float = 0.0
     last: bool = True

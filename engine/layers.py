@@ -5,42 +5,12 @@ nested model (any depth).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import keras
+
+from .summary import LayerInfo  # noqa: F401  (defined there: no Keras)
 
 POOL_OR_FLATTEN = ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten",
                    "GlobalAveragePooling1D", "GlobalMaxPooling1D")
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    path: str
-    name: str
-    class_name: str
-    output_shape: tuple | None  # without the batch axis; None where Keras cannot say
-    params: int
-    depth: int  # 0 for top-level layers
-    is_container: bool  # a nested model whose layers are listed under it
-
-    @property
-    def parent(self) -> str | None:
-        return self.path.rsplit("/", 1)[0] if "/" in self.path else None
-
-    @property
-    def spatial(self) -> bool:
-        """True for a (H, W, C) output: the layers every view can show."""
-        return self.output_shape is not None and len(self.output_shape) == 3
-
-    @property
-    def channels(self) -> int | None:
-        return self.output_shape[-1] if self.spatial else None
-
-    def as_dict(self) -> dict:
-        return {"path": self.path, "class": self.class_name,
-                "output_shape": list(self.output_shape) if self.output_shape else None,
-                "params": self.params, "spatial": self.spatial,
-                "nested_model": self.is_container}
 
 
 def walk(model: keras.Model, prefix: str = "", depth: int = 0):

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs
 
 from . import labels as label_files
 from .builtin_models import BUILTINS
-from .errors import UserError
+from .errors import Remedy, UserError, first_line
 
 DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
 
@@ -57,7 +57,7 @@ def _open_file(path: str) -> Loaded:
         try:
             model = keras.saving.load_model(path, compile=False)
         except Exception as exc:  # Keras raises many types for bad files
-            raise UserError(f"Keras could not open {path}: {_first_line(exc)}") from None
+            raise UserError(f"Keras could not open {path}: {first_line(exc)}") from None
     elif suffix in (".h5", ".hdf5"):
         model, note = _open_h5(path)
     else:
@@ -91,7 +91,7 @@ def _open_savedmodel(path: str) -> Loaded:
     try:
         layer = keras.layers.TFSMLayer(path, call_endpoint="serving_default")
     except Exception as exc:
-        raise UserError(f"could not open the SavedModel {path}: {_first_line(exc)}") from None
+        raise UserError(f"could not open the SavedModel {path}: {first_line(exc)}") from None
     return Loaded(keras_model=layer, name=os.path.basename(path.rstrip("/")), source=path,
                   labels=label_files.sidecar(path), auto_preprocess="rescale",
                   predict_only=True,
@@ -122,10 +122,12 @@ def _open_builtin(rest: str) -> Loaded:
             cache = os.path.join(os.path.expanduser(keras_config.keras_home()), "models")
             raise UserError(
                 f"the ImageNet weights of {name} are not in Keras' cache ({cache}) and could "
-                f"not be downloaded ({_first_line(exc)}). Connect to the internet once, copy "
+                f"not be downloaded ({first_line(exc)}). Connect to the internet once, copy "
                 f"the weights file into that folder, or use builtin:{name}?weights=none "
-                "for random weights") from None
-        raise UserError(f"could not build {name}: {_first_line(exc)}") from None
+                "for random weights",
+                remedy=Remedy("open_model", "Open with random weights",
+                              f"builtin:{name}?weights=none")) from None
+        raise UserError(f"could not build {name}: {first_line(exc)}") from None
     return Loaded(keras_model=model, name=f"{name}" + (" (random weights)" if weights == "none" else ""),
                   source=f"builtin:{name}" + ("?weights=none" if weights == "none" else ""),
                   labels=label_files.imagenet(), auto_preprocess=BUILTINS[name].preprocess)
@@ -138,7 +140,3 @@ def _auto_mode(model) -> str:
             return "none"
     return "rescale"
 
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]

@@ -16,7 +16,7 @@ from . import preprocess as prep
 from . import tf_runtime
 from .errors import UserError
 from .hooks import Intercept, first_output, head_activation
-from .layers import LayerInfo
+from .summary import HeadInfo, LayerInfo, ModelSummary
 
 
 @dataclass(frozen=True)
@@ -24,17 +24,6 @@ class Prediction:
     index: int
     label: str
     score: float
-
-
-@dataclass(frozen=True)
-class HeadInfo:
-    activation: str  # softmax | sigmoid | linear
-    units: int  # size of the output vector
-    classes: int  # selectable classes (2 for a single sigmoid unit)
-
-    @property
-    def binary_sigmoid(self) -> bool:
-        return self.activation == "sigmoid" and self.units == 1
 
 
 def open_model(spec: str, preprocess: str = "auto", device: str = "auto") -> "ConvModel":
@@ -101,16 +90,18 @@ class ConvModel:
 
         return resolve(self.labels, self.head.classes, wanted)
 
-    def summary(self) -> dict:
+    def describe(self) -> ModelSummary:
+        """The model in plain data (engine.summary): what the window and `info` show."""
         params = int(sum(info.params for info in self.layers if info.depth == 0)) if self.layers else None
-        return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),
-                "output_shape": [self.head.units],
-                "preprocess": self.preprocess,
-                "head": {"activation": self.head.activation, "units": self.head.units,
-                         "classes": self.head.classes},
-                "params": params, "device": self.device, "predict_only": self.predict_only,
-                "default_cam_layer": self.default_cam_layer, "note": self.note,
-                "layers": [info.as_dict() for info in self.layers]}
+        return ModelSummary(
+            name=self.name, source=self.source, input_shape=tuple(self.input_shape),
+            preprocess=self.preprocess, head=self.head, params=params, device=self.device,
+            predict_only=self.predict_only, default_cam_layer=self.default_cam_layer,
+            note=self.note, layers=tuple(self.layers))
+
+    def summary(self) -> dict:
+        """describe() as a JSON-ready dict (`convscope info --json`)."""
+        return self.describe().as_dict()
 
     # -- input ---------------------------------------------------------------------------
     def pixels(self, images) -> np.ndarray:
@@ -174,7 +165,7 @@ class ConvModel:
         pairs.sort(key=lambda ps: -ps[1])
         return [Prediction(int(i), self.label(int(i)), float(s)) for i, s in pairs[:max(1, top)]]
 
-    def activations(self, images, layers: Iterable[str] | None = None, cancel=None) -> dict:
+    def activations(self, images, layers: Iterable[str] | None = None) -> dict:
         """{path: (H, W, C)} from ONE forward pass ((N, H, W, C) for a list of images).
 
         `layers=None` means every layer with a spatial output.

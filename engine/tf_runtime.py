@@ -57,10 +57,6 @@ def init(device: str = "auto") -> str:
         return _device
 
 
-def device() -> str:
-    return _device or init()
-
-
 @contextlib.contextmanager
 def _quiet_native_stderr():
     """Hide the lines TensorFlow's C++ start-up writes to fd 2 before its log level applies

@@ -2,9 +2,14 @@
 
 `Worker` holds the open ConvModel and turns a job (engine.jobs) into results, sent through
 an `emit` callback: streaming progress first (throttled), then exactly one terminal result.
-Failures never escape: a UserError becomes `JobFailed` with its message, a cancellation
-`JobCancelled`, anything else `JobFailed(internal=True)` with a short message and the
-traceback in `details`.
+Failures never escape: a UserError becomes `JobFailed` with its message (and its remedy),
+a cancellation `JobCancelled`, anything else `JobFailed(internal=True)` with a short
+message and the traceback in `details`. Python warnings raised while a job runs are sent
+as `JobWarning` results (as superqt's workers do), so they reach the window instead of
+vanishing on this thread.
+
+Which method runs a job: the `HANDLERS` table, job type -> function(worker, job, emit,
+cancel, base); a module that adds a job registers its function with `@handles(JobType)`.
 
 Everything here runs on the one engine thread (engine/qt_bridge.py) — TensorFlow is first
 imported by the StartEngine job there.
@@ -13,26 +18,48 @@ from __future__ import annotations
 
 import time
 import traceback
+import warnings
 from typing import Callable
 
 from . import jobs as J
 from .cancel import CancelToken
-from .errors import Cancelled, UserError
+from .errors import Cancelled, UserError, first_line
 
 Emit = Callable[[J.Result], None]
 
 PROGRESS_INTERVAL = 0.1  # seconds between streamed progress results of one job
+# Keras-internal notices that say nothing to a user (also silenced in pyproject's pytest).
+WARNING_NOISE = ("__array__ implementation doesn't accept a copy keyword",
+                 "The structure of `inputs` doesn't match")
+
+Handler = Callable[["Worker", J.Job, Emit, CancelToken, dict], None]
+HANDLERS: dict[type, Handler] = {}
+
+
+def handles(job_type: type):
+    """Register the function that runs jobs of `job_type` (one per type)."""
+    def register(fn: Handler) -> Handler:
+        if job_type in HANDLERS:
+            raise ValueError(f"{job_type.__name__} already has a handler")
+        HANDLERS[job_type] = fn
+        return fn
+    return register
 
 
 class Throttle:
-    """Calls through at most once per `interval` seconds (the first call always passes)."""
+    """Calls through at most once per `interval` seconds (the first call always passes).
+    `clock`: seconds, monotonic (injectable for tests)."""
 
-    def __init__(self, interval: float = PROGRESS_INTERVAL):
-        self.interval = interval
-        self._last = -1e9
+    def __init__(self, interval: float | None = None, clock: Callable[[], float] = time.monotonic):
+        self.interval = PROGRESS_INTERVAL if interval is None else interval
+        self.clock = clock
+        self._last: float | None = None
 
     def ready(self) -> bool:
-        now = time.monotonic()
+        now = self.clock()
+        if self._last is None:
+            self._last = now
+            return True
         if now - self._last >= self.interval:
             self._last = now
             return True
@@ -40,27 +67,37 @@ class Throttle:
 
 
 class Worker:
-    def __init__(self) -> None:
+    def __init__(self, progress_interval: float | None = None) -> None:
         self.model = None  # engine.model.ConvModel
+        # seconds between streamed progress / partial results of one job
+        self.progress_interval = PROGRESS_INTERVAL if progress_interval is None else progress_interval
 
     # -- the one entry point ------------------------------------------------------------
     def run(self, job: J.Job, emit: Emit, cancel: CancelToken | None = None) -> None:
         cancel = cancel or CancelToken()
         base = {"job_id": job.job_id, "channel": job.channel}
-        handler = getattr(self, "_do_" + type(job).__name__, None)
-        try:
-            if handler is None:
-                raise UserError(f"the engine does not know the job {type(job).__name__}")
-            cancel.check()
-            handler(job, emit, cancel, base)
-        except Cancelled:
-            emit(J.JobCancelled(**base))
-        except UserError as exc:
-            emit(J.JobFailed(**base, message=str(exc)))
-        except Exception as exc:  # a bug, or a failure TensorFlow did not explain
-            emit(J.JobFailed(**base, internal=True, details=traceback.format_exc(),
-                             message=f"internal error ({job.describe()}): "
-                                     f"{type(exc).__name__}: {_first_line(exc)}"))
+        handler = HANDLERS.get(type(job))
+        # As superqt's workers: record warnings for the job's duration. catch_warnings is
+        # process-wide (Python < 3.14), so a warning the GUI thread raises meanwhile is
+        # shown too, which is what a user wants of a warning anyway.
+        with warnings.catch_warnings(record=True) as caught:
+            try:
+                if handler is None:
+                    raise UserError(f"the engine does not know the job {type(job).__name__}")
+                cancel.check()
+                handler(self, job, _WarningsFirst(emit, caught, base), cancel, base)
+                final = None
+            except Cancelled:
+                final = J.JobCancelled(**base)
+            except UserError as exc:
+                final = J.JobFailed(**base, message=str(exc), remedy=getattr(exc, "remedy", None))
+            except Exception as exc:  # a bug, or a failure TensorFlow did not explain
+                final = J.JobFailed(**base, internal=True, details=traceback.format_exc(),
+                                    message=f"internal error ({job.describe()}): "
+                                            f"{type(exc).__name__}: {first_line(exc)}")
+        _flush_warnings(emit, caught, base)
+        if final is not None:
+            emit(final)
 
     def run_all(self, job: J.Job, cancel: CancelToken | None = None) -> list[J.Result]:
         """Run a job and return everything it emitted (for scripts and tests)."""
@@ -69,14 +106,16 @@ class Worker:
         return out
 
     # -- jobs -----------------------------------------------------------------------------
-    def _do_StartEngine(self, job: J.StartEngine, emit, cancel, base) -> None:
+    @handles(J.StartEngine)
+    def _start_engine(self, job: J.StartEngine, emit, cancel, base) -> None:
         from . import tf_runtime
 
         t0 = time.perf_counter()
         device = tf_runtime.init(job.device)
         emit(J.EngineReady(**base, device=device, seconds=time.perf_counter() - t0))
 
-    def _do_LoadModel(self, job: J.LoadModel, emit, cancel, base) -> None:
+    @handles(J.LoadModel)
+    def _load_model(self, job: J.LoadModel, emit, cancel, base) -> None:
         from .model import open_model
 
         t0 = time.perf_counter()
@@ -87,20 +126,21 @@ class Worker:
         _warm_up(model)
         # Only now replace the old model: a file that fails to open leaves it working.
         self.model = model
-        summary = {k: v for k, v in model.summary().items() if k != "layers"}
         methods, note = _cam_methods(model)
         emit(J.ModelLoaded(
-            **base, summary=summary, layers=tuple(model.layers),
+            **base, summary=model.describe(),
             labels=tuple(model.label(i) for i in range(model.head.classes)),
             cam_methods=methods, cam_note=note,
             filters_available=not model.predict_only and _has_module("filters"),
             seconds=time.perf_counter() - t0))
 
-    def _do_Predict(self, job: J.Predict, emit, cancel, base) -> None:
+    @handles(J.Predict)
+    def _predict(self, job: J.Predict, emit, cancel, base) -> None:
         preds = self._model().predict(job.image, top=job.top)
         emit(J.Predicted(**base, image_name=job.image.name, predictions=tuple(preds)))
 
-    def _do_Activations(self, job: J.Activations, emit, cancel, base) -> None:
+    @handles(J.Activations)
+    def _activations(self, job: J.Activations, emit, cancel, base) -> None:
         model = self._model()
         model.layer(job.layer, spatial=True)
         t0 = time.perf_counter()
@@ -108,9 +148,10 @@ class Worker:
         emit(J.ActivationsReady(**base, layer=job.layer, image_name=job.image.name,
                                 activations=act, seconds=time.perf_counter() - t0))
 
-    def _do_FilterPatterns(self, job: J.FilterPatterns, emit, cancel, base) -> None:
+    @handles(J.FilterPatterns)
+    def _filter_patterns(self, job: J.FilterPatterns, emit, cancel, base) -> None:
         model = self._model()
-        throttle = Throttle()
+        throttle = Throttle(self.progress_interval)
         t0 = time.perf_counter()
         fields = dict(base, layer=job.layer, filters=tuple(job.filters))
 
@@ -126,10 +167,12 @@ class Worker:
         emit(J.FiltersReady(**fields, patterns=patterns, step=job.steps, steps=job.steps,
                             seconds=time.perf_counter() - t0, last=True))
 
-    def _do_Cam(self, job: J.Cam, emit, cancel, base) -> None:
+    @handles(J.Cam)
+    def _cam_job(self, job: J.Cam, emit, cancel, base) -> None:
         emit(self._cam(job.method, job, emit, cancel, base, last=True))
 
-    def _do_CompareCams(self, job: J.CompareCams, emit, cancel, base) -> None:
+    @handles(J.CompareCams)
+    def _compare_cams(self, job: J.CompareCams, emit, cancel, base) -> None:
         if not job.methods:
             raise UserError("no CAM methods to compare")
         for i, method in enumerate(job.methods):
@@ -168,7 +211,7 @@ class Worker:
     def _cam(self, method, job, emit, cancel, base, last) -> J.CamReady:
         model = self._model()
         model.require_layers("class activation maps")
-        throttle = Throttle()
+        throttle = Throttle(self.progress_interval)
 
         def progress(done, total=None, *_):
             if total and throttle.ready():
@@ -183,7 +226,8 @@ class Worker:
                         class_index=job.class_index, **options)
         return J.CamReady(**base, method=cam.method, layer=cam.layer,
                           class_index=int(cam.class_index), label=str(cam.label),
-                          score=float(cam.score), heatmap=cam.heatmap, cam=cam,
+                          score=float(cam.score), heatmap=cam.heatmap,
+                          pixels=cam.image.pixels, weights=cam.weights,
                           seconds=time.perf_counter() - t0, last=last)
 
 
@@ -208,11 +252,30 @@ def _cam_methods(model) -> tuple[tuple, str]:
         return (), model.note
     if not _has_module("cam"):
         return (), "class activation maps are not available in this build (engine.cam missing)"
-    from . import cam
+    from .cam import registry
 
-    return tuple(cam.METHODS), ""
+    return registry.names(), ""
 
 
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return (text.splitlines()[0] if text else type(exc).__name__)[:300]
+class _WarningsFirst:
+    """emit() that first sends the warnings caught so far, so they arrive before the
+    result they came with (and before the job's terminal result)."""
+
+    def __init__(self, emit: Emit, caught: list, base: dict):
+        self.emit, self.caught, self.base = emit, caught, base
+
+    def __call__(self, result: J.Result) -> None:
+        _flush_warnings(self.emit, self.caught, self.base)
+        self.emit(result)
+
+
+def _flush_warnings(emit: Emit, caught: list, base: dict) -> None:
+    seen = set()
+    while caught:
+        w = caught.pop(0)
+        text = str(w.message).strip()
+        if not text or text in seen or any(n in text for n in WARNING_NOISE):
+            continue
+        seen.add(text)
+        emit(J.JobWarning(**base, message=first_line(w.message), category=w.category.__name__,
+                          details=f"{w.filename}:{w.lineno}: {w.category.__name__}: {text}"))

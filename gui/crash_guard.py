@@ -13,6 +13,8 @@ import traceback
 
 from PySide6.QtCore import QObject, QtMsgType, Signal, qInstallMessageHandler
 
+from engine.errors import first_line
+
 
 # Messages of the offscreen / headless platform that say nothing about ConvScope.
 QT_NOISE = ("propagateSizeHints", "This plugin does not support")
@@ -36,7 +38,7 @@ def install(notify) -> None:
             return
         details = "".join(traceback.format_exception(exc_type, exc, tb))
         print(details, file=sys.stderr)
-        first = (str(exc).strip().splitlines() or [exc_type.__name__])[0][:300]
+        first = first_line(exc) if exc is not None else exc_type.__name__
         relay.sigProblem.emit(f"Something went wrong ({exc_type.__name__}: {first}). "
                               "ConvScope keeps running; the details say where.", details)
 

@@ -3,7 +3,8 @@
 `EngineClient.send(job)` remembers the job as the latest of its channel and hands it to
 the bridge. Results arrive on the GUI thread; a result whose job is no longer the latest
 of its channel (superseded, or cancelled by the user) is dropped here, so views only ever
-see results of what they asked for last. Views subscribe by result type.
+see results of what they asked for last. Views subscribe by result type and, usually, by
+channel (`subscribe(J.CamReady, cb, channel="cam")`), so they never re-filter.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class EngineClient(QObject):
         super().__init__(parent)
         self.bridge = EngineBridge(parent=self)
         self._latest: dict[str, J.Job] = {}  # channel -> the job whose results are wanted
-        self._handlers: dict[type, list] = defaultdict(list)
+        self._handlers: dict[tuple, list] = defaultdict(list)  # (type, channel or None) -> callbacks
         self._started: dict[int, float] = {}  # job_id -> when the engine started it
         self.dropped = 0  # results of superseded jobs (tests look at it)
         self.bridge.sigResult.connect(self._on_result)
@@ -57,8 +58,10 @@ class EngineClient(QObject):
         return self.bridge.stop(timeout_ms)
 
     # -- receiving ------------------------------------------------------------------------
-    def subscribe(self, result_type: type, callback) -> None:
-        self._handlers[result_type].append(callback)
+    def subscribe(self, result_type: type, callback, channel: str | None = None) -> None:
+        """Call `callback(result)` for wanted results of `result_type` (of one `channel`,
+        or of every channel when None)."""
+        self._handlers[(result_type, channel)].append(callback)
 
     def _on_started(self, job: J.Job) -> None:
         if self._latest.get(job.channel) is job:
@@ -85,8 +88,9 @@ class EngineClient(QObject):
             self.sigProgress.emit(result.done, result.total, result.text)
         elif isinstance(result, J.JobFailed):
             self.sigFailed.emit(result)
-        for callback in self._handlers.get(type(result), ()):
-            callback(result)
+        for key in ((type(result), None), (type(result), result.channel)):
+            for callback in self._handlers.get(key, ()):
+                callback(result)
         if result.final:
             started = self._started.pop(job.job_id, None)
             self.sigFinished.emit(job, result, time.perf_counter() - started if started else 0.0)

@@ -47,6 +47,7 @@ class Startup:
 
 
 class MainWindow(QMainWindow):
+    CLOSE_WAIT_MS = 2000  # waited per close attempt for the engine thread to end
     def __init__(self, settings: Settings | None = None, startup: Startup | None = None):
         super().__init__()
         self.settings = settings or Settings()
@@ -59,15 +60,19 @@ class MainWindow(QMainWindow):
         self.started = False
         self.startup_done = False
         self._loading = ""  # the model spec being opened
+        self._warned: set[str] = set()  # engine warnings shown already
 
         # -- the centre: message bar above the view tabs --------------------------------
         self.notifications = NotificationBar()
         self.tabs = QTabWidget()
         args = (self.session, self.client, self.settings)
-        self.views = [ActivationsView(*args), FiltersView(*args),
-                      CamView(*args, self.cam_options), CompareView(*args, self.cam_options),
-                      LiveView(*args, self.cam_options)]
-        self.live = self.views[-1]
+        self.activations_view = ActivationsView(*args)
+        self.filters_view = FiltersView(*args)
+        self.cam_view = CamView(*args, self.cam_options)
+        self.compare_view = CompareView(*args, self.cam_options)
+        self.live = LiveView(*args, self.cam_options)
+        self.views = [self.activations_view, self.filters_view, self.cam_view,
+                      self.compare_view, self.live]
         for view in self.views:
             self.tabs.addTab(view, view.title)
         centre = QWidget()
@@ -92,7 +97,7 @@ class MainWindow(QMainWindow):
         self._connect()
         self._restore()
         if self.startup.mode:
-            self.views[1].set_mode(self.startup.mode)
+            self.filters_view.set_mode(self.startup.mode)
         self.view(self.startup.view or self.settings.get("view/tab"))
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
@@ -109,6 +114,7 @@ class MainWindow(QMainWindow):
         c.subscribe(J.EngineReady, self._on_engine_ready)
         c.subscribe(J.ModelLoaded, self._on_model_loaded)
         c.subscribe(J.Predicted, self._on_predicted)
+        c.subscribe(J.JobWarning, self._on_warning)
         c.sigFailed.connect(self._on_failed)
         c.sigFinished.connect(self._on_finished)
         c.sigJobChanged.connect(self.status.set_job)
@@ -121,7 +127,7 @@ class MainWindow(QMainWindow):
         self.image_panel.sigImageChosen.connect(s.set_image)
         self.image_panel.sigRemoveImage.connect(s.remove_image)
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
-        self.views[0].sigShowFilter.connect(self.show_filter)
+        self.activations_view.sigShowFilter.connect(self.show_filter)
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(text, 8000))
 
@@ -194,9 +200,8 @@ class MainWindow(QMainWindow):
 
     def show_filter(self, layer: str, channel: int) -> None:
         """Linked from the activation grid: the filter pattern of one channel."""
-        filters = self.views[1]
         self.session.set_layer(layer)
-        filters.show_filter(layer, channel)
+        self.filters_view.show_filter(layer, channel)
         self.view("filters")
 
     def cancel(self) -> None:
@@ -222,18 +227,18 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, r: J.ModelLoaded) -> None:
         self.session.set_model(r)
         self.model_panel.set_model(r)
-        self.status.set_device(r.summary.get("device") or self.session.device)
-        self.setWindowTitle(f"ConvScope — {r.summary['name']}")
-        self.settings.add_recent("models", r.summary["source"])
+        self.status.set_device(r.summary.device or self.session.device)
+        self.setWindowTitle(f"ConvScope — {r.summary.name}")
+        self.settings.add_recent("models", r.summary.source)
         self.actions_.refresh_recent()
         layer = self.startup.layer if not self.startup_done else None
         if layer and self.session.layer_info(layer) is None:
-            self.notify(f"no layer {layer!r} in {r.summary['name']}; showing the default layer")
+            self.notify(f"no layer {layer!r} in {r.summary.name}; showing the default layer")
             layer = None
         self.session.set_layer(layer or self.session.default_layer())
         self.model_panel.tree.setFocus()
         if not self.startup_done and self.startup.method:
-            if not self.views[2].set_method(self.startup.method):
+            if not self.cam_view.set_method(self.startup.method):
                 self.notify(f"unknown CAM method {self.startup.method!r}; choose one of "
                             f"{', '.join(r.cam_methods)}")
         self._request_predictions()
@@ -250,9 +255,9 @@ class MainWindow(QMainWindow):
     def _on_failed(self, r: J.JobFailed) -> None:
         if r.channel == "load":
             self.model_panel.show_loading("no model open" if self.session.model is None
-                                          else self.session.model.summary["name"])
-            action = self._random_weights_action(r.message)
-            self.notify(f"Could not open the model: {r.message}", details=r.details, **action)
+                                          else self.session.model.summary.name)
+            self.notify(f"Could not open the model: {r.message}", details=r.details,
+                        **self._remedy_action(r.remedy))
             for v in self.views:  # their queued jobs were cancelled for the load
                 v.invalidate()
             self._request_predictions()
@@ -263,13 +268,18 @@ class MainWindow(QMainWindow):
         elif r.internal:  # a view shows its own bad-input failures in place
             self.notify(r.message, details=r.details)
 
-    def _random_weights_action(self, message: str) -> dict:
-        """A built-in model whose ImageNet weights are unavailable: offer random ones."""
-        if "builtin:" in message and "?weights=none" in message:
-            name = message.split("builtin:", 1)[1].split("?", 1)[0]
-            return {"action": "Open with random weights",
-                    "callback": lambda: self.open_model(f"builtin:{name}?weights=none")}
+    def _remedy_action(self, remedy) -> dict:
+        """The button the engine suggests (engine.errors.Remedy), e.g. a built-in model
+        whose ImageNet weights are unavailable: open it with random weights."""
+        if remedy is not None and remedy.kind == "open_model":
+            return {"action": remedy.label, "callback": lambda: self.open_model(remedy.argument)}
         return {}
+
+    def _on_warning(self, r: J.JobWarning) -> None:
+        """A Python warning raised on the engine thread: shown once per text."""
+        if r.message not in self._warned:
+            self._warned.add(r.message)
+            self.notify(f"{r.category}: {r.message}", "warning", details=r.details)
 
     # -- session changes ------------------------------------------------------------------
     def _on_image_changed(self) -> None:
@@ -306,9 +316,16 @@ class MainWindow(QMainWindow):
         self.open_inputs(inputs.from_mime(event.mimeData()))
 
     def closeEvent(self, event) -> None:
+        """Close only once the engine thread has ended: a window (and QApplication) gone
+        while TensorFlow still runs on that thread would kill the process mid-call. The
+        running job is cancelled; if it does not stop within a moment, the close is
+        retried while the event loop keeps the window responsive."""
         self.settings.save_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.live.close_source()  # the frame reader thread ends before the engine's
-        if not self.client.stop():
-            self.statusBar().showMessage("the engine is still finishing a computation…")
+        if not self.client.stop(self.CLOSE_WAIT_MS):
+            event.ignore()
+            self.statusBar().showMessage("waiting for the engine to finish its current step…")
+            QTimer.singleShot(self.CLOSE_WAIT_MS, self.close)
+            return
         super().closeEvent(event)

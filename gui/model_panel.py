@@ -76,18 +76,17 @@ class ModelPanel(QWidget):
 
     def set_model(self, loaded) -> None:
         s = loaded.summary
-        head = s["head"]
-        self.fields["model"].setText(f"<b>{s['name']}</b><br><span style='color:#777'>"
-                                     f"{s['source']}</span>")
-        self.fields["input"].setText(f"{shape_text(s['input_shape'])}  "
-                                     f"(preprocess: {s['preprocess']})")
-        self.fields["head"].setText(f"{head['activation']} · {head['classes']} classes")
-        self.fields["params"].setText(f"{s['params']:,}" if s.get("params") is not None else "—")
-        self.fields["device"].setText(s.get("device") or "—")
-        notes = [n for n in (s.get("note"), loaded.cam_note) if n]
+        self.fields["model"].setText(f"<b>{s.name}</b><br><span style='color:#777'>"
+                                     f"{s.source}</span>")
+        self.fields["input"].setText(f"{shape_text(s.input_shape)}  "
+                                     f"(preprocess: {s.preprocess})")
+        self.fields["head"].setText(f"{s.head.activation} · {s.head.classes} classes")
+        self.fields["params"].setText(f"{s.params:,}" if s.params is not None else "—")
+        self.fields["device"].setText(s.device or "—")
+        notes = [n for n in (s.note, loaded.cam_note) if n]
         self.note.setText("\n".join(dict.fromkeys(notes)))
         self.note.setVisible(bool(notes))
-        self.tree_model.set_layers(loaded.layers, s.get("default_cam_layer"))
+        self.tree_model.set_layers(s.layers, s.default_cam_layer)
         self.tree.expandAll()
 
     def select(self, path: str | None) -> None:

@@ -46,7 +46,7 @@ class Session(QObject):
         """The model's default CAM layer, else its last spatial layer."""
         if self.model is None:
             return None
-        default = self.model.summary.get("default_cam_layer")
+        default = self.model.summary.default_cam_layer
         if default:
             return default
         spatial = [i.path for i in self.model.layers if i.spatial and not i.is_container]

@@ -9,7 +9,7 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from engine import filter_spec
+from engine import activation_view, filter_spec
 from engine.cam import registry as cam_registry
 
 VERSION = 1
@@ -18,8 +18,8 @@ MAX_RECENT = 10
 # view option -> default (the type of the default is the type read back)
 DEFAULTS = {
     "activations/per_row": 0,  # 0: automatic
-    "activations/normalise": "channel",
-    "activations/colormap": "viridis",
+    "activations/normalise": activation_view.DEFAULT_NORMALISATION,
+    "activations/colormap": activation_view.DEFAULT_COLORMAP,
     "filters/range": "0-15",
     "filters/size": filter_spec.DEFAULT_SIZE,
     "filters/steps": filter_spec.DEFAULT_STEPS["regularized"],

@@ -124,7 +124,7 @@ class WindowActions:
                 inputs.from_paths([p])))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
-        current = self.w.session.model.summary["source"] if self.w.session.model else None
+        current = self.w.session.model.summary.source if self.w.session.model else None
         for spec in s.recent("models"):
             self.model_combo.addItem(os.path.basename(spec) if os.path.sep in spec else spec, spec)
         if current is not None:
@@ -133,7 +133,7 @@ class WindowActions:
 
     def _on_recent_combo(self, row: int) -> None:
         spec = self.model_combo.itemData(row)
-        if spec and (self.w.session.model is None or spec != self.w.session.model.summary["source"]):
+        if spec and (self.w.session.model is None or spec != self.w.session.model.summary.source):
             self.w.open_model(spec)
 
     # -- files ----------------------------------------------------------------------------

@@ -108,3 +108,30 @@ def demo_model():
     from engine import open_model
 
     return open_model("demo")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_qthread_left_running():
+    """Every QThread a test module starts (the engine's or any other) must have ended when
+    the module is done, its fixtures torn down (as napari's conftest: QThread.start patched
+    to remember each thread and where it was started)."""
+    import traceback
+    import weakref
+
+    from PySide6.QtCore import QThread
+
+    started = weakref.WeakKeyDictionary()
+    original = QThread.start
+
+    def start(self, *args, **kwargs):
+        started[self] = "".join(traceback.format_stack(limit=8)[:-1])
+        return original(self, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(QThread, "start", start)
+        yield
+    running = [(t, where) for t, where in list(started.items()) if t.isRunning()]
+    for t, _ in running:
+        t.wait(5000)  # one more chance: it may be ending right now
+    still = [where for t, where in running if t.isRunning()]
+    assert not still, "QThread(s) left running, started at:\n" + "\n---\n".join(still)

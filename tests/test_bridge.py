@@ -104,8 +104,9 @@ def test_load_reports_layers_labels_and_methods(small_model_file):
     paths = [i.path for i in loaded.layers]
     assert "backbone/conv4" in paths and "conv1" in paths
     assert loaded.labels == tuple(LABELS)
-    assert loaded.summary["default_cam_layer"] == "backbone/conv4"
-    assert "layers" not in loaded.summary
+    assert loaded.summary.default_cam_layer == "backbone/conv4"
+    assert loaded.summary.head.classes == 4 and loaded.summary.input_shape == (64, 64, 3)
+    assert loaded.layers is loaded.summary.layers
     assert "gradcam" in loaded.cam_methods and loaded.filters_available
 
 
@@ -150,13 +151,13 @@ def test_cancelled_token_gives_cancelled_result(worker):
 
 
 def test_filters_stream_then_finish(worker, monkeypatch):
-    monkeypatch.setattr("engine.worker.PROGRESS_INTERVAL", 0.0)
+    monkeypatch.setattr(worker, "progress_interval", 0.0)  # stream every partial result
     out = []
     worker.run(J.FilterPatterns(layer="conv2", filters=(0, 3), size=64, steps=12), out.append)
     partial = [r for r in out if isinstance(r, J.FiltersReady) and not r.final]
     assert partial and out[-1].final and isinstance(out[-1], J.FiltersReady)
     assert out[-1].patterns.shape == (2, 64, 64, 3) and out[-1].patterns.dtype == np.uint8
-    assert all(0 < r.step < r.steps for r in partial)
+    assert [r.step for r in partial] == [5, 10] and all(r.steps == 12 for r in partial)
 
 
 def test_compare_streams_every_method(worker):

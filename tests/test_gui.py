@@ -34,7 +34,7 @@ def test_plain_start_opens_the_demo_on_a_sample(qapp, tmp_path):
     try:
         wait_until(lambda: w.session.model is not None, 120, "the demo model")
         settle(w)
-        assert w.session.model.summary["source"] == "demo"
+        assert w.session.model.summary.source == "demo"
         names = [im.name for im in w.session.images]
         assert "demo_circle.png" in names and "cat.jpg" in names
         assert w.session.image.name == "demo_circle.png"
@@ -49,8 +49,8 @@ def test_plain_start_opens_the_demo_on_a_sample(qapp, tmp_path):
 
 def test_startup_opens_model_and_analyses_the_image(window):
     s = window.session
-    assert s.model.summary["name"] == "small.keras"
-    assert s.device and window.status.device.text() == s.model.summary["device"]
+    assert s.model.summary.name == "small.keras"
+    assert s.device and window.status.device.text() == s.model.summary.device
     assert s.layer == "backbone/conv4"  # the default CAM layer, selected in the tree
     assert window.model_panel.current_path() == "backbone/conv4"
     # predictions: all four classes with bars, sorted
@@ -60,7 +60,7 @@ def test_startup_opens_model_and_analyses_the_image(window):
     scores = [p.score for p in bars.predictions]
     assert scores == sorted(scores, reverse=True) and abs(sum(scores) - 1) < 1e-4
     # the activation grid is drawn (64 channels of 16x16 in an 8x8 grid)
-    view = window.views[0]
+    view = window.activations_view
     assert view.act.shape == (16, 16, 64)
     assert view.canvas.showing_image() and view.picture.shape == (8 * 17 - 1, 8 * 17 - 1, 3)
     assert not window.notifications.isVisible()
@@ -98,7 +98,7 @@ def test_layer_tree_nests_filters_and_marks(window):
 def test_selecting_layers_draws_their_activations(window):
     from engine import activation_view
 
-    view = window.views[0]
+    view = window.activations_view
     for path, shape in [("conv1", (64, 64, 8)), ("backbone/conv3", (16, 16, 32)),
                         ("pool2", (16, 16, 16)), ("backbone", (16, 16, 64))]:
         window.model_panel.select(path)
@@ -128,7 +128,7 @@ def test_selecting_layers_draws_their_activations(window):
 def test_arrow_keys_walk_layers_without_stalling(window):
     """Seven presses of Down from conv1 reach backbone/conv4 (through the nested model);
     the view follows, and the requests on the way collapse."""
-    view = window.views[0]
+    view = window.activations_view
     window.model_panel.select("conv1")
     settle(window)
     started = []
@@ -145,11 +145,26 @@ def test_arrow_keys_walk_layers_without_stalling(window):
     ran = [j.layer for j in started if isinstance(j, J.Activations)]
     # the nested model's input layer is passed over without a request (nothing to compute)
     assert ran and ran[-1] == "backbone/conv4" and "backbone/features" not in ran
-    assert len(ran) <= 6
+    order = window.model_panel.tree_model.paths()
+    assert ran == sorted(ran, key=order.index) and len(set(ran)) == len(ran)  # in order, once each
+
+    # A burst (seven presses before the event loop runs once) collapses to ONE request,
+    # for the layer the burst ends on.
+    window.model_panel.select("conv1")
+    settle(window)
+    started.clear()
+    window.client.bridge.sigStarted.connect(started.append)
+    tree.setFocus()
+    for _ in range(7):
+        QTest.keyClick(tree, Qt.Key.Key_Down)
+    settle(window)
+    window.client.bridge.sigStarted.disconnect(started.append)
+    assert [j.layer for j in started if isinstance(j, J.Activations)] == ["backbone/conv4"]
+    assert view.shown[1] == "backbone/conv4"
 
 
 def test_normalisation_colour_map_and_per_row(window):
-    view = window.views[0]
+    view = window.activations_view
     window.model_panel.select("conv2")
     settle(window)
     view.per_row.setValue(4)
@@ -169,7 +184,7 @@ def test_normalisation_colour_map_and_per_row(window):
 
 
 def test_hover_and_click_a_channel(window):
-    view = window.views[0]
+    view = window.activations_view
     window.model_panel.select("backbone/conv3")
     settle(window)
     h, w, c = view.act.shape  # 16x16x32: 6 per row (ceil sqrt 32)
@@ -192,7 +207,7 @@ def test_hover_and_click_a_channel(window):
 
 
 def test_one_click_from_a_channel_to_its_filter_pattern(window):
-    view, filters = window.views[0], window.views[1]
+    view, filters = window.activations_view, window.filters_view
     assert view.detail.isVisible()
     ch = view.detail.channel
     view.detail.filter_button.click()
@@ -211,13 +226,13 @@ def test_dropping_images_adds_them_to_the_strip(window, image_files):
     assert window.image_panel.strip.count() == before + 2
     assert window.session.image.name == "noise.jpg"
     settle(window)
-    assert window.views[0].shown[0] is window.session.image
+    assert window.activations_view.shown[0] is window.session.image
     # the strip switches the image
     window.image_panel.strip.setCurrentRow(window.image_panel.strip.count() - 1)
     assert window.session.image.name == "wide.png"
     settle(window)
     assert window.image_panel.predictions.predictions
-    assert window.views[0].shown[0].name == "wide.png"
+    assert window.activations_view.shown[0].name == "wide.png"
 
 
 def test_paste_an_image_from_the_clipboard(window):
@@ -241,7 +256,7 @@ def test_export_and_copy_the_view(window, tmp_path):
     out = tmp_path / "grid.png"
     assert window.actions_.export_to(str(out))
     saved = np.asarray(PILImage.open(out).convert("RGB"))
-    fig = window.views[0].figure()
+    fig = window.activations_view.figure()
     k = saved.shape[0] // fig.shape[0]  # small figures are enlarged, pixel for pixel
     assert k >= 1 and max(saved.shape[:2]) >= min(1024, max(fig.shape[:2]))
     np.testing.assert_array_equal(saved[::k, ::k], fig)
@@ -266,40 +281,45 @@ def test_corrupt_model_dropped_shows_error_and_app_keeps_working(window, broken_
     window.view("activations")
     window.model_panel.select("conv2")
     settle(window)
-    assert window.views[0].shown[1] == "conv2" and window.views[0].act.shape == (32, 32, 16)
+    assert window.activations_view.shown[1] == "conv2" and window.activations_view.act.shape == (32, 32, 16)
 
 
 def test_loading_another_model_by_drop(window, seq_sigmoid_path, small_model_file):
     drop(window, [seq_sigmoid_path])
-    wait_until(lambda: window.session.model.summary["source"] == seq_sigmoid_path, 120, "load")
+    wait_until(lambda: window.session.model.summary.source == seq_sigmoid_path, 120, "load")
     settle(window)
     s = window.session
-    assert s.model.summary["head"]["activation"] == "sigmoid"
+    assert s.model.summary.head.activation == "sigmoid"
     assert window.model_panel.tree_model.paths()[0] == "conv2d_1"
-    assert s.layer == "max_pooling2d_2" or s.layer == s.model.summary["default_cam_layer"]
-    assert window.views[0].act is not None
+    # no layer was asked for at start-up: the model's default CAM layer is selected
+    assert s.model.summary.default_cam_layer == "max_pooling2d_2" == s.layer
+    assert window.activations_view.act is not None
     assert seq_sigmoid_path in window.settings.recent("models")
     # CAM needs GAP + Dense: this Flatten head says so in the window
     window.view("cam")
-    window.views[2].set_method("cam")
+    window.cam_view.set_method("cam")
     settle(window)
-    assert not window.views[2].canvas.showing_image()
-    assert "global average pooling" in window.views[2].canvas.message().lower()
-    window.views[2].set_method("gradcam")
+    assert not window.cam_view.canvas.showing_image()
+    assert "global average pooling" in window.cam_view.canvas.message().lower()
+    window.cam_view.set_method("gradcam")
     settle(window)
-    assert window.views[2].canvas.showing_image()
+    assert window.cam_view.canvas.showing_image()
     # and back to the first model
     window.open_model(small_model_file)
-    wait_until(lambda: window.session.model.summary["source"] == small_model_file, 120, "reload")
+    wait_until(lambda: window.session.model.summary.source == small_model_file, 120, "reload")
     settle(window)
 
 
-def test_builtin_without_cached_weights_offers_random_weights(window, small_model_file):
-    # offline and no cached ImageNet weights (as on this machine and in CI): a clear message
-    # and a button that opens the same architecture with random weights
-    cached = os.path.expanduser("~/.keras/models/weights_mobilenet_v3_small_224_1.0_float.h5")
-    if os.path.exists(cached):
-        pytest.skip("the ImageNet weights are cached here")
+def test_builtin_without_cached_weights_offers_random_weights(window, small_model_file,
+                                                            tmp_path, monkeypatch):
+    # offline and no cached ImageNet weights: a clear message and a button that opens the
+    # same architecture with random weights. Offline on any machine: an empty Keras cache
+    # and the download pointed at a closed port (the engine thread reads both when it runs).
+    from keras.src.applications import mobilenet_v3
+    from keras.src.backend import config as keras_config
+
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
+    monkeypatch.setattr(mobilenet_v3, "BASE_WEIGHT_PATH", "http://127.0.0.1:9/unreachable/")
     window.open_model("builtin:mobilenetv3small")
     wait_until(lambda: window.notifications.isVisible() and not window.client.pending("load"),
                120, "the missing-weights message")
@@ -308,13 +328,13 @@ def test_builtin_without_cached_weights_offers_random_weights(window, small_mode
     assert window.notifications.action.isVisible()
     assert window.notifications.action.text() == "Open with random weights"
     window.notifications.action.click()
-    wait_until(lambda: window.session.model.summary["source"] ==
+    wait_until(lambda: window.session.model.summary.source ==
                "builtin:mobilenetv3small?weights=none", 180, "the random-weights model")
     settle(window, 120)
     assert len(window.session.labels()) == 1000
     assert window.image_panel.predictions.predictions[0].label in window.session.labels()
     window.open_model(small_model_file)
-    wait_until(lambda: window.session.model.summary["source"] == small_model_file, 120, "reload")
+    wait_until(lambda: window.session.model.summary.source == small_model_file, 120, "reload")
     settle(window)
 
 
@@ -339,19 +359,19 @@ def test_an_exception_in_a_slot_shows_in_the_window(window):
     window.view("activations")
     window.model_panel.select("conv1")
     settle(window)
-    assert window.views[0].shown[1] == "conv1"
+    assert window.activations_view.shown[1] == "conv1"
 
 
 def test_settings_are_kept_in_the_temporary_file(window, settings_file, small_model_file):
     from gui.settings import Settings
 
-    window.views[0].per_row.setValue(5)
+    window.activations_view.per_row.setValue(5)
     window.settings.sync()
     again = Settings.at(settings_file)
     assert again.get("activations/per_row") == 5
     assert again.recent("models")[0] == small_model_file
     assert os.path.getsize(settings_file) > 0
-    window.views[0].per_row.setValue(0)
+    window.activations_view.per_row.setValue(0)
 
 
 def test_gui_and_engine_defaults_agree():

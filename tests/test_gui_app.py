@@ -69,7 +69,7 @@ STARTUP = textwrap.dedent("""
 
     def check():
         if w.session.model is not None and w.image_panel.predictions.predictions:
-            record["model"] = w.session.model.summary["name"]
+            record["model"] = w.session.model.summary.name
             record["predictions"] = len(w.image_panel.predictions.predictions)
             w.close()
             record["threads_after_close"] = len(running_threads())

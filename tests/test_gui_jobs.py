@@ -43,7 +43,7 @@ def test_results_of_superseded_jobs_are_dropped(window):
 
 
 def test_filters_form_live_and_cancel(window):
-    filters = window.views[1]
+    filters = window.filters_view
     window.view("filters")
     window.model_panel.select("backbone/conv4")
     filters.steps.setValue(400)
@@ -72,7 +72,7 @@ def test_filters_form_live_and_cancel(window):
 
 
 def test_cam_every_method_and_a_class_change(window):
-    cam = window.views[2]
+    cam = window.cam_view
     window.view("cam")
     settle(window)
     methods = window.session.model.cam_methods
@@ -107,7 +107,7 @@ def test_cam_every_method_and_a_class_change(window):
 
 
 def test_compare_shows_every_method_side_by_side(window):
-    compare = window.views[3]
+    compare = window.compare_view
     window.view("compare")
     settle(window, 120)
     methods = window.session.model.cam_methods
@@ -147,7 +147,7 @@ def test_gui_stays_responsive_during_long_jobs(window, record_property):
     can delay any thread now and then (an idle GUI saw 50-100 ms gaps here under load); a
     stall of ours recurs, so up to five attempts are made, each on layers whose filter and
     Score-CAM computations were not traced before."""
-    filters, cam = window.views[1], window.views[2]
+    filters, cam = window.filters_view, window.cam_view
     cam.cam_controls.options.set_follow_tree(True)
     figures = []
     for layer in ("conv2", "pool2", "conv1", "pool1", "backbone"):

@@ -62,10 +62,16 @@ def test_builtin_random_weights_and_offline_imagenet_error(tmp_path, monkeypatch
     assert m.head.classes == 1000 and m.default_cam_layer == "out_relu"
     from keras.src.backend import config as keras_config
 
-    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))  # empty cache; no network here
+    # Offline on any machine: an empty cache, and the download pointed at a closed port.
+    from keras.src.applications import vgg16
+
+    monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path))
+    monkeypatch.setattr(vgg16, "WEIGHTS_PATH", "http://127.0.0.1:9/unreachable/vgg16.h5")
     with pytest.raises(UserError, match="weights=none") as err:
         open_model("builtin:vgg16")
     assert str(tmp_path) in str(err.value)
+    assert err.value.remedy.kind == "open_model"
+    assert err.value.remedy.argument == "builtin:vgg16?weights=none"
 
 
 def test_savedmodel_is_predict_only(tmp_path, seq_sigmoid_path, images_dir):

@@ -25,13 +25,12 @@ cached. Switching method or class on the same image therefore skips the forward 
 from __future__ import annotations
 
 import weakref
-from collections import OrderedDict
-
 import numpy as np
 
 from .. import cancel as cancel_mod
 from ..errors import UserError
 from ..hooks import Intercept, first_output
+from ..lru import Lru
 from . import targets
 
 DEFAULT_CHUNK = 32  # masked copies per forward pass at 224 x 224; scaled for other sizes
@@ -40,30 +39,12 @@ MAX_CHUNK = 64
 _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
-class _Lru(OrderedDict):
-    def __init__(self, size: int):
-        super().__init__()
-        self.size = size
-
-    def get(self, key, default=None):
-        if key in self:
-            self.move_to_end(key)
-            return self[key]
-        return default
-
-    def put(self, key, value):
-        self[key] = value
-        self.move_to_end(key)
-        while len(self) > self.size:
-            self.popitem(last=False)
-
-
 class _State:
     def __init__(self):
         self.fns: dict = {}
-        self.inputs = _Lru(4)  # image key -> (images, x)
-        self.acts = _Lru(4)  # (image key, layer) -> (A, logits)
-        self.grads = _Lru(8)  # (image key, layer, units, signs) -> (g, unit, sign, score)
+        self.inputs = Lru(4)  # image key -> (images, x)
+        self.acts = Lru(4)  # (image key, layer) -> (A, logits)
+        self.grads = Lru(8)  # (image key, layer, units, signs) -> (g, unit, sign, score)
 
 
 def state(m) -> _State:

@@ -14,9 +14,6 @@ import numpy as np
 from .. import colormaps
 from ..errors import UserError
 
-COLORMAPS = ("jet", "viridis", "inferno", "turbo") + tuple(
-    n for n in colormaps.NAMES if n not in ("jet", "viridis", "inferno", "turbo"))
-
 
 def upsample(heatmap: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(h, w) -> (H, W) float32 with cv2 bilinear interpolation, clipped to [0, 1]."""

@@ -197,3 +197,7 @@ register(Method(
 register(Method(
     "eigencam", "Eigen-CAM", "Eigen-CAM: first principal component of the feature maps "
     "(class-agnostic)", needs="activations", weights=W.eigencam))
+
+# Methods defined in other modules register themselves when imported here, e.g.
+# `from . import attributions  # noqa: E402,F401` (keep those modules free of module-level
+# TensorFlow imports, so this table stays light).

@@ -106,7 +106,7 @@ class ActivationsView(View):
         self._per_row = 1
         self._asked: tuple | None = None
 
-        client.subscribe(J.ActivationsReady, self._on_ready)
+        client.subscribe(J.ActivationsReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
         session.sigImageChanged.connect(self.invalidate)
         session.sigLayerChanged.connect(self.invalidate)

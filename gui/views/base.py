@@ -33,7 +33,8 @@ class View(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(6, 6, 6, 6)
         self.layout_.addLayout(self.controls)
-        client.subscribe(J.JobFailed, self._on_job_failed)
+        if self.channel:
+            client.subscribe(J.JobFailed, self.job_failed, channel=self.channel)
 
     def add_controls(self, *items) -> None:
         """Widgets left to right; an int is a stretch."""
@@ -95,10 +96,6 @@ class View(QWidget):
             if detail.width() < total // 3:
                 self.split.setSizes([total - total * 2 // 5, total * 2 // 5])
 
-    def _on_job_failed(self, result) -> None:
-        if result.channel == self.channel:
-            self.job_failed(result)
-
     def job_failed(self, result) -> None:  # the view's job failed (result.message says why)
         pass
 
@@ -108,8 +105,8 @@ class View(QWidget):
         s = self.session
         if s.model is None:
             return "Open a model: File ▸ Open model, a built-in one, or drop a .keras/.h5 file here."
-        if s.model.summary.get("predict_only"):
-            return s.model.summary.get("note") or "This model can only predict."
+        if s.model.summary.predict_only:
+            return s.model.summary.note or "This model can only predict."
         if need_image and s.image is None:
             return "Open an image: drop image files anywhere on the window, or paste one (Ctrl+V)."
         if need_spatial_layer:

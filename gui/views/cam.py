@@ -6,7 +6,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from engine import jobs as J
-from engine.cam import registry
+from engine.cam import overlay, registry
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
@@ -45,7 +45,7 @@ class CamView(View):
         self.overlay: np.ndarray | None = None
         self._wanted_method = settings.get("cam/method")
 
-        client.subscribe(J.CamReady, self._on_ready)
+        client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
         session.sigImageChanged.connect(self.invalidate)
         session.sigLayerChanged.connect(self._on_layer_changed)
@@ -121,8 +121,6 @@ class CamView(View):
                                max_n=self.max_n.value() if method == "faster-scorecam" else None))
 
     def _on_ready(self, r: J.CamReady) -> None:
-        if r.channel != self.channel:
-            return
         self.result = r
         shape = "×".join(map(str, r.heatmap.shape))
         self.info.setText(f"<b>{registry.title(r.method)}</b> · layer {r.layer} ({shape}) · "
@@ -136,10 +134,10 @@ class CamView(View):
         self.info.setText("")
 
     def _draw(self) -> None:
-        if self.result is None or self.result.cam is None:
+        if self.result is None or self.result.heatmap is None:
             return
-        self.overlay = self.result.cam.overlay(alpha=self.options.alpha,
-                                               colormap=self.options.colormap)
+        self.overlay = overlay.blend(self.result.pixels, self.result.heatmap,
+                                     alpha=self.options.alpha, colormap=self.options.colormap)
         self.canvas.set_image(self.overlay)
         self.legend.set_colormap(self.options.colormap)
         self.legend.set_text("no evidence", f"strong evidence for {self.result.label}")

@@ -13,7 +13,7 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import jobs as J
-from engine.cam import registry
+from engine.cam import overlay, registry
 
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
@@ -91,7 +91,7 @@ class CompareView(View):
         self.tiles: dict[str, PictureTile] = {}
         self.results: dict[str, J.CamReady] = {}
 
-        client.subscribe(J.CamReady, self._on_ready)
+        client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self.invalidate)
         session.sigImageChanged.connect(self.invalidate)
         session.sigLayerChanged.connect(lambda: options.follow_tree and self.invalidate())
@@ -132,7 +132,7 @@ class CompareView(View):
                                        class_index=self.options.class_index))
 
     def _on_ready(self, r: J.CamReady) -> None:
-        if r.channel != self.channel or r.method not in self.tiles:
+        if r.method not in self.tiles:
             return
         self.results[r.method] = r
         self._draw_tile(r)
@@ -145,10 +145,11 @@ class CompareView(View):
 
     def _draw_tile(self, r: J.CamReady) -> None:
         tile = self.tiles[r.method]
-        if r.error or r.cam is None:
+        if r.error or r.heatmap is None:
             tile.set_text(f"does not apply here:\n{r.error}")
         else:
-            tile.set_overlay(r.cam.overlay(alpha=self.options.alpha, colormap=self.options.colormap),
+            tile.set_overlay(overlay.blend(r.pixels, r.heatmap, alpha=self.options.alpha,
+                                           colormap=self.options.colormap),
                              f"{1000 * r.seconds:.0f} ms")
 
     def _redraw(self) -> None:

@@ -3,7 +3,6 @@ live while the engine runs the gradient ascent (all filters of the request in on
 from __future__ import annotations
 
 import math
-from collections import OrderedDict
 
 import numpy as np
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
@@ -13,6 +12,7 @@ from engine import grid
 from engine import jobs as J
 from engine.errors import UserError
 from engine.filter_spec import DEFAULT_STEPS, MODES, filters_in_layer
+from engine.lru import Lru
 
 from ..canvas import ImageCanvas
 from .base import View, caption, combo
@@ -66,9 +66,9 @@ class FiltersView(View):
         self._detail_index = 0
         self._per_row = 1
         self._asked: tuple | None = None
-        self._cache: "OrderedDict[tuple, np.ndarray]" = OrderedDict()
+        self._cache = Lru(CACHE)  # (layer, filters, size, steps, mode) -> patterns
 
-        client.subscribe(J.FiltersReady, self._on_patterns)
+        client.subscribe(J.FiltersReady, self._on_patterns, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
         session.sigLayerChanged.connect(self.invalidate)
         self.range.editingFinished.connect(self._on_option_changed)
@@ -140,7 +140,7 @@ class FiltersView(View):
         self._cache.clear()
         self.patterns, self._asked = None, None
         self._close_detail()
-        h, w = (self.session.model.summary["input_shape"][:2] if self.session.model
+        h, w = (self.session.model.summary.input_shape[:2] if self.session.model
                 else (None, None))
         fixed = h is not None and w is not None
         self.size.setEnabled(not fixed)
@@ -186,9 +186,7 @@ class FiltersView(View):
         if self._asked is None or self._asked[0] != r.layer:
             return
         if r.final:
-            self._cache[self._asked] = r.patterns
-            while len(self._cache) > CACHE:
-                self._cache.popitem(last=False)
+            self._cache.put(self._asked, r.patterns)
             self._set_running(False)
             text = f"{len(r.filters)} patterns · {r.steps} steps · {r.seconds:.1f} s"
         else:
