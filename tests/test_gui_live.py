@@ -101,7 +101,7 @@ def slow_model_file(tmp_path_factory):
 def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips, slow_model_file):
     window, view = live_window, live_window.live
     window.open_model(slow_model_file)
-    wait_until(lambda: window.session.model.summary["source"] == slow_model_file, 120,
+    wait_until(lambda: window.session.model.summary.source == slow_model_file, 120,
                "the slow model")
     settle(window)
     warm = []  # trace the slow model's Grad-CAM once, outside the measured clip
@@ -141,7 +141,7 @@ def test_slow_engine_drops_frames_and_latency_stays_bounded(live_window, clips, 
     assert last <= 2 * first + 0.05, (first, last)
     assert b_last <= max(2 * b_first, 10), behind
     window.open_model("demo")
-    wait_until(lambda: window.session.model.summary["source"] == "demo", 120, "the demo model")
+    wait_until(lambda: window.session.model.summary.source == "demo", 120, "the demo model")
     settle(window)
 
 

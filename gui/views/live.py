@@ -229,8 +229,8 @@ class LiveView(View):
         s = self.session
         if s.model is None:
             return "Open a model first."
-        if s.model.summary.get("predict_only"):
-            return s.model.summary.get("note") or "This model can only predict."
+        if s.model.summary.predict_only:
+            return s.model.summary.note or "This model can only predict."
         if self.mode.currentData() == "activations":
             return self.missing_input(need_image=False)
         method = self.method.currentData()
