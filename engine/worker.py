@@ -183,12 +183,14 @@ class Worker:
             except UserError as exc:  # e.g. CAM on a head without global pooling
                 emit(J.CamReady(**base, method=method, error=str(exc), last=last))
 
-    def _do_LiveFrame(self, job: J.LiveFrame, emit, cancel, base) -> None:
+    @handles(J.LiveFrame)
+    def _live_frame(self, job: J.LiveFrame, emit, cancel, base) -> None:
         from .live import explain_live_frame
 
         emit(explain_live_frame(self, self._model(), job, base))
 
-    def _do_ExportVideo(self, job: J.ExportVideo, emit, cancel, base) -> None:
+    @handles(J.ExportVideo)
+    def _export_video(self, job: J.ExportVideo, emit, cancel, base) -> None:
         from .video_pipeline import explain_video
 
         throttle = Throttle()
