@@ -76,8 +76,7 @@ class EngineClient(QObject):
             if not isinstance(result, J.Progress):
                 if isinstance(result, J.JobFailed):
                     self.sigFailed.emit(result)
-                for callback in self._handlers.get(type(result), ()):
-                    callback(result)
+                self._deliver(result)
             return
         if job is None or job.job_id != result.job_id:
             self.dropped += 1
@@ -88,13 +87,16 @@ class EngineClient(QObject):
             self.sigProgress.emit(result.done, result.total, result.text)
         elif isinstance(result, J.JobFailed):
             self.sigFailed.emit(result)
-        for key in ((type(result), None), (type(result), result.channel)):
-            for callback in self._handlers.get(key, ()):
-                callback(result)
+        self._deliver(result)
         if result.final:
             started = self._started.pop(job.job_id, None)
             self.sigFinished.emit(job, result, time.perf_counter() - started if started else 0.0)
             self._after_change()
+
+    def _deliver(self, result: J.Result) -> None:
+        for key in ((type(result), None), (type(result), result.channel)):
+            for callback in self._handlers.get(key, ()):
+                callback(result)
 
     def _after_change(self) -> None:
         if not self._latest:
