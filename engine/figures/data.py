@@ -82,7 +82,7 @@ def compute(model, spec: FigureSpec, images: list, known=(), progress=None, canc
     labels = [model.label(i) for i in range(model.head.classes)]
     conf_word = "p" if model.head.activation in ("softmax", "sigmoid") else "score"
     data = FigureData(spec=spec, images=list(images), labels=labels, conf_word=conf_word)
-    pool = _Known(known)
+    pool = _Known(known, getattr(model, "default_cam_layer", None))
     kind = spec.kind
     if kind in ("cam", "methods", "layers", "classes"):
         data.grid = _cam_grid(model, spec, data.images, pool, progress, cancel)
@@ -123,14 +123,19 @@ def top_channels(act: np.ndarray, top: int | None) -> np.ndarray:
 class _Known:
     """Maps the caller already has, found by image, method, layer and class."""
 
-    def __init__(self, results):
+    def __init__(self, results, default_layer):
         self.items = [(image_key(r.image), r) for r in results or () if r is not None]
+        self.default_layer = default_layer
 
     def find(self, image, method, layer, class_index):
+        if not self.items:
+            return None
         key = image_key(image)
+        layer = layer or self.default_layer
         for k, r in self.items:
+            # CAM has one layer (the one feeding global pooling), whichever was asked
             if k == key and r.method == method and r.class_index == class_index and (
-                    r.layer == layer or (layer is None and method == "cam")):
+                    r.layer == layer or method == "cam"):
                 return r
         return None
 

@@ -90,7 +90,8 @@ def build(model_spec: str, preprocess: str, images: list, spec: FigureSpec,
         imgs.append(entry)
     return {"convscope_recipe": FORMAT, "app_version": app_version(),
             "model": model, "preprocess": preprocess, "images": imgs,
-            "figure": spec.as_dict(), "options": options.as_dict(),
+            "figure": dict(spec.as_dict(), images=[e["path"] or e["name"] for e in imgs]),
+            "options": options.as_dict(),
             "versions": versions(), "layout": layout or {}}
 
 
