@@ -159,6 +159,15 @@ class Worker:
                                 progress=progress, cancel=cancel)
         emit(J.VideoExported(**base, out=job.out, summary=summary))
 
+    def _do_MakeFigure(self, job: J.MakeFigure, emit, cancel, base) -> None:
+        from .figures.job import FigureMaker
+
+        if getattr(self, "_figures", None) is None:
+            self._figures = FigureMaker()  # keeps the last figure's arrays for previews
+        self._figures.run(self._model(), job, emit, cancel, base)
+
+    _do_ExportFigure = _do_MakeFigure
+
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
         if self.model is None:

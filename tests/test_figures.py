@@ -139,6 +139,8 @@ def test_recipe_remakes_identical_png_and_pdf(capsys, tmp_path):
         if ext == "png":
             assert np.array_equal(np.asarray(P.open(first)), np.asarray(P.open(again)))
         assert first.read_bytes() == again.read_bytes()
+        if ext == "pdf":
+            assert b"/CreationDate" not in first.read_bytes()  # no date: same inputs, same bytes
 
 
 def test_changed_model_file_is_refused(capsys, tmp_path):

@@ -69,6 +69,19 @@ class FigureData:
         return out
 
 
+@dataclass(frozen=True)
+class KnownPatterns:
+    """Filter patterns the caller already has (the Filters view), reused by a filters figure
+    when the layer, filters, size, steps and mode match."""
+
+    layer: str
+    filters: tuple
+    patterns: np.ndarray
+    size: int
+    steps: int | None
+    mode: str
+
+
 def image_key(image) -> str:
     """Identity of an image's pixels (SHA-1 of shape and bytes): same pixels, same key."""
     h = hashlib.sha1(str(image.pixels.shape).encode())
@@ -100,7 +113,10 @@ def compute(model, spec: FigureSpec, images: list, known=(), progress=None, canc
         channels = model.layer(layer, spatial=True).channels
         filters = list(spec.filters) or list(range(min(DEFAULT_FILTERS, channels)))
         data.layer, data.filters = layer, filters
-        data.patterns = model.filter_patterns(
+        same = [k for k in known or () if isinstance(k, KnownPatterns) and
+                (k.layer, tuple(k.filters), k.size, k.steps, k.mode) ==
+                (layer, tuple(filters), spec.filter_size, spec.filter_steps, spec.filter_mode)]
+        data.patterns = same[0].patterns if same else model.filter_patterns(
             layer, filters=filters, size=spec.filter_size, steps=spec.filter_steps,
             mode=spec.filter_mode, seed=spec.seed, cancel=cancel,
             progress=(lambda step, steps, *_: progress(step, steps)) if progress else None)
@@ -124,7 +140,8 @@ class _Known:
     """Maps the caller already has, found by image, method, layer and class."""
 
     def __init__(self, results, default_layer):
-        self.items = [(image_key(r.image), r) for r in results or () if r is not None]
+        self.items = [(image_key(r.image), r) for r in results or ()
+                      if r is not None and hasattr(r, "heatmap")]
         self.default_layer = default_layer
 
     def find(self, image, method, layer, class_index):
