@@ -39,11 +39,17 @@ def draw(fig, data, options) -> dict:
     aspects = [im.size[0] / im.size[1] for im in (data.images if kind == "methods" else data.images[:1])]
     caption = _caption(data, options)
     cap_lines = _wrapped(caption, width, options.font_size)
-    g = L.GridLayout(width=width, rows=n_rows, cols=len(titles), aspects=aspects, font=f,
-                     title_lines=1 if options.title else 0,
-                     head_lines=max(h.count("\n") + 1 for h in heads),
-                     row_label_lines=2 if kind == "methods" else 0,
-                     caption_lines=len(cap_lines), colorbar=options.colorbar)
+    bar_label = _colorbar_label(data)
+    layout = dict(width=width, rows=n_rows, cols=len(titles), aspects=aspects, font=f,
+                  title_lines=1 if options.title else 0,
+                  head_lines=max(h.count("\n") + 1 for h in heads),
+                  row_label_lines=2 if kind == "methods" else 0,
+                  caption_lines=len(cap_lines), colorbar=options.colorbar)
+    g = L.GridLayout(**layout)
+    if g.colorbar_box is not None:
+        bar_label = L.fit_label(bar_label, g.colorbar_box.h, f)
+        if "\n" in bar_label:
+            g = L.GridLayout(**layout, colorbar_lines=2)
     size = (width, g.height)
     fig.set_size_inches(size)
     panels = []
@@ -81,7 +87,7 @@ def draw(fig, data, options) -> dict:
             panels.append({"row": r, "col": c, "what": what, "title": titles[c],
                            "box_in": [box.x, box.y, box.w, box.h]})
     if options.colorbar and g.colorbar_box is not None:
-        _colorbar(fig, g.colorbar_box, size, cmap, _colorbar_label(data), options.font_size)
+        _colorbar(fig, g.colorbar_box, size, cmap, bar_label, options.font_size)
     if options.title:
         fig.text(0.5, g.title_y / g.height, options.title, ha="center", va="top",
                  fontsize=options.font_size + 1, fontweight="bold")

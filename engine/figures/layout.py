@@ -39,6 +39,7 @@ class GridLayout:
     row_label_lines: int = 0  # lines of rotated row labels on the left
     caption_lines: int = 0
     colorbar: bool = False
+    colorbar_lines: int = 1  # lines of the colour bar's label
     row_heads: bool = False  # every row gets head_lines of titles above it (tile grids)
     cells: list = field(default_factory=list)  # [r][c] Box
     colorbar_box: Box | None = None
@@ -49,7 +50,7 @@ class GridLayout:
     def __post_init__(self) -> None:
         f = self.font
         left = 0.02 + self.row_label_lines * 1.25 * f
-        right = 0.02 + (5.2 * f if self.colorbar else 0.0)
+        right = 0.02 + ((4.0 + 1.2 * self.colorbar_lines) * f if self.colorbar else 0.0)
         cell_w = (self.width - left - right - (self.cols - 1) * GAP) / self.cols
         heights = [cell_w * a for a in self.aspects]
         top = 0.03 + self.title_lines * 1.5 * f + self.head_lines * 1.3 * f
@@ -72,6 +73,16 @@ class GridLayout:
                                     0.9 * f, bar_h)
         self.caption_y = bottom - 0.3 * f
         self.title_y = self.height - 0.03 - 0.2 * f
+
+
+def fit_label(text: str, length_in: float, font: float) -> str:
+    """The label on one line if it fits `length_in` (font height `font` inches), else on
+    two lines broken at the space nearest the middle."""
+    if len(text) * 0.55 * font <= length_in or " " not in text:
+        return text
+    mid = len(text) // 2
+    cut = min((i for i, ch in enumerate(text) if ch == " "), key=lambda i: abs(i - mid))
+    return text[:cut] + "\n" + text[cut + 1:]
 
 
 def add_axes(fig, box: Box, size: tuple[float, float]):
