@@ -106,18 +106,17 @@ def build(args):
                             title=args.title, panel_labels=args.panel_labels,
                             colorbar=args.colorbar, heatmap=args.heatmap,
                             normalise=args.normalise, per_row=args.per_row)
-    if kind != "methods" or methods:
-        spec.check()
     options.check()
-    return spec, options
+    return with_methods(spec), options
 
 
 def with_methods(spec):
-    """Method names checked against the engine's list (engine.cam imports TensorFlow, so
-    this runs after tf_runtime.init); a methods figure without --methods gets them all."""
+    """Method names checked against the engine's registry (light: no TensorFlow yet); a
+    methods figure without --methods gets every class activation map method."""
     from .figures import naming
 
     if spec.kind not in ("cam", "methods", "layers", "classes", "curves"):
+        spec.check()
         return spec
     methods = tuple(naming.canonical(m) for m in spec.methods) or naming.methods()
     spec = dataclasses.replace(spec, methods=methods)
@@ -156,8 +155,6 @@ def run(args, interruptible) -> int:
     spec, options = build(args)
     check_font(options.font)
     images = [load_image(p) for p in spec.images]
-    _init(args.device)
-    spec = with_methods(spec)
     if args.model != "demo" and not args.model.startswith("builtin:") and not os.path.exists(args.model):
         raise UserError(f"model file not found: {args.model}")
     model = _open(args.model, args.preprocess, args.device)

@@ -182,7 +182,8 @@ def _cam_grid(model, spec, images, pool, progress, cancel) -> CamGrid:
             wanted = [p.index for p in model.predict(img, top=k)]
         cls, conf = _confidences(model, [img] * len(wanted), wanted)
         method = naming.canonical(spec.methods[0])
-        cells = [[_one(model, pool, img, method, layer, c, progress, cancel) for c in cls]]
+        extra = {"max_n": spec.max_n} if spec.max_n else {}
+        cells = [[_one(model, pool, img, method, layer, c, progress, cancel, extra) for c in cls]]
         titles = [f"{model.label(c)} ({_fmt_conf(p, model)})" for c, p in zip(cls, conf)]
         return CamGrid(titles, cells, [cls[0]], [conf[0]])
 
@@ -196,18 +197,20 @@ def _cam_grid(model, spec, images, pool, progress, cancel) -> CamGrid:
         method = naming.canonical(spec.methods[0])
         for path in spec.layers:
             model.layer(path, spatial=True)
-        cells = [[_one(model, pool, images[0], method, path, cls[0], progress, cancel)
+        extra = {"max_n": spec.max_n} if spec.max_n else {}
+        cells = [[_one(model, pool, images[0], method, path, cls[0], progress, cancel, extra)
                   for path in spec.layers]]
         return CamGrid(list(spec.layers), cells, cls, conf)
     methods = [naming.canonical(m) for m in spec.methods]
     if layer is not None:
         model.layer(layer, spatial=True)
-    columns = [_column(model, pool, images, m, layer, cls, progress, cancel) for m in methods]
+    extra = {"max_n": spec.max_n} if spec.max_n else {}
+    columns = [_column(model, pool, images, m, layer, cls, progress, cancel, extra) for m in methods]
     cells = [[col[r] for col in columns] for r in range(len(images))]
     return CamGrid([naming.title(m) for m in methods], cells, cls, conf)
 
 
-def _column(model, pool, images, method, layer, classes, progress, cancel) -> list:
+def _column(model, pool, images, method, layer, classes, progress, cancel, extra) -> list:
     """One method over every image: known maps reused, the rest computed as one batch."""
     out = [pool.find(im, method, layer, c) for im, c in zip(images, classes)]
     todo = [i for i, r in enumerate(out) if r is None]
@@ -216,7 +219,7 @@ def _column(model, pool, images, method, layer, classes, progress, cancel) -> li
         try:
             got = model.cam([images[i] for i in todo], method=method, layer=layer,
                             class_index=[classes[i] for i in todo], cancel=cancel,
-                            progress=progress)
+                            progress=progress, **extra)
         except UserError as exc:  # e.g. CAM on a head without global average pooling
             return [f"{naming.title(method)} does not apply here: {exc}"] * len(images)
         for i, r in zip(todo, got):
@@ -224,14 +227,14 @@ def _column(model, pool, images, method, layer, classes, progress, cancel) -> li
     return out
 
 
-def _one(model, pool, image, method, layer, class_index, progress, cancel):
+def _one(model, pool, image, method, layer, class_index, progress, cancel, extra):
     found = pool.find(image, method, layer, class_index)
     if found is not None:
         return found
     cancel_mod.check(cancel)
     try:
         return model.cam(image, method=method, layer=layer, class_index=class_index,
-                         cancel=cancel, progress=progress)
+                         cancel=cancel, progress=progress, **extra)
     except UserError as exc:
         return f"{naming.title(method)} does not apply here: {exc}"
 

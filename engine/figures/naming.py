@@ -1,39 +1,27 @@
 """Method names and titles as the engine lists them (no list of methods is kept here).
 
-Figures ask the engine which CAM methods exist (engine.cam) and how a method's name is
-written for a reader; a method added to the engine appears in figures without a change
-here. A method without a title of its own is shown by its name.
+Figures ask the engine's method registry (engine/cam/registry.py, light: no TensorFlow)
+which methods exist and how a reader knows each one ("Grad-CAM++"); a method registered
+there appears in figures without a change here.
 """
 from __future__ import annotations
 
-# How the published papers write the names (a title, not a list of what exists).
-_TITLES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++",
-           "scorecam": "Score-CAM", "faster-scorecam": "Faster Score-CAM",
-           "layercam": "LayerCAM", "hirescam": "HiResCAM", "xgradcam": "XGrad-CAM",
-           "eigencam": "Eigen-CAM"}
 
+def methods(kind: str | None = "cam") -> tuple[str, ...]:
+    """The registered methods (class activation maps by default), in registry order."""
+    from ..cam import registry
 
-def methods() -> tuple[str, ...]:
-    """Every method the engine computes, in the engine's order."""
-    from .. import cam
-
-    registry = getattr(cam, "REGISTRY", None)
-    if registry is not None:
-        return tuple(registry)
-    return tuple(cam.METHODS)
+    return registry.names(kind)
 
 
 def canonical(method: str) -> str:
-    """The engine's name for `method` (any spelling), or UserError listing them."""
-    from ..cam import method_name
+    """The engine's name for `method` (any spelling or its title), or UserError listing them."""
+    from ..cam import registry
 
-    return method_name(method)
+    return registry.get(method).name
 
 
 def title(method: str) -> str:
-    """The name a reader knows (Grad-CAM++), from the engine's registry when it has one."""
-    from .. import cam
+    from ..cam import registry
 
-    entry = (getattr(cam, "REGISTRY", None) or {}).get(method)
-    text = getattr(entry, "title", None)
-    return text or _TITLES.get(method, method)
+    return registry.title(method)
