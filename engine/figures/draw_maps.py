@@ -46,6 +46,12 @@ def draw(fig, data, options) -> dict:
                   row_label_lines=2 if kind == "methods" else 0,
                   caption_lines=len(cap_lines), colorbar=options.colorbar)
     g = L.GridLayout(**layout)
+    cell_w = g.cells[0][0].w
+    heads = [h if "\n" in h else L.fit_label(h, cell_w, f, breaks=" -") for h in heads]
+    lines = max(h.count("\n") + 1 for h in heads)
+    if lines != layout["head_lines"]:
+        layout["head_lines"] = lines
+        g = L.GridLayout(**layout)
     if g.colorbar_box is not None:
         bar_label = L.fit_label(bar_label, g.colorbar_box.h, f)
         if "\n" in bar_label:

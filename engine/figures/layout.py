@@ -75,14 +75,18 @@ class GridLayout:
         self.title_y = self.height - 0.03 - 0.2 * f
 
 
-def fit_label(text: str, length_in: float, font: float) -> str:
+def fit_label(text: str, length_in: float, font: float, breaks: str = " ") -> str:
     """The label on one line if it fits `length_in` (font height `font` inches), else on
-    two lines broken at the space nearest the middle."""
-    if len(text) * 0.55 * font <= length_in or " " not in text:
+    two lines broken at the space (or other `breaks` character) nearest the middle; a
+    hyphen stays at the end of the first line."""
+    spots = [i for i, ch in enumerate(text) if ch in breaks]
+    if len(text) * 0.55 * font <= length_in or not spots:
         return text
     mid = len(text) // 2
-    cut = min((i for i, ch in enumerate(text) if ch == " "), key=lambda i: abs(i - mid))
-    return text[:cut] + "\n" + text[cut + 1:]
+    cut = min(spots, key=lambda i: abs(i - mid))
+    if text[cut] == " ":
+        return text[:cut] + "\n" + text[cut + 1:]
+    return text[:cut + 1] + "\n" + text[cut + 1:]
 
 
 def add_axes(fig, box: Box, size: tuple[float, float]):
