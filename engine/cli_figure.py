@@ -72,8 +72,13 @@ def _split(text):
 
 def build(args):
     """(FigureSpec, FigureOptions) from the command line, checked (no TensorFlow)."""
-    from .cli import parse_filters
+    from .cli import MAX_SIZE, MAX_STEPS, parse_filters
     from .figures import FigureOptions, FigureSpec
+
+    for flag, value, low, high in (("--steps", args.steps, 0, MAX_STEPS), ("--size", args.size, 8, MAX_SIZE),
+                                   ("--curve-steps", args.curve_steps, 2, 1000)):
+        if value is not None and not low <= value <= high:
+            raise UserError(f"{flag} must be between {low} and {high}, not {value}")
 
     methods = _split(args.methods)
     if args.method:

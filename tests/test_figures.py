@@ -126,17 +126,17 @@ def test_alpha_one_gray_panel_is_the_heatmap_of_cam_npy(capsys, tmp_path):
     assert np.abs(small / 255.0 - heat).mean() < 0.05
 
 
-def test_recipe_remakes_identical_png_and_pdf(capsys, tmp_path):
-    for ext in ("png", "pdf"):
+def test_recipe_remakes_identical_png_pdf_svg_and_tiff(capsys, tmp_path):
+    for ext in ("png", "pdf", "svg", "tif"):
         first, again = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
         code, _, err = run(capsys, "figure", "--model", "demo", "--image", STAR, "--image", CIRCLE,
                            "--methods", "gradcam,eigencam", "--panel-labels", "--title", "T",
                            "--out", str(first))
         assert code == 0, err
-        recipe = str(first) if ext == "png" else str(first) + ".json"  # PNG: the embedded copy
+        recipe = str(first) if ext != "pdf" else str(first) + ".json"  # others: the embedded copy
         code, _, err = run(capsys, "figure", "--recipe", recipe, "--out", str(again))
         assert code == 0, err
-        if ext == "png":
+        if ext in ("png", "tif"):
             assert np.array_equal(np.asarray(P.open(first)), np.asarray(P.open(again)))
         assert first.read_bytes() == again.read_bytes()
         if ext == "pdf":
@@ -197,6 +197,9 @@ def test_bad_recipes_are_one_line_errors(capsys, tmp_path):
     code, _, err = run(capsys, "figure", "--model", "demo", "--image", STAR, "--out",
                        str(tmp_path / "y.jpg"))
     assert code == 2 and ".pdf, .svg, .png or .tif" in err
+    code, _, err = run(capsys, "figure", "--model", "demo", "--kind", "filters", "--layer", "conv1",
+                       "--size", "2", "--out", str(tmp_path / "y.pdf"))
+    assert code == 2 and "--size must be between" in err and err.count("\n") == 1
 
 
 def test_npy_dir_holds_the_arrays_drawn(capsys, tmp_path, demo_model):
