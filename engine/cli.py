@@ -101,9 +101,10 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
     c.add_argument("--json", action="store_true")
 
-    from . import cli_video
+    from . import cli_figure, cli_video
 
     cli_video.add_parser(sub, command)
+    cli_figure.add_parser(sub)
     return p
 
 
@@ -172,6 +173,10 @@ def _run(args) -> int:
         from . import cli_video
 
         return cli_video.run(args)
+    if args.command == "figure":
+        from . import cli_figure
+
+        return cli_figure.run(args, _interruptible)
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
     if getattr(args, "image", None) == "":

@@ -296,3 +296,40 @@ class LiveFrameReady(Result):
 class VideoExported(Result):
     out: str = ""
     summary: Any = None  # engine.video_pipeline.VideoSummary
+
+
+# -- figures (engine.figures) ---------------------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class MakeFigure(Job):
+    """A figure for a paper: a preview (fmt "png" at a low dpi, `out` None) or the file.
+
+    known: maps / patterns the views already computed (CamResult, KnownPatterns), reused."""
+
+    spec: Any = None  # engine.figures.FigureSpec
+    options: Any = None  # engine.figures.FigureOptions
+    images: tuple = ()  # engine.images.Image, in spec order
+    known: tuple = ()
+    fmt: str = "png"
+    out: str | None = None
+    channel: ClassVar[str] = "figure"
+
+    def describe(self) -> str:
+        what = f"writing {self.out}" if self.out else "preview"
+        return f"{getattr(self.spec, 'kind', '')} figure ({what})"
+
+
+@dataclass(frozen=True, eq=False)
+class ExportFigure(MakeFigure):
+    """Writing the figure file: its own channel, so a preview never supersedes it."""
+
+    channel: ClassVar[str] = "figure-export"
+
+
+@dataclass(frozen=True, eq=False)
+class FigureReady(Result):
+    content: bytes = b""  # the figure in `fmt` (PNG for a preview)
+    fmt: str = "png"
+    size_px: tuple = ()
+    written: tuple = ()  # paths written (figure, recipe, ...)
+    recipe: dict = field(default_factory=dict)
+    seconds: float = 0.0

@@ -204,6 +204,16 @@ class Worker:
                                 progress=progress, cancel=cancel)
         emit(J.VideoExported(**base, out=job.out, summary=summary))
 
+    @handles(J.MakeFigure)
+    @handles(J.ExportFigure)
+    def _make_figure(self, job: J.MakeFigure, emit, cancel, base) -> None:
+        from .figures.job import FigureMaker
+
+        if getattr(self, "_figures", None) is None:
+            self._figures = FigureMaker()  # keeps the last figure's arrays for previews
+        self._figures.run(self._model(), job, emit, cancel, base)
+
+
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
         if self.model is None:

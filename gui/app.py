@@ -48,6 +48,7 @@ def parse_args(argv):
     p.add_argument("--screenshot", default=None, metavar="OUT.png")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--preprocess", default="auto")
+    p.add_argument("--session", default=None, metavar="S.convscope", help="open a saved session")
     return p.parse_args(argv)
 
 
@@ -65,6 +66,18 @@ def _check(args) -> None:
     for path in args.image:
         if not os.path.isfile(path):
             raise _ArgumentError(f"image file not found: {path}")
+    args.session_doc = None
+    if args.session:
+        from engine import session_io
+        from engine.errors import UserError
+
+        try:
+            doc = args.session_doc = session_io.load(args.session)
+        except UserError as exc:
+            raise _ArgumentError(str(exc)) from None
+        if doc.get("model"):
+            args.model = doc["model"]["spec"]
+        args.image = session_io.present_images(doc) + args.image
     if args.screenshot:
         folder = os.path.dirname(os.path.abspath(args.screenshot))
         if not os.path.isdir(folder):
@@ -119,7 +132,7 @@ def main(argv=None) -> int:
         settings = Settings()
     startup = Startup(model=args.model, images=list(args.image), view=args.view,
                       layer=args.layer, method=args.method, mode=args.mode, device=args.device,
-                      preprocess=args.preprocess)
+                      preprocess=args.preprocess, session=args.session_doc)
     window = MainWindow(settings, startup)
     crash_guard.install(lambda text, details: window.notify(text, details=details))
     try:

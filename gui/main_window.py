@@ -21,6 +21,7 @@ from .image_panel import ImagePanel
 from .model_panel import ModelPanel
 from .notifications import NotificationBar
 from .session import Session
+from .session_file import SessionFiles
 from .settings import Settings
 from .status import JobStatus
 from .views.activations import ActivationsView
@@ -44,6 +45,7 @@ class Startup:
     mode: str | None = None  # filter patterns: classic | regularized
     device: str = "auto"
     preprocess: str = "auto"
+    session: dict | None = None  # a .convscope document (engine.session_io) to restore
 
 
 class MainWindow(QMainWindow):
@@ -91,6 +93,9 @@ class MainWindow(QMainWindow):
         self.status = JobStatus()
         self.statusBar().addPermanentWidget(self.status)
         self.actions_ = WindowActions(self)
+        self.sessions = SessionFiles(self)  # save / open / autosave (gui/session_file.py)
+        if self.startup.session:
+            self.sessions.start_with(self.startup.session)
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)
@@ -320,6 +325,7 @@ class MainWindow(QMainWindow):
         while TensorFlow still runs on that thread would kill the process mid-call. The
         running job is cancelled; if it does not stop within a moment, the close is
         retried while the event loop keeps the window responsive."""
+        self.sessions.closed()
         self.settings.save_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.live.close_source()  # the frame reader thread ends before the engine's

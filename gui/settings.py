@@ -29,6 +29,18 @@ DEFAULTS = {
     "cam/colormap": cam_registry.DEFAULT_COLORMAP,
     "cam/follow_tree": False,
     "view/tab": "activations",
+    # Export figure dialog (gui/figure_dialog.py): the last choices
+    "figure/width": "double",
+    "figure/dpi": 300,
+    "figure/font": "DejaVu Sans",
+    "figure/font_size": 7.0,
+    "figure/colormap": "",  # "": jet for maps, viridis for activations
+    "figure/alpha": 0.4,
+    "figure/panel_labels": False,
+    "figure/colorbar": True,
+    "figure/heatmap": True,
+    "figure/format": "pdf",
+    "figure/folder": "",
 }
 
 

@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox
+from PySide6.QtWidgets import QApplication, QComboBox, QFileDialog, QMessageBox, QToolButton
 
 from engine import outputs
 from engine.errors import UserError
@@ -81,6 +81,9 @@ class WindowActions:
                         "Save the current view at full resolution")
         self.copy = a(file_menu, "Copy view", self.copy_view, "Ctrl+Shift+C",
                       "Copy the current view to the clipboard")
+        self.export_figure = a(file_menu, "Export figure…", self.ask_figure, "Ctrl+Shift+E",
+                               "A figure for a paper (PDF, SVG, PNG, TIFF) of this view, "
+                               "with a live preview")
         self.shot = a(file_menu, "Save window screenshot…", self.ask_window_shot, None,
                       "Save the whole window as PNG")
         file_menu.addSeparator()
@@ -111,6 +114,10 @@ class WindowActions:
         tools.addSeparator()
         tools.addAction(self.export)
         tools.addAction(self.copy)
+        tools.addAction(self.export_figure)
+        corner = QToolButton()  # on every view, beside the tabs
+        corner.setDefaultAction(self.export_figure)
+        w.tabs.setCornerWidget(corner)
 
     # -- recent ---------------------------------------------------------------------------
     def refresh_recent(self) -> None:
@@ -196,6 +203,11 @@ class WindowActions:
         scale = f", pixels ×{factor}" if factor > 1 else ""
         self.w.statusBar().showMessage(f"saved {path} ({big.shape[1]}×{big.shape[0]}{scale})", 6000)
         return True
+
+    def ask_figure(self):
+        from .figure_dialog import open_dialog
+
+        return open_dialog(self.w)
 
     def copy_view(self) -> None:
         picture = self.figure()

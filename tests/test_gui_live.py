@@ -220,7 +220,7 @@ def test_decode_error_and_missing_camera_stop_cleanly(live_window, clips):
     assert not running_readers()
     live_window.view("cam")  # the window lives on
     settle(live_window)
-    assert live_window.views[2].canvas.showing_image()
+    assert live_window.cam_view.canvas.showing_image()
 
 
 def test_closing_during_playback_leaves_no_thread(live_window, clips, tmp_path):
