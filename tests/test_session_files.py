@@ -74,7 +74,7 @@ def test_saved_session_reopens_the_same_view_layer_method_and_class(window, tmp_
 def test_missing_image_is_named_and_the_rest_opens(window, tmp_path, image_files):
     copy = tmp_path / "gone.png"
     shutil.copy(image_files[0], copy)
-    doc = session_io.make(window.session.model.summary["source"], [str(copy), image_files[1]],
+    doc = session_io.make(window.session.model.summary.source, [str(copy), image_files[1]],
                           {"view": "activations", "layer": "conv2", "current_image": 1})
     os.remove(copy)
     path = tmp_path / "s.convscope"
@@ -134,7 +134,7 @@ def test_killed_window_autosave_is_offered_and_restores(qapp, tmp_path, small_mo
         wait_until(lambda: w.session.model is not None, 120, "the demo model")
         w.notifications._run_action()  # the user clicks "Restore session"
         wait_until(lambda: w.session.model is not None and w.sessions.pending is None
-                   and w.session.model.summary["source"] == small_model_file, 120, "the restore")
+                   and w.session.model.summary.source == small_model_file, 120, "the restore")
         settle(w, 120)
         assert w.current_view().key == "cam" and w.cam_view.current_method() == "layercam"
         assert [im.name for im in w.session.images] == [os.path.basename(image_files[2])]
