@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from . import labels as label_files
 from .builtin_models import BUILTINS
 from .errors import UserError
+from .input_files import regular_file
 
 DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
 
@@ -42,6 +43,7 @@ def open_spec(spec: str) -> Loaded:
         raise UserError(f"model file not found: {spec}")
     if os.path.isdir(spec):
         return _open_savedmodel(spec)
+    regular_file(spec, "model file")  # a FIFO would block the loader forever
     return _open_file(spec)
 
 
@@ -108,13 +110,21 @@ def _open_builtin(rest: str) -> Loaded:
     weights = options.get("weights", "imagenet").lower()
     if weights not in ("imagenet", "none"):
         raise UserError("builtin models take ?weights=imagenet (default) or ?weights=none")
+    top = options.get("include_top", "true").lower()
+    if top not in ("true", "false"):
+        raise UserError("builtin models take &include_top=true (default) or false")
+    unknown = sorted(set(options) - {"weights", "include_top"})
+    if unknown:
+        raise UserError(f"unknown option(s) {', '.join(unknown)} for builtin:{name}; "
+                        "use ?weights=none and/or &include_top=false")
     import keras
 
     ctor = getattr(keras.applications, BUILTINS[name].ctor)
     try:
         # Keras reports downloads on stdout; keep stdout for results (--json).
         with contextlib.redirect_stdout(sys.stderr):
-            model = ctor(weights=None if weights == "none" else "imagenet")
+            model = ctor(weights=None if weights == "none" else "imagenet",
+                         include_top=top == "true")
     except Exception as exc:
         if weights == "imagenet":
             from keras.src.backend import config as keras_config  # no public accessor
@@ -126,8 +136,11 @@ def _open_builtin(rest: str) -> Loaded:
                 f"the weights file into that folder, or use builtin:{name}?weights=none "
                 "for random weights") from None
         raise UserError(f"could not build {name}: {_first_line(exc)}") from None
-    return Loaded(keras_model=model, name=f"{name}" + (" (random weights)" if weights == "none" else ""),
-                  source=f"builtin:{name}" + ("?weights=none" if weights == "none" else ""),
+    query = "&".join(q for q in ("weights=none" if weights == "none" else "",
+                                 "include_top=false" if top == "false" else "") if q)
+    return Loaded(keras_model=model, name=name + (" (random weights)" if weights == "none" else "")
+                  + (" (no top)" if top == "false" else ""),
+                  source=f"builtin:{name}" + (f"?{query}" if query else ""),
                   labels=label_files.imagenet(), auto_preprocess=BUILTINS[name].preprocess)
 
 

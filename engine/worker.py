@@ -206,6 +206,9 @@ def _has_module(name: str) -> bool:
 def _cam_methods(model) -> tuple[tuple, str]:
     if model.predict_only:
         return (), model.note
+    if not model.head.classifier:
+        return (), (f"class activation maps need class scores; this model has no classifier "
+                    f"head (its output is {model.head.describe_output()})")
     if not _has_module("cam"):
         return (), "class activation maps are not available in this build (engine.cam missing)"
     from . import cam
