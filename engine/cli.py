@@ -147,7 +147,9 @@ def main(argv=None) -> int:
         args = _parser().parse_args(argv)
         if args.command is None:
             raise UserError("no command given (see --help)")
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+        return code
     except UserError as exc:
         if debug:
             raise

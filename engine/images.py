@@ -21,6 +21,7 @@ from .input_files import regular_file
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 MAX_FREE_SIDE = 512  # longest side fed to models that accept any size
+FREE_SIDE_STEP = 32  # free input sides are multiples of this (fitted_size)
 KEEP_MAX_PIXELS = 40_000_000  # larger images are kept reduced (load_image)
 
 
@@ -192,19 +193,26 @@ def _to_rgb8(im: PILImage.Image) -> np.ndarray:
 
 
 def fitted_size(image: Image, height: int | None, width: int | None) -> tuple[int, int]:
-    """(height, width) that `fit` resizes to."""
+    """(height, width) that `fit` resizes to. A free side is the image's, scaled so the
+    longest side is at most MAX_FREE_SIDE, rounded to a multiple of FREE_SIDE_STEP: the
+    set of input shapes a free-size model ever sees stays small (each new shape costs
+    TensorFlow/oneDNN memory that is never returned), and stride-32 networks divide evenly."""
     h0, w0 = image.size
     if height is None or width is None:
         scale = min(1.0, MAX_FREE_SIDE / max(h0, w0))
-        height = height or max(8, round(h0 * scale))
-        width = width or max(8, round(w0 * scale))
+        height = height or _step(h0 * scale)
+        width = width or _step(w0 * scale)
     return int(height), int(width)
+
+
+def _step(side: float) -> int:
+    return max(FREE_SIDE_STEP, int(round(side / FREE_SIDE_STEP)) * FREE_SIDE_STEP)
 
 
 def fit(image: Image, height: int | None, width: int | None, channels: int) -> np.ndarray:
     """Pixels resized to (height, width) as float32 in [0, 255] with `channels` channels.
 
-    A free (None) input side keeps the image's own size, capped at MAX_FREE_SIDE.
+    A free (None) input side keeps about the image's own size (see fitted_size).
     """
     h0, w0 = image.size
     height, width = fitted_size(image, height, width)

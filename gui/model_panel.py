@@ -81,7 +81,9 @@ class ModelPanel(QWidget):
                                      f"{s['source']}</span>")
         self.fields["input"].setText(f"{shape_text(s['input_shape'])}  "
                                      f"(preprocess: {s['preprocess']})")
-        self.fields["head"].setText(f"{head['activation']} · {head['classes']} classes")
+        self.fields["head"].setText(f"{head['activation']} · {head['classes']} classes"
+                                    if head["classes"] else
+                                    f"none: outputs {shape_text(s['output_shape'])}")
         self.fields["params"].setText(f"{s['params']:,}" if s.get("params") is not None else "—")
         self.fields["device"].setText(s.get("device") or "—")
         notes = [n for n in (s.get("note"), loaded.cam_note) if n]

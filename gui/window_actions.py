@@ -121,7 +121,7 @@ class WindowActions:
         self.recent_images.clear()
         for path in s.recent("images"):
             self._action(self.recent_images, path, lambda p=path: self.w.open_inputs(
-                inputs.from_paths([p])))
+                inputs.from_paths([p], decode=False)))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         current = self.w.session.model.summary["source"] if self.w.session.model else None
@@ -156,7 +156,7 @@ class WindowActions:
         paths, _ = QFileDialog.getOpenFileNames(self.w, "Open images", self._start_dir("images"),
                                                 f"Images ({pattern});;All files (*)")
         if paths:
-            self.w.open_inputs(inputs.from_paths(paths))
+            self.w.open_inputs(inputs.from_paths(paths, decode=False))
 
     def paste_image(self) -> None:
         self.w.open_inputs(inputs.from_mime(QApplication.clipboard().mimeData()))
