@@ -121,8 +121,10 @@ def _open_builtin(rest: str) -> Loaded:
 
     ctor = getattr(keras.applications, BUILTINS[name].ctor)
     try:
-        # Keras reports downloads on stdout; keep stdout for results (--json).
-        with contextlib.redirect_stdout(sys.stderr):
+        # Keras reports downloads on stdout; keep stdout for results (--json), and hold its
+        # "Downloading data from ..." line back until the download makes progress: a failed
+        # download then ends in our one error line, not two.
+        with contextlib.redirect_stdout(_HeldNotice(sys.stderr)):
             model = ctor(weights=None if weights == "none" else "imagenet",
                          include_top=top == "true")
     except Exception as exc:
@@ -142,6 +144,31 @@ def _open_builtin(rest: str) -> Loaded:
                   + (" (no top)" if top == "false" else ""),
                   source=f"builtin:{name}" + (f"?{query}" if query else ""),
                   labels=label_files.imagenet(), auto_preprocess=BUILTINS[name].preprocess)
+
+
+class _HeldNotice:
+    """A stdout stand-in: the first line is held back and written to `target` only when
+    more output follows (a download's progress bar); alone, it is dropped."""
+
+    def __init__(self, target):
+        self.target, self.held, self.passing = target, "", False
+
+    def write(self, text: str) -> int:
+        if self.passing:
+            return self.target.write(text)
+        if "\n" not in self.held:
+            self.held += text
+            return len(text)
+        self.passing = True
+        self.target.write(self.held)
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        if self.passing:
+            self.target.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _auto_mode(model) -> str:

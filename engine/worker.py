@@ -57,6 +57,9 @@ class Worker:
             emit(J.JobCancelled(**base))
         except UserError as exc:
             emit(J.JobFailed(**base, message=str(exc)))
+        except MemoryError:  # an allocation the estimates (engine.memory) did not foresee
+            emit(J.JobFailed(**base, message=f"out of memory ({job.describe()}); try a "
+                             "smaller image, layer or fewer filters"))
         except Exception as exc:  # a bug, or a failure TensorFlow did not explain
             emit(J.JobFailed(**base, internal=True, details=traceback.format_exc(),
                              message=f"internal error ({job.describe()}): "
