@@ -336,13 +336,20 @@ def _check_numbers(args) -> None:
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise UserError(f"{flag} must be {bound}, not {value}")
+    if getattr(args, "filters", None):
+        parse_filters(args.filters)  # its count is checked before any range is expanded
 
 
 def _check_model_spec(spec: str) -> None:
     import os
 
-    if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
-        raise UserError(f"model file not found: {spec}")
+    if spec != "demo" and not spec.startswith("builtin:"):
+        if not os.path.exists(spec):
+            raise UserError(f"model file not found: {spec}")
+        if not os.path.isdir(spec):  # a SavedModel is a folder
+            from .input_files import regular_file
+
+            regular_file(spec, "model file")
 
 
 def _print_info(s: dict) -> None:

@@ -70,14 +70,14 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
                 if w0 < 1 or h0 < 1:
                     raise UserError(f"{path} has no pixels ({w0}x{h0})")
                 if w0 * h0 > max_pixels and im.format == "JPEG":
-                    k = math.sqrt(w0 * h0 / max_pixels)
+                    k = math.ceil(math.sqrt(w0 * h0 / max_pixels))  # as _shrink would
                     im.draft(None, (math.ceil(w0 / k), math.ceil(h0 / k)))
                 _check_decode(path, im, max_pixels)
                 im.load()
                 im = _shrink(im, max_pixels)
                 if im.size != (w0, h0):
                     meta["original_size"] = (h0, w0)  # before EXIF orientation
-                im = ImageOps.exif_transpose(im)
+                ImageOps.exif_transpose(im, in_place=True)  # no copy when upright
                 pixels = _to_rgb8(im)
     except UserError:
         raise

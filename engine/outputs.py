@@ -47,14 +47,25 @@ _live_temps: set[str] = set()  # every temp file not yet committed or removed (a
 _lock = threading.Lock()
 
 
-def _reason(exc: OSError) -> str:
-    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+def _reason(exc: OSError, folder: str | None = None) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or _short_write(exc, folder):
         return "the disk is full (no space left on the device)"
     if exc.errno == errno.EROFS:
         return "the file system is read-only"
     if exc.errno in (errno.EACCES, errno.EPERM):
         return "permission denied"
     return exc.strerror or str(exc)
+
+
+def _short_write(exc: OSError, folder: str | None) -> bool:
+    """numpy's tofile reports a full disk as "N requested and M written" (no errno)."""
+    if exc.errno is not None or folder is None:
+        return False
+    try:
+        st = os.statvfs(folder)
+        return "written" in str(exc) or st.f_bavail * st.f_frsize < (1 << 20)
+    except OSError:
+        return False
 
 
 def check_destination(path, suffixes=None, flag: str = "output") -> str:
@@ -132,7 +143,8 @@ class Outputs:
         try:
             fn(tmp)
         except OSError as exc:
-            raise UserError(f"cannot write {self._final(path)}: {_reason(exc)}") from None
+            final = self._final(path)
+            raise UserError(f"cannot write {final}: {_reason(exc, os.path.dirname(final))}") from None
         except MemoryError:
             raise UserError(f"cannot write {self._final(path)}: not enough memory to encode it") from None
 
