@@ -62,8 +62,10 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     meta = {}
     try:
         with warnings.catch_warnings():
-            # Pillow warns above ~89 MP and refuses above ~179 MP; the refusal is our message.
-            warnings.simplefilter("ignore", PILImage.DecompressionBombWarning)
+            # Pillow warns above ~89 MP and refuses above ~179 MP (the refusal is our
+            # message), and warns about corrupt EXIF / TIFF tags it skips: a warning on
+            # stderr would break the CLI's one-line contract, and the pixels are fine.
+            warnings.simplefilter("ignore")
             with PILImage.open(path) as im:
                 mode = im.mode
                 w0, h0 = im.size
