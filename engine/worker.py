@@ -11,6 +11,7 @@ imported by the StartEngine job there.
 """
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 from typing import Callable
@@ -90,6 +91,9 @@ class Worker:
         _warm_up(model)
         # Only now replace the old model: a file that fails to open leaves it working.
         self.model = model
+        # The old model, its compiled functions and caches hang together in reference
+        # cycles (Keras layers <-> tf.functions): free them now, not whenever gc runs.
+        gc.collect()
         summary = {k: v for k, v in model.summary().items() if k != "layers"}
         methods, note = _cam_methods(model)
         emit(J.ModelLoaded(
