@@ -1,7 +1,8 @@
 """The compiled TensorFlow computations behind the CAM methods, and their caches.
 
-Three computations, each a tf.function built once per (kind, layer) and traced once per
-input shape (so per batch shape), always running the model inside engine.hooks.Intercept
+Three computations, each a tf.function built once per (kind, layer) and traced per
+input shape (reduce_retracing: after two shapes, one general trace), always running the
+model inside engine.hooks.Intercept
 (entered inside the function, so its patches apply at trace time):
 
 - `fused`: one forward pass recording the target layer's output A, plus the gradient of
