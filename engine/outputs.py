@@ -22,8 +22,8 @@ A command that writes files opens one `Outputs` for its whole run:
   given: matplotlib, PIL, ffmpeg ...) and `temp(path)` (a temp path to stream into; committed
   with the others) all require a claimed path. OS errors while writing (a full disk, a folder
   that became read-only) become UserError("cannot write ...: the disk is full").
-- The module-level `save_png` / `save_npy` do claim + write + commit for one file (the GUI's
-  exports); `check_destination` is the check alone.
+- The module-level `save_png` / `save_npy` / `write_file(path, fn)` (alias
+  `write_atomically`) do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
 Temp files are named `.convscope-*`; an `atexit` hook removes any still registered.
 """
 from __future__ import annotations
@@ -243,7 +243,12 @@ def save_npy(path, array: np.ndarray) -> None:
         out.save_npy(out.claim(path, (".npy",), "--npy"), array)
 
 
-def write_atomically(path, write) -> None:
-    """Check, write (write(tmp)) and commit one file: streamed outputs such as videos."""
+def write_file(path, fn, suffixes=None) -> None:
+    """Check, write (fn(temp_path)) and commit one file of any kind (streamed outputs
+    such as videos too)."""
     with Outputs() as out:
-        out.write(out.claim(path), write)
+        out.write(out.claim(path, suffixes), fn)
+
+
+write_atomically = write_file  # the names this module's one-file writer had before Outputs
+_atomic = write_file

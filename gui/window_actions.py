@@ -207,7 +207,10 @@ class WindowActions:
         path, _ = QFileDialog.getSaveFileName(self.w, "Save window screenshot", "convscope.png",
                                               "PNG image (*.png)")
         if path:
-            outputs.save_png(path, from_qimage(self.w.grab().toImage()))
+            try:
+                outputs.save_png(path, from_qimage(self.w.grab().toImage()))
+            except UserError as exc:  # a read-only folder, a full disk
+                self.w.notify(f"Could not save the screenshot: {exc}")
 
     def about(self) -> None:
         QMessageBox.about(self.w, "About ConvScope",
