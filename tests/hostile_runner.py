@@ -8,7 +8,11 @@ redirected per case, so native writes are caught too).
 
 CASES.json: [{"id": ..., "argv": [...]} | {"id": ..., "load_image": PATH}]
 RESULT.json: {"cases": {id: {"rc", "stdout", "stderr", "tf_loaded"} | {"shape", "meta"}},
-              "maxrss_bytes": peak resident memory of this process (getrusage)}
+              "maxrss_bytes": peak resident memory of this process image}
+
+The peak is the kernel's VmHWM of this process image (/proc/self/status), not getrusage's
+ru_maxrss: Linux carries ru_maxrss across fork + exec, so a child of a 2 GB pytest
+process would report 2 GB before doing anything.
 """
 import json
 import os
@@ -65,12 +69,20 @@ def _load(path):
         return {"error": str(exc)}
 
 
+def _vm_hwm() -> int:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024  # kB
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # (no /proc)
+
+
 def main():
     cases = json.load(open(sys.argv[1]))
     out = {}
     for case in cases:
         out[case["id"]] = _load(case["load_image"]) if "load_image" in case else _run_cli(case["argv"])
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
+    peak = _vm_hwm()
     json.dump({"cases": out, "maxrss_bytes": peak}, open(sys.argv[2], "w"))
 
 
