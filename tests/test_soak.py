@@ -71,3 +71,23 @@ def test_500_cam_jobs_and_50_model_switches(two_models):
           f"{y[-1]:.0f} MB after 500 (+{growth:.1f} MB); {1024 * slope:.1f} KB per job "
           f"(least squares over jobs 100-500)")
     assert growth < 60 and slope < 1 / 16, samples
+
+
+def test_a_closed_model_is_freed_with_its_caches(two_models):
+    """After every kind of CAM computation, dropping the ConvModel frees it (its compiled
+    functions and caches are keyed weakly on it and must not refer back to it)."""
+    import gc
+    import weakref
+
+    from engine import open_model
+
+    m = open_model(two_models[0])
+    img = from_array(np.zeros((50, 60, 3), np.uint8))
+    for method in ("gradcam", "cam", "faster-scorecam", "eigencam"):
+        m.cam(img, method=method)
+    m.cam(img, method="gradcam", class_index=1)  # the `head` function (cached activations)
+    m.filter_patterns("c2", filters=[0], steps=1)
+    alive = weakref.ref(m)
+    del m
+    gc.collect()
+    assert alive() is None, [type(r).__name__ for r in gc.get_referrers(alive())]

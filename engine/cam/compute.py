@@ -208,7 +208,14 @@ def _fn(m, kind: str, layer: str):
     return fn
 
 
-def _score_gradient(m, layer, x, unit, sign, A=None):
+def _parts(m) -> tuple:
+    """What the compiled functions need of a model. Never the ConvModel itself: the state
+    holding these functions is keyed weakly on it, and a value that refers to its key
+    keeps it alive forever (every model ever opened would stay, with its caches)."""
+    return m.keras_model, m.layer_index, m.head.binary_sigmoid
+
+
+def _score_gradient(parts, layer, x, unit, sign, A=None):
     """The skeleton `fused` and `head` share: run the model inside Intercept under a tape
     that watches only the target layer's output, take the target score (pre-softmax) and
     its gradient with respect to that output.
@@ -219,7 +226,7 @@ def _score_gradient(m, layer, x, unit, sign, A=None):
     """
     import tensorflow as tf
 
-    model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
+    model, index, binary = parts
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         if A is None:
             hooks = {"record": [layer], "tape": tape}
@@ -241,9 +248,11 @@ def _score_gradient(m, layer, x, unit, sign, A=None):
 def _build_fused(m, layer):
     import tensorflow as tf
 
+    parts = _parts(m)
+
     @tf.function(reduce_retracing=True)  # free-size models: general shapes, few traces
     def fused(x, unit, sign):
-        return _score_gradient(m, layer, x, unit, sign)
+        return _score_gradient(parts, layer, x, unit, sign)
 
     return fused
 
@@ -251,9 +260,11 @@ def _build_fused(m, layer):
 def _build_head(m, layer):
     import tensorflow as tf
 
+    parts = _parts(m)
+
     @tf.function(reduce_retracing=True)
     def head(x, A, unit, sign):
-        _, _, g, _, _, score = _score_gradient(m, layer, x, unit, sign, A=A)
+        _, _, g, _, _, score = _score_gradient(parts, layer, x, unit, sign, A=A)
         return g, score
 
     return head
