@@ -184,20 +184,32 @@ def _run(args) -> int:
 
     with outputs.Outputs() as out:
         claimed = _claim_outputs(args, out)
-        code, report = _work(args, out, claimed)
+        result = _work(args, out, claimed)
+    # a sub-command module's run(args) returns its exit status alone
+    code, report = result if isinstance(result, tuple) else (result, "")
     if report:
         print(report)
     return code
 
 
 def _claim_outputs(args, out) -> dict:
+    """Check the destinations of the commands whose files this module writes (activations,
+    filters, cam) before any work. Other commands (video, ...) write through
+    engine.outputs themselves; their --out is checked here too when its suffixes are known,
+    and is left to them otherwise (a folder, a PDF)."""
     claimed = {}
-    if getattr(args, "out", None) is not None:
+    if args.command in ("activations", "filters", "cam"):
         from .outputs import IMAGE_SUFFIXES
 
         claimed["out"] = out.claim(args.out, IMAGE_SUFFIXES, "--out")
-    if getattr(args, "npy", None) is not None:
-        claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+        if getattr(args, "npy", None) is not None:
+            claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+    elif args.command == "video":
+        from .outputs import check_destination
+        from .video_io import OUTPUT_SUFFIXES, check_output
+
+        check_output(args.out)  # its own message, naming the video formats
+        check_destination(args.out, OUTPUT_SUFFIXES, "--out")
     return claimed
 
 
