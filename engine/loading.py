@@ -78,7 +78,13 @@ def _open_h5(path: str):
     others (hard_sigmoid, Normalization in nested models)."""
     from . import legacy_h5
 
-    model, notes = legacy_h5.load_with_notes(path)
+    try:
+        model, notes = legacy_h5.load_with_notes(path)
+    except UserError:
+        raise
+    except Exception as exc:  # h5py / Keras on a damaged file (found by tests/test_fuzz.py)
+        raise UserError(f"could not read the HDF5 model {path}: {_first_line(exc)}; "
+                        "is it corrupt or truncated?") from None
     note = ""
     if notes:
         note = "opened through the Keras 2 compatibility loader: " + "; ".join(notes)
