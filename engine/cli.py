@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import threading
 
@@ -139,24 +140,36 @@ def _interruptible(work):
 
 
 def main(argv=None) -> int:
+    from . import interrupts
+
     argv = list(sys.argv[1:] if argv is None else argv)
     debug = "--debug" in argv
+    interrupts.install()  # SIGTERM / SIGHUP end the run as Ctrl-C does
     try:
         args = _parser().parse_args(argv)
         if args.command is None:
             raise UserError("no command given (see --help)")
-        return _run(args)
+        code = _run(args)
+        sys.stdout.flush()  # a closed pipe is found here, not at interpreter exit
+        return code
     except UserError as exc:
         if debug:
             raise
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except Cancelled:
-        print("error: interrupted; nothing was written", file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
-        return 130
+    except BrokenPipeError:  # `convscope info ... | head`: the reader has gone; so do we
+        interrupts.silence_stdout()
+        return 141
+    except (Cancelled, KeyboardInterrupt):
+        print(f"error: interrupted ({interrupts.signal_name()}); nothing was written",
+              file=sys.stderr)
+        return interrupts.exit_status()
+    except MemoryError:
+        if debug:
+            raise
+        print("error: out of memory; try a smaller image, model input, --size or fewer "
+              "--filters", file=sys.stderr)
+        return 2
     except Exception as exc:  # a bug, or a failure Keras/TensorFlow did not explain
         if debug:
             raise
@@ -166,7 +179,43 @@ def main(argv=None) -> int:
 
 
 def _run(args) -> int:
+    """Outputs are claimed (checked) first, before any work; they are written only if the
+    whole command succeeds (engine.outputs); the report line is printed after that."""
     from . import outputs
+
+    with outputs.Outputs() as out:
+        claimed = _claim_outputs(args, out)
+        result = _work(args, out, claimed)
+    # a sub-command module's run(args) returns its exit status alone
+    code, report = result if isinstance(result, tuple) else (result, "")
+    if report:
+        print(report)
+    return code
+
+
+def _claim_outputs(args, out) -> dict:
+    """Check the destinations of the commands whose files this module writes (activations,
+    filters, cam) before any work. Other commands (video, ...) write through
+    engine.outputs themselves; their --out is checked here too when its suffixes are known,
+    and is left to them otherwise (a folder, a PDF)."""
+    claimed = {}
+    if args.command in ("activations", "filters", "cam"):
+        from .outputs import IMAGE_SUFFIXES
+
+        claimed["out"] = out.claim(args.out, IMAGE_SUFFIXES, "--out")
+        if getattr(args, "npy", None) is not None:
+            claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+    elif args.command == "video":
+        from .outputs import check_destination
+        from .video_io import OUTPUT_SUFFIXES, check_output
+
+        check_output(args.out)  # its own message, naming the video formats
+        check_destination(args.out, OUTPUT_SUFFIXES, "--out")
+    return claimed
+
+
+def _work(args, out, claimed) -> tuple[int, str]:
+    """The command's work; returns (exit status, the line to print after the outputs)."""
     from .images import load_image
 
     if args.command == "video":
@@ -194,20 +243,20 @@ def _run(args) -> int:
     if args.command == "info":
         s = model.describe()
         if args.json:
-            print(json.dumps(s.as_dict(), indent=2))
+            print(_json(s.as_dict()))
         else:
             _print_info(s)
-        return 0
+        return 0, ""
 
     if args.command == "predict":
         preds = model.predict(image, top=args.top)
         if args.json:
-            print(json.dumps({"image": image.path, "model": model.name, "predictions": [
-                {"index": p.index, "label": p.label, "score": p.score} for p in preds]}, indent=2))
+            print(_json({"image": image.path, "model": model.name, "predictions": [
+                {"index": p.index, "label": p.label, "score": p.score} for p in preds]}))
         else:
             for p in preds:
                 print(f"{p.index:5d}  {p.score:8.4f}  {p.label}")
-        return 0
+        return 0, ""
 
     if args.command == "activations":
         model.layer(args.layer, spatial=True)
@@ -217,12 +266,11 @@ def _run(args) -> int:
         grid = activation_view.render_grid(act, per_row=args.per_row, mode=args.normalise,
                                            colormap=args.colormap)
         if args.npy:
-            outputs.save_npy(args.npy, act.astype("float32"))
-        outputs.save_png(args.out, grid)
+            out.save_npy(claimed["npy"], act.astype("float32"))
+        out.save_png(claimed["out"], grid)
         dead = activation_view.dead_channels(act)
-        print(f"{args.layer}: {act.shape[0]}x{act.shape[1]}x{act.shape[2]}, "
-              f"{len(dead)} dead channel(s) -> {args.out}")
-        return 0
+        return 0, (f"{args.layer}: {act.shape[0]}x{act.shape[1]}x{act.shape[2]}, "
+                   f"{len(dead)} dead channel(s) -> {args.out}")
 
     if args.command == "filters":
         from . import grid as grid_mod
@@ -249,10 +297,9 @@ def _run(args) -> int:
             args.layer, filters=filters, size=size, cancel=token, **options))
         picture = grid_mod.tile(patterns, per_row=args.per_row, margin=5, fill=0)
         if args.npy:
-            outputs.save_npy(args.npy, patterns)
-        outputs.save_png(args.out, picture)
-        print(f"{len(filters)} filter pattern(s) of {args.layer} -> {args.out}")
-        return 0
+            out.save_npy(claimed["npy"], patterns)
+        out.save_png(claimed["out"], picture)
+        return 0, f"{len(filters)} filter pattern(s) of {args.layer} -> {args.out}"
 
     if args.command == "cam":
         options = {}
@@ -266,18 +313,30 @@ def _run(args) -> int:
             cancel=token, **options))
         overlay = cam.overlay(alpha=args.alpha, colormap=args.colormap)
         if args.npy:
-            outputs.save_npy(args.npy, cam.heatmap.astype("float32"))
-        outputs.save_png(args.out, overlay)
+            out.save_npy(claimed["npy"], cam.heatmap.astype("float32"))
+        out.save_png(claimed["out"], overlay)
         if args.json:
-            print(json.dumps(cam.as_dict(), indent=2))
-        else:
-            print(f"{cam.method} on {cam.layer}, class {cam.class_index} ({cam.label}), "
-                  f"score {cam.score:.4f} -> {args.out}")
-        return 0
+            return 0, _json(cam.as_dict())
+        return 0, (f"{cam.method} on {cam.layer}, class {cam.class_index} ({cam.label}), "
+                   f"score {cam.score:.4f} -> {args.out}")
     raise UserError(f"unknown command {args.command}")
 
 
 MAX_STEPS, MAX_SIZE = 100_000, 4096
+
+
+def _json(doc) -> str:
+    """Strict JSON: NaN and infinities (a model can output them) become null."""
+    def clean(v):
+        if isinstance(v, float) and not math.isfinite(v):
+            return None
+        if isinstance(v, dict):
+            return {k: clean(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [clean(x) for x in v]
+        return v
+
+    return json.dumps(clean(doc), indent=2, allow_nan=False)
 
 
 def _check_numbers(args) -> None:
@@ -292,19 +351,30 @@ def _check_numbers(args) -> None:
         if value < low or (high is not None and value > high):
             bound = f"between {low} and {high}" if high is not None else f"at least {low}"
             raise UserError(f"{flag} must be {bound}, not {value}")
+    if getattr(args, "filters", None):
+        parse_filters(args.filters)  # its count is checked before any range is expanded
 
 
 def _check_model_spec(spec: str) -> None:
     import os
 
-    if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
-        raise UserError(f"model file not found: {spec}")
+    if spec != "demo" and not spec.startswith("builtin:"):
+        if not os.path.exists(spec):
+            raise UserError(f"model file not found: {spec}")
+        if not os.path.isdir(spec):  # a SavedModel is a folder
+            from .input_files import regular_file
+
+            regular_file(spec, "model file")
 
 
 def _print_info(s) -> None:  # engine.summary.ModelSummary
     print(f"model     {s.name}  ({s.source})")
     print(f"input     {' x '.join('?' if d is None else str(d) for d in s.input_shape)}  (preprocess: {s.preprocess})")
-    print(f"head      {s.head.activation} · {s.head.classes} classes")
+    if s.head.classes:
+        print(f"head      {s.head.activation} · {s.head.classes} classes")
+    else:
+        shape = "x".join("?" if d is None else str(d) for d in s.head.output_shape)
+        print(f"head      none: the output is {shape} (no classifier head; no predictions or CAMs)")
     if s.params is not None:
         print(f"params    {s.params:,}")
     print(f"device    {s.device}")

@@ -118,6 +118,7 @@ def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, s
     h, w, note = plan_size(model, size)
     if note:
         log.info(note)
+    _check_memory(model, len(filters), h, w, mode)
     ascent = _ascent_for(model, layer, h, w, cfg, bool(truncate))
     check_cancel(cancel)
     bs = int(batch_size) if batch_size else ascent.auto_batch(len(filters))
@@ -138,6 +139,29 @@ def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, s
     if progress is not None:
         progress(steps, steps, result)
     return result
+
+
+def held_bytes(n: int, h: int, w: int, c: int, mode: str) -> int:
+    """Memory the patterns of n filters hold across the whole run, outside the compiled step:
+    each image's optimisation state (classic: the image; regularized: parameters, two Adam
+    moments and the rendered image), plus, while patterns are shown, their concatenation,
+    the float temporaries of deprocessing and the uint8 result."""
+    states = 1 if mode == "classic" else 4
+    return n * h * w * (c * 4 * (states + 3) + 3)
+
+
+def _check_memory(model, n: int, h: int, w: int, mode: str) -> None:
+    from . import memory
+
+    c = int(model.input_shape[2] or 3)
+    need = held_bytes(n, h, w, c, mode) + memory.per_image_bytes(model, h, w)
+    if need <= memory.budget():
+        return
+    per = held_bytes(1, h, w, c, mode)
+    fit_n = max(0, (memory.budget() - memory.per_image_bytes(model, h, w)) // max(1, per))
+    hint = (f"at {h}x{w}, {fit_n} filter(s) at once would fit" if fit_n >= 1 else
+            f"a {h}x{w} pattern does not fit at all; use a smaller size")
+    memory.require(need, f"{n} filter pattern(s) of {h}x{w} ({mode})", hint)
 
 
 def _filter_list(filters, channels: int, layer: str) -> list[int]:

@@ -31,12 +31,18 @@ def sidecar(model_path: str) -> list[str] | None:
 
 def resolve(labels: list[str] | None, classes: int, wanted: int | str) -> int:
     """A class given by index (int or digits) or by label, as an index in range."""
+    if classes < 1:
+        raise UserError("this model has no classes to choose from (its output is not a "
+                        "vector of class scores)")
     if isinstance(wanted, str) and wanted.strip().lstrip("-").isdigit():
         wanted = int(wanted)
+    wanted = _as_index(wanted)
     if isinstance(wanted, int):
         if not 0 <= wanted < classes:
             raise UserError(f"class {wanted} is out of range: this model has classes 0..{classes - 1}")
         return wanted
+    if not isinstance(wanted, str):
+        raise UserError(f"a class is an index 0..{classes - 1} or a label, not {wanted!r}")
     if classes == 1 and labels is None:
         labels = ["0", "1"]
     if not labels:
@@ -51,3 +57,23 @@ def resolve(labels: list[str] | None, classes: int, wanted: int | str) -> int:
         raise UserError(f"no class named {wanted!r}; give an index 0..{max(classes, 2) - 1} or one of the model's labels")
     shown = ", ".join(f"{i} ({labels[i]})" for i in hits[:8])
     raise UserError(f"class {wanted!r} is ambiguous: {shown}; give the index")
+
+
+def _as_index(wanted):
+    """Whole numbers of any kind (numpy scalars, 0-d arrays, 2.0) as int; others unchanged.
+    Non-whole numbers and booleans are refused: they are mistakes, not classes."""
+    import numbers
+
+    import numpy as np
+
+    if isinstance(wanted, np.ndarray) and wanted.ndim == 0:
+        wanted = wanted.item()
+    if isinstance(wanted, (bool, np.bool_)):
+        raise UserError(f"a class is an index or a label, not {wanted!r}")
+    if isinstance(wanted, numbers.Integral):
+        return int(wanted)
+    if isinstance(wanted, numbers.Real):
+        if float(wanted).is_integer():
+            return int(wanted)
+        raise UserError(f"class {wanted!r} is not a whole number; give an index or a label")
+    return wanted

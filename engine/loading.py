@@ -12,6 +12,7 @@ from urllib.parse import parse_qs
 from . import labels as label_files
 from .builtin_models import BUILTINS
 from .errors import Remedy, UserError, first_line
+from .input_files import regular_file
 
 DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
 
@@ -42,6 +43,7 @@ def open_spec(spec: str) -> Loaded:
         raise UserError(f"model file not found: {spec}")
     if os.path.isdir(spec):
         return _open_savedmodel(spec)
+    regular_file(spec, "model file")  # a FIFO would block the loader forever
     return _open_file(spec)
 
 
@@ -76,7 +78,13 @@ def _open_h5(path: str):
     others (hard_sigmoid, Normalization in nested models)."""
     from . import legacy_h5
 
-    model, notes = legacy_h5.load_with_notes(path)
+    try:
+        model, notes = legacy_h5.load_with_notes(path)
+    except UserError:
+        raise
+    except Exception as exc:  # h5py / Keras on a damaged file (found by tests/test_fuzz.py)
+        raise UserError(f"could not read the HDF5 model {path}: {first_line(exc)}; "
+                        "is it corrupt or truncated?") from None
     note = ""
     if notes:
         note = "opened through the Keras 2 compatibility loader: " + "; ".join(notes)
@@ -108,13 +116,23 @@ def _open_builtin(rest: str) -> Loaded:
     weights = options.get("weights", "imagenet").lower()
     if weights not in ("imagenet", "none"):
         raise UserError("builtin models take ?weights=imagenet (default) or ?weights=none")
+    top = options.get("include_top", "true").lower()
+    if top not in ("true", "false"):
+        raise UserError("builtin models take &include_top=true (default) or false")
+    unknown = sorted(set(options) - {"weights", "include_top"})
+    if unknown:
+        raise UserError(f"unknown option(s) {', '.join(unknown)} for builtin:{name}; "
+                        "use ?weights=none and/or &include_top=false")
     import keras
 
     ctor = getattr(keras.applications, BUILTINS[name].ctor)
     try:
-        # Keras reports downloads on stdout; keep stdout for results (--json).
-        with contextlib.redirect_stdout(sys.stderr):
-            model = ctor(weights=None if weights == "none" else "imagenet")
+        # Keras reports downloads on stdout; keep stdout for results (--json), and hold its
+        # "Downloading data from ..." line back until the download makes progress: a failed
+        # download then ends in our one error line, not two.
+        with contextlib.redirect_stdout(_HeldNotice(sys.stderr)):
+            model = ctor(weights=None if weights == "none" else "imagenet",
+                         include_top=top == "true")
     except Exception as exc:
         if weights == "imagenet":
             from keras.src.backend import config as keras_config  # no public accessor
@@ -126,11 +144,40 @@ def _open_builtin(rest: str) -> Loaded:
                 f"the weights file into that folder, or use builtin:{name}?weights=none "
                 "for random weights",
                 remedy=Remedy("open_model", "Open with random weights",
-                              f"builtin:{name}?weights=none")) from None
+                              f"builtin:{name}?weights=none"
+                              + ("&include_top=false" if top == "false" else ""))) from None
         raise UserError(f"could not build {name}: {first_line(exc)}") from None
-    return Loaded(keras_model=model, name=f"{name}" + (" (random weights)" if weights == "none" else ""),
-                  source=f"builtin:{name}" + ("?weights=none" if weights == "none" else ""),
+    query = "&".join(q for q in ("weights=none" if weights == "none" else "",
+                                 "include_top=false" if top == "false" else "") if q)
+    return Loaded(keras_model=model, name=name + (" (random weights)" if weights == "none" else "")
+                  + (" (no top)" if top == "false" else ""),
+                  source=f"builtin:{name}" + (f"?{query}" if query else ""),
                   labels=label_files.imagenet(), auto_preprocess=BUILTINS[name].preprocess)
+
+
+class _HeldNotice:
+    """A stdout stand-in: the first line is held back and written to `target` only when
+    more output follows (a download's progress bar); alone, it is dropped."""
+
+    def __init__(self, target):
+        self.target, self.held, self.passing = target, "", False
+
+    def write(self, text: str) -> int:
+        if self.passing:
+            return self.target.write(text)
+        if "\n" not in self.held:
+            self.held += text
+            return len(text)
+        self.passing = True
+        self.target.write(self.held)
+        return self.target.write(text)
+
+    def flush(self) -> None:
+        if self.passing:
+            self.target.flush()
+
+    def isatty(self) -> bool:
+        return False
 
 
 def _auto_mode(model) -> str:

@@ -12,6 +12,7 @@ import numpy as np
 
 from . import images as image_io
 from . import layers as layer_tree
+from . import memory
 from . import preprocess as prep
 from . import tf_runtime
 from .errors import UserError
@@ -53,7 +54,8 @@ class ConvModel:
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
         self._by_path = {info.path: info for info in self.layers}
         self.head = self._head()
-        self.labels = loaded.labels if loaded.labels and len(loaded.labels) >= self.head.classes else None
+        self.labels = (loaded.labels if self.head.classifier and loaded.labels
+                       and len(loaded.labels) >= self.head.classes else None)
         self.default_cam_layer = layer_tree.default_cam_layer(self.layers)
 
     # -- description -------------------------------------------------------------------
@@ -79,6 +81,15 @@ class ConvModel:
     def require_layers(self, what: str) -> None:
         if self.predict_only:
             raise UserError(f"{what} needs a Keras model: {self.note}")
+
+    def require_classifier(self, what: str) -> None:
+        """UserError unless the model ends in a vector of class scores."""
+        if not self.head.classifier:
+            raise UserError(
+                f"{what} need class scores, but this model has no classifier head: its "
+                f"output is {self.head.describe_output()} (e.g. VGG16 with include_top=False). "
+                "Activations and filter patterns work; for predictions and class activation "
+                "maps open the model with its classifier")
 
     def label(self, index: int) -> str:
         if self.labels:
@@ -108,6 +119,8 @@ class ConvModel:
         """Images fitted to the model input: float32 (N, H, W, C) in [0, 255], not preprocessed."""
         imgs = image_io.as_images(images)
         h, w, c = self.input_shape
+        fh, fw = image_io.fitted_size(imgs[0], h, w)
+        memory.check_forward(self, len(imgs), fh, fw)  # before any resize allocates
         first = image_io.fit(imgs[0], h, w, c)
         h, w = first.shape[:2]  # free sizes: the whole batch takes the first image's size
         return np.stack([first] + [image_io.fit(im, h, w, c) for im in imgs[1:]])
@@ -151,6 +164,7 @@ class ConvModel:
 
     def predict(self, images, top: int = 5):
         """Top predictions; a list of Prediction, or a list of lists for a list of images."""
+        self.require_classifier("predictions")
         single = not isinstance(images, (list, tuple))
         out = self.scores(images)
         result = [self._top(row, top) for row in out]
@@ -202,6 +216,14 @@ class ConvModel:
     def _input_shape(self) -> tuple:
         m = self.keras_model
         shape = None
+        if hasattr(m, "inputs") and m.inputs and len(m.inputs) > 1:
+            shapes = ", ".join("x".join("?" if d is None else str(d) for d in t.shape[1:])
+                               for t in m.inputs)
+            raise UserError(
+                f"{self.name} takes {len(m.inputs)} inputs ({shapes}); ConvScope's views feed "
+                "one image, so models with several inputs are not supported. Build a "
+                "single-input model from the branch you want to see, e.g. "
+                "keras.Model(branch_input, branch_output), and open that")
         if hasattr(m, "inputs") and m.inputs:
             shape = tuple(m.inputs[0].shape[1:])
         elif self.predict_only:
@@ -214,13 +236,17 @@ class ConvModel:
     def _head(self) -> HeadInfo:
         if self.predict_only:
             out = self.forward(self.prepare(image_io.from_array(np.zeros((32, 32, 3), np.uint8))))[0]
+            if out.ndim != 2:
+                return HeadInfo("none", 0, 0, tuple(out.shape[1:]))
             units = int(out.shape[-1])
-            return HeadInfo("linear", units, units)
+            return HeadInfo("linear", units, units, (units,))
         shape = self.keras_model.outputs[0].shape
+        if len(shape) != 2:  # a feature map (include_top=False) or a sequence: no classes
+            return HeadInfo("none", 0, 0, tuple(shape[1:]))
         units = int(shape[-1]) if shape[-1] is not None else 1
         act = head_activation(self.keras_model)
         classes = 2 if act == "sigmoid" and units == 1 else units
-        return HeadInfo(act, units, classes)
+        return HeadInfo(act, units, classes, (units,))
 
 
 def _savedmodel_input_shape(layer):

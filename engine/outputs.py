@@ -1,30 +1,220 @@
-"""Writing result files atomically: a failed or interrupted run leaves no partial file."""
+"""Writing result files safely: checked before the work, atomic, all-or-nothing per command.
+
+A command that writes files opens one `Outputs` for its whole run:
+
+    from engine import outputs
+
+    with outputs.Outputs() as out:
+        png = out.claim(args.out, outputs.IMAGE_SUFFIXES, "--out")   # checked NOW, before any work
+        npy = out.claim(args.npy, (".npy",), "--npy") if args.npy else None
+        ...                                                           # the long computation
+        out.save_png(png, grid)            # written to a hidden temp file beside the target
+        if npy:
+            out.save_npy(npy, act)
+    # leaving the block normally commits every file (os.replace, atomic per file);
+    # an exception, Ctrl-C, SIGTERM or SIGHUP (engine.interrupts) removes every temp file:
+    # no half-written file, and no output of a failed command, is left behind.
+
+- `claim(path, suffixes, flag)` raises UserError (one line) unless the folder exists and is
+  writable, the path is not a folder, not a device/FIFO, ends in one of `suffixes`, and is
+  not claimed twice. It returns the absolute path.
+- `save_png`, `save_npy`, `save_bytes`, `write(path, fn)` (fn writes to the temp path it is
+  given: matplotlib, PIL, ffmpeg ...) and `temp(path)` (a temp path to stream into; committed
+  with the others) all require a claimed path. OS errors while writing (a full disk, a folder
+  that became read-only) become UserError("cannot write ...: the disk is full").
+- The module-level `save_png` / `save_npy` / `write_file(path, fn)` (alias
+  `write_atomically`) do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
+Temp files are named `.convscope-*`; an `atexit` hook removes any still registered.
+"""
 from __future__ import annotations
 
+import atexit
+import errno
 import os
+import stat
 import tempfile
+import threading
 
 import numpy as np
 
 from .errors import UserError
 
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp")
+_PIL_FORMATS = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}
+TEMP_PREFIX = ".convscope-"
 
-def _atomic(path: str, write) -> None:
-    path = os.path.abspath(path)
-    folder = os.path.dirname(path)
-    if not os.path.isdir(folder):
-        raise UserError(f"cannot write {path}: folder {folder} does not exist")
-    suffix = os.path.splitext(path)[1]
-    fd, tmp = tempfile.mkstemp(prefix=".convscope-", suffix=suffix, dir=folder)
-    os.close(fd)
+_live_temps: set[str] = set()  # every temp file not yet committed or removed (atexit)
+_lock = threading.Lock()
+
+
+def _reason(exc: OSError, folder: str | None = None) -> str:
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT) or _short_write(exc, folder):
+        return "the disk is full (no space left on the device)"
+    if exc.errno == errno.EROFS:
+        return "the file system is read-only"
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+def _short_write(exc: OSError, folder: str | None) -> bool:
+    """numpy's tofile reports a full disk as "N requested and M written" (no errno)."""
+    if exc.errno is not None or folder is None:
+        return False
     try:
-        write(tmp)
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+        st = os.statvfs(folder)
+        return "written" in str(exc) or st.f_bavail * st.f_frsize < (1 << 20)
+    except OSError:
+        return False
+
+
+def check_destination(path, suffixes=None, flag: str = "output") -> str:
+    """The absolute path if a file can be written there; UserError saying why not."""
+    if path is None or str(path).strip() == "":
+        raise UserError(f"{flag}: give a file name")
+    path = os.path.abspath(os.fspath(path))
+    folder, name = os.path.split(path)
+    shown = f"{flag} {path}" if flag.startswith("-") else path
+    if suffixes and not name.lower().endswith(tuple(s.lower() for s in suffixes)):
+        raise UserError(f"cannot write {shown}: give a file name ending in "
+                        f"{' or '.join(suffixes[:3])}{' ...' if len(suffixes) > 3 else ''}")
+    if not os.path.isdir(folder):
+        raise UserError(f"cannot write {shown}: folder {folder} does not exist")
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise UserError(f"cannot write {shown}: {_reason(exc)}") from None
+    if st is not None:
+        if stat.S_ISDIR(st.st_mode):
+            raise UserError(f"cannot write {shown}: it is a folder; give a file name")
+        if not stat.S_ISREG(st.st_mode):
+            raise UserError(f"cannot write {shown}: it exists and is not a regular file "
+                            "(a device, pipe or socket)")
+    try:  # the only honest writability test: make (and drop) a file there
+        fd, probe = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=folder)
+        os.close(fd)
+        os.remove(probe)
+    except OSError as exc:
+        raise UserError(f"cannot write {shown}: {_reason(exc)} in {folder}") from None
+    return path
+
+
+class Outputs:
+    """The files one command writes; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._claimed: dict[str, str] = {}  # final path -> flag
+        self._temps: dict[str, str] = {}  # final path -> temp path holding its content
+        self.committed: list[str] = []
+
+    # -- before the work ------------------------------------------------------------------
+    def claim(self, path, suffixes=None, flag: str = "output") -> str:
+        final = check_destination(path, suffixes, flag)
+        if final in self._claimed:
+            raise UserError(f"{flag} and {self._claimed[final]} name the same file {final}; "
+                            "give each output its own name")
+        self._claimed[final] = flag
+        return final
+
+    # -- writing (to temp files) ----------------------------------------------------------
+    def temp(self, path) -> str:
+        """A new temp file beside claimed `path` to write into; committed on success."""
+        final = self._final(path)
+        folder = os.path.dirname(final)
+        suffix = os.path.splitext(final)[1]
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=TEMP_PREFIX, suffix=suffix, dir=folder)
+            os.close(fd)
+        except OSError as exc:
+            raise UserError(f"cannot write {final}: {_reason(exc)}") from None
+        with _lock:
+            _live_temps.add(tmp)
+        old = self._temps.pop(final, None)
+        if old:
+            _remove(old)
+        self._temps[final] = tmp
+        return tmp
+
+    def write(self, path, fn) -> None:
+        """fn(temp_path) writes the file's content."""
+        tmp = self.temp(path)
+        try:
+            fn(tmp)
+        except OSError as exc:
+            final = self._final(path)
+            raise UserError(f"cannot write {final}: {_reason(exc, os.path.dirname(final))}") from None
+        except MemoryError:
+            raise UserError(f"cannot write {self._final(path)}: not enough memory to encode it") from None
+
+    def save_png(self, path, rgb: np.ndarray) -> None:
+        """uint8 (H, W) or (H, W, 3) to PNG (or the format of the suffix: .jpg, .tif, ...)."""
+        from PIL import Image as PILImage
+
+        ext = os.path.splitext(self._final(path))[1].lower()
+        fmt = _PIL_FORMATS.get(ext, ext[1:].upper())
+        img = PILImage.fromarray(np.ascontiguousarray(rgb))
+        self.write(path, lambda tmp: img.save(tmp, format=fmt))
+
+    def save_npy(self, path, array: np.ndarray) -> None:
+        self.write(path, lambda tmp: np.save(tmp, array, allow_pickle=False))
+
+    def save_bytes(self, path, data: bytes) -> None:
+        def put(tmp):
+            with open(tmp, "wb") as f:
+                f.write(data)
+        self.write(path, put)
+
+    # -- the end ---------------------------------------------------------------------------
+    def commit(self) -> list[str]:
+        """Move every temp file onto its target (each atomic); return the paths written."""
+        for final, tmp in list(self._temps.items()):
+            try:
+                os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; the usual mode
+                os.replace(tmp, final)
+            except OSError as exc:
+                self.abort()
+                raise UserError(f"cannot write {final}: {_reason(exc)}") from None
+            with _lock:
+                _live_temps.discard(tmp)
+            del self._temps[final]
+            self.committed.append(final)
+        return list(self.committed)
+
+    def abort(self) -> None:
+        """Remove every temp file and every file this command already committed."""
+        for tmp in self._temps.values():
+            _remove(tmp)
+        self._temps.clear()
+        for final in self.committed:
+            _remove(final)
+        self.committed.clear()
+
+    def __enter__(self) -> "Outputs":
+        return self
+
+    def __exit__(self, kind, exc, tb) -> bool:
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+        return False
+
+    def _final(self, path) -> str:
+        final = os.path.abspath(os.fspath(path))
+        if final not in self._claimed:
+            raise ValueError(f"{final} was not claimed before writing (Outputs.claim)")
+        return final
+
+
+def _remove(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
+    with _lock:
+        _live_temps.discard(path)
 
 
 def _umask() -> int:
@@ -33,26 +223,32 @@ def _umask() -> int:
     return mask
 
 
-def save_png(path: str, rgb: np.ndarray) -> None:
-    """uint8 (H, W) or (H, W, 3) to PNG (or any format PIL infers from the suffix)."""
-    from PIL import Image as PILImage
-
-    ext = os.path.splitext(path)[1].lower()
-    if ext not in (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".webp"):
-        raise UserError(f"cannot write {path}: give an image file name ending in .png "
-                        "(or .jpg, .tif, .bmp, .webp)")
-    fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".tif": "TIFF", ".tiff": "TIFF"}.get(ext, ext[1:].upper())
-    img = PILImage.fromarray(np.ascontiguousarray(rgb))
-    _atomic(path, lambda tmp: img.save(tmp, format=fmt))
+@atexit.register
+def _remove_leftovers() -> None:
+    with _lock:
+        leftovers = list(_live_temps)
+    for tmp in leftovers:
+        _remove(tmp)
 
 
-def save_npy(path: str, array: np.ndarray) -> None:
-    if not path.endswith(".npy"):
-        raise UserError(f"cannot write {path}: --npy takes a file name ending in .npy")
-    _atomic(path, lambda tmp: np.save(tmp, array))
+# -- one file at a time (the window's exports) ---------------------------------------------
+def save_png(path, rgb: np.ndarray) -> None:
+    """Check, write and commit one image file (format from the suffix)."""
+    with Outputs() as out:
+        out.save_png(out.claim(path, IMAGE_SUFFIXES), rgb)
 
 
-def write_atomically(path: str, write) -> None:
-    """Call write(tmp) on a temporary file beside `path`, then rename it to `path`: a
-    failure or Ctrl-C part-way leaves no file (streamed outputs such as videos)."""
-    _atomic(path, write)
+def save_npy(path, array: np.ndarray) -> None:
+    with Outputs() as out:
+        out.save_npy(out.claim(path, (".npy",), "--npy"), array)
+
+
+def write_file(path, fn, suffixes=None) -> None:
+    """Check, write (fn(temp_path)) and commit one file of any kind (streamed outputs
+    such as videos too)."""
+    with Outputs() as out:
+        out.write(out.claim(path, suffixes), fn)
+
+
+write_atomically = write_file  # the names this module's one-file writer had before Outputs
+_atomic = write_file

@@ -40,13 +40,23 @@ class LayerInfo:
 
 @dataclass(frozen=True)
 class HeadInfo:
-    activation: str  # softmax | sigmoid | linear
-    units: int  # size of the output vector
-    classes: int  # selectable classes (2 for a single sigmoid unit)
+    activation: str  # softmax | sigmoid | linear; "none" when the output is no class vector
+    units: int  # size of the output vector (0: no classifier head)
+    classes: int  # selectable classes (2 for a single sigmoid unit; 0: no classifier head)
+    output_shape: tuple = ()  # the model's output without the batch axis
 
     @property
     def binary_sigmoid(self) -> bool:
         return self.activation == "sigmoid" and self.units == 1
+
+    @property
+    def classifier(self) -> bool:
+        return self.classes > 0
+
+    def describe_output(self) -> str:
+        shape = "x".join("?" if d is None else str(d) for d in self.output_shape)
+        kind = "feature map" if len(self.output_shape) == 3 else "output"
+        return f"a {shape} {kind}"
 
     def as_dict(self) -> dict:
         return {"activation": self.activation, "units": self.units, "classes": self.classes}
@@ -68,7 +78,7 @@ class ModelSummary:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),
-                "output_shape": [self.head.units], "preprocess": self.preprocess,
+                "output_shape": list(self.head.output_shape), "preprocess": self.preprocess,
                 "head": self.head.as_dict(), "params": self.params, "device": self.device,
                 "predict_only": self.predict_only, "default_cam_layer": self.default_cam_layer,
                 "note": self.note, "layers": [info.as_dict() for info in self.layers]}

@@ -7,6 +7,7 @@ Call `init()` before the first TensorFlow op; later calls only report.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import sys
 import tempfile
@@ -33,6 +34,12 @@ def init(device: str = "auto") -> str:
 
             tf.get_logger().setLevel("ERROR")
             gpus = tf.config.list_physical_devices("GPU")
+            import keras  # noqa: F401  (every model needs it; imported once, here)
+        # The ~400k objects TensorFlow and Keras create on import live as long as the
+        # process: moved out of the collector's sight, each later full collection (one per
+        # model switch, engine.worker) takes milliseconds instead of most of a second.
+        gc.collect()
+        gc.freeze()
         if device == "cpu" and gpus:
             tf.config.set_visible_devices([], "GPU")
             gpus = []
@@ -61,25 +68,54 @@ def init(device: str = "auto") -> str:
 def _quiet_native_stderr():
     """Hide the lines TensorFlow's C++ start-up writes to fd 2 before its log level applies
     (CUDA probing, oneDNN and CPU-feature notices), so a CLI error stays one line.
-    Kept when TF_CPP_MIN_LOG_LEVEL is set below 3; replayed if the import fails."""
+    Kept when TF_CPP_MIN_LOG_LEVEL is set below 3; replayed if the import fails (not when
+    it is interrupted: Ctrl-C prints its own one line).
+
+    Only fd 2 is redirected: Python's own `sys.stderr` is pointed at a copy of the real
+    stderr meanwhile, so what other threads print while TensorFlow loads (the window's
+    `--screenshot` error line) still reaches the terminal."""
     if os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
         yield
         return
     try:
         sys.stderr.flush()
         saved = os.dup(2)
-    except (OSError, ValueError):
+    except (OSError, ValueError, AttributeError):
         yield
         return
+    python_stderr = sys.stderr
+    real = None
+    try:
+        if python_stderr.fileno() != 2:  # already redirected (a test's capture): leave it
+            raise ValueError
+        real = open(os.dup(saved), "w", buffering=1, encoding=getattr(
+            python_stderr, "encoding", None) or "utf-8", errors="backslashreplace")
+    except (OSError, ValueError, AttributeError):
+        pass
     with tempfile.TemporaryFile() as sink:
         os.dup2(sink.fileno(), 2)
+        if real is not None:
+            sys.stderr = real
         try:
             yield
+        except KeyboardInterrupt:
+            raise
         except BaseException:
-            os.dup2(saved, 2)
+            _restore(saved, python_stderr, real)
+            real = None
             sink.seek(0)
             sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
-            os.dup2(saved, 2)
+            _restore(saved, python_stderr, real)
             os.close(saved)
+
+
+def _restore(saved: int, python_stderr, real) -> None:
+    if real is not None and sys.stderr is real:
+        sys.stderr = python_stderr
+        real.close()
+    try:
+        os.dup2(saved, 2)
+    except OSError:
+        pass

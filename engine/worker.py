@@ -16,6 +16,7 @@ imported by the StartEngine job there.
 """
 from __future__ import annotations
 
+import gc
 import time
 import traceback
 import warnings
@@ -91,6 +92,9 @@ class Worker:
                 final = J.JobCancelled(**base)
             except UserError as exc:
                 final = J.JobFailed(**base, message=str(exc), remedy=getattr(exc, "remedy", None))
+            except MemoryError:  # an allocation the estimates (engine.memory) did not foresee
+                final = J.JobFailed(**base, message=f"out of memory ({job.describe()}); try a "
+                                    "smaller image, layer or fewer filters")
             except Exception as exc:  # a bug, or a failure TensorFlow did not explain
                 final = J.JobFailed(**base, internal=True, details=traceback.format_exc(),
                                     message=f"internal error ({job.describe()}): "
@@ -126,6 +130,9 @@ class Worker:
         _warm_up(model)
         # Only now replace the old model: a file that fails to open leaves it working.
         self.model = model
+        # The old model, its compiled functions and caches hang together in reference
+        # cycles (Keras layers <-> tf.functions): free them now, not whenever gc runs.
+        gc.collect()
         methods, note = _cam_methods(model)
         emit(J.ModelLoaded(
             **base, summary=model.describe(),
@@ -262,6 +269,9 @@ def _has_module(name: str) -> bool:
 def _cam_methods(model) -> tuple[tuple, str]:
     if model.predict_only:
         return (), model.note
+    if not model.head.classifier:
+        return (), (f"class activation maps need class scores; this model has no classifier "
+                    f"head (its output is {model.head.describe_output()})")
     if not _has_module("cam"):
         return (), "class activation maps are not available in this build (engine.cam missing)"
     from .cam import registry

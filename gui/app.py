@@ -54,36 +54,34 @@ def parse_args(argv):
 
 def _check(args) -> None:
     """Bad paths fail here, before Qt and TensorFlow start."""
+    from engine.errors import UserError
+    from engine.input_files import regular_file
+    from engine.outputs import check_destination
+
     from .model_dialogs import is_model_path
 
-    for path in args.files:
-        if not os.path.exists(path):
-            raise _ArgumentError(f"file not found: {path}")
-        if is_model_path(path):
-            args.model = path
-        else:
-            args.image.append(path)
-    for path in args.image:
-        if not os.path.isfile(path):
-            raise _ArgumentError(f"image file not found: {path}")
-    args.session_doc = None
-    if args.session:
-        from engine import session_io
-        from engine.errors import UserError
+    try:
+        for path in args.files:
+            if not os.path.exists(path):
+                raise _ArgumentError(f"file not found: {path}")
+            if is_model_path(path):
+                args.model = path
+            else:
+                args.image.append(path)
+        for path in args.image:
+            regular_file(path, "image file")  # a FIFO would hang the decoder
+        args.session_doc = None
+        if args.session:
+            from engine import session_io
 
-        try:
             doc = args.session_doc = session_io.load(args.session)
-        except UserError as exc:
-            raise _ArgumentError(str(exc)) from None
-        if doc.get("model"):
-            args.model = doc["model"]["spec"]
-        args.image = session_io.present_images(doc) + args.image
-    if args.screenshot:
-        folder = os.path.dirname(os.path.abspath(args.screenshot))
-        if not os.path.isdir(folder):
-            raise _ArgumentError(f"cannot write {args.screenshot}: folder {folder} does not exist")
-        if not args.screenshot.lower().endswith(".png"):
-            raise _ArgumentError(f"cannot write {args.screenshot}: give a file name ending in .png")
+            if doc.get("model"):
+                args.model = doc["model"]["spec"]
+            args.image = session_io.present_images(doc) + args.image
+        if args.screenshot:
+            check_destination(args.screenshot, (".png",), "--screenshot")
+    except UserError as exc:
+        raise _ArgumentError(str(exc)) from None
 
 
 def _has_display() -> bool:

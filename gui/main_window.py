@@ -65,6 +65,8 @@ class MainWindow(QMainWindow):
         self._warned: set[str] = set()  # engine warnings shown already
 
         # -- the centre: message bar above the view tabs --------------------------------
+        self.decoder = inputs.ImageDecoder(self)  # image files decode off the GUI thread
+        self.decoder.sigDecoded.connect(self._on_decoded)
         self.notifications = NotificationBar()
         self.tabs = QTabWidget()
         args = (self.session, self.client, self.settings)
@@ -162,10 +164,9 @@ class MainWindow(QMainWindow):
         self.open_model(self.startup.model)
         paths = self.startup.images
         if paths:
-            incoming = inputs.from_paths(paths)
-            self.session.add_images(incoming.images)
-            for problem in incoming.problems:
-                self.notify(problem)
+            incoming = inputs.from_paths(paths, decode=False)
+            incoming.level = "error"  # named on the command line: a failure is an error
+            self.open_inputs(incoming)
         else:
             images, current = inputs.sample_images()
             self.session.add_images(images, make_current=False)
@@ -182,9 +183,13 @@ class MainWindow(QMainWindow):
                                       f"loading TensorFlow…<br>then opening {spec}")
 
     def open_inputs(self, incoming: inputs.Incoming) -> None:
-        """Models and images from a drop, a paste or a dialog."""
+        """Models and images from a drop, a paste or a dialog (image files still pending
+        are decoded on the decoder's thread first, then come back here)."""
+        if incoming.pending:
+            self.decoder.decode(incoming)
+            return
         for problem in incoming.problems:
-            self.notify(problem, "warning")
+            self.notify(problem, incoming.level)
         for path in incoming.image_paths:
             self.settings.add_recent("images", path)
         self.session.add_images(incoming.images)
@@ -193,6 +198,10 @@ class MainWindow(QMainWindow):
             self.view("live")
         if incoming.models:
             self.open_model(incoming.models[-1])
+
+    def _on_decoded(self, incoming: inputs.Incoming) -> None:
+        self.decoder.delivered()
+        self.open_inputs(incoming)
 
     def view(self, key: str) -> None:
         for i, v in enumerate(self.views):
@@ -218,7 +227,7 @@ class MainWindow(QMainWindow):
 
     def settled(self) -> bool:
         """Start-up done, no job outstanding, no view waiting to ask: the screen is final."""
-        return self.startup_done and not self.client.pending() and all(
+        return self.startup_done and not self.decoder.busy and not self.client.pending() and all(
             v.settled() for v in self.views)
 
     # -- engine results -------------------------------------------------------------------
@@ -240,6 +249,8 @@ class MainWindow(QMainWindow):
         if layer and self.session.layer_info(layer) is None:
             self.notify(f"no layer {layer!r} in {r.summary.name}; showing the default layer")
             layer = None
+        if layer and self.startup.view:
+            self._check_startup_layer(self.session.layer_info(layer))
         self.session.set_layer(layer or self.session.default_layer())
         self.model_panel.tree.setFocus()
         if not self.startup_done and self.startup.method:
@@ -248,6 +259,16 @@ class MainWindow(QMainWindow):
                             f"{', '.join(r.cam_methods)}")
         self._request_predictions()
         self.startup_done = True
+
+    def _check_startup_layer(self, info) -> None:
+        """--layer with --view: the CAM views use that layer; every view needs it spatial."""
+        if self.startup.view in ("cam", "compare"):
+            self.cam_options.set_follow_tree(True)
+        if not info.spatial:
+            shape = "x".join("?" if d is None else str(d) for d in info.output_shape or ())
+            self.notify(f"layer {info.path!r} ({info.class_name}) has no spatial output (its "
+                        f"output is {shape or 'unknown'}); the {self.startup.view} view needs "
+                        "a layer with an (H, W, C) output")
 
     def _on_finished(self, job: J.Job, result: J.Result, seconds: float) -> None:
         if not isinstance(result, J.JobFailed) and seconds:
@@ -295,6 +316,12 @@ class MainWindow(QMainWindow):
         s = self.session
         if s.model is None or s.image is None:
             return
+        head = s.model.summary.head
+        if not head.classifier:  # e.g. include_top=False
+            shape = "×".join("?" if d is None else str(d) for d in head.output_shape)
+            self.image_panel.predictions.set_message(
+                f"no classifier head (output {shape})")
+            return
         self.client.send(J.Predict(image=s.image, top=5))
 
     def _on_prediction_clicked(self, index: int) -> None:
@@ -329,6 +356,7 @@ class MainWindow(QMainWindow):
         self.settings.save_geometry(self.saveGeometry(), self.saveState())
         self.settings.sync()
         self.live.close_source()  # the frame reader thread ends before the engine's
+        self.decoder.shutdown()
         if not self.client.stop(self.CLOSE_WAIT_MS):
             event.ignore()
             self.statusBar().showMessage("waiting for the engine to finish its current step…")

@@ -80,7 +80,9 @@ class ModelPanel(QWidget):
                                      f"{s.source}</span>")
         self.fields["input"].setText(f"{shape_text(s.input_shape)}  "
                                      f"(preprocess: {s.preprocess})")
-        self.fields["head"].setText(f"{s.head.activation} · {s.head.classes} classes")
+        self.fields["head"].setText(f"{s.head.activation} · {s.head.classes} classes"
+                                    if s.head.classes else
+                                    f"none: outputs {shape_text(s.head.output_shape)}")
         self.fields["params"].setText(f"{s.params:,}" if s.params is not None else "—")
         self.fields["device"].setText(s.device or "—")
         notes = [n for n in (s.note, loaded.cam_note) if n]

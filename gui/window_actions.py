@@ -128,7 +128,7 @@ class WindowActions:
         self.recent_images.clear()
         for path in s.recent("images"):
             self._action(self.recent_images, path, lambda p=path: self.w.open_inputs(
-                inputs.from_paths([p])))
+                inputs.from_paths([p], decode=False)))
         self.model_combo.blockSignals(True)
         self.model_combo.clear()
         current = self.w.session.model.summary.source if self.w.session.model else None
@@ -163,7 +163,7 @@ class WindowActions:
         paths, _ = QFileDialog.getOpenFileNames(self.w, "Open images", self._start_dir("images"),
                                                 f"Images ({pattern});;All files (*)")
         if paths:
-            self.w.open_inputs(inputs.from_paths(paths))
+            self.w.open_inputs(inputs.from_paths(paths, decode=False))
 
     def paste_image(self) -> None:
         self.w.open_inputs(inputs.from_mime(QApplication.clipboard().mimeData()))
@@ -219,7 +219,10 @@ class WindowActions:
         path, _ = QFileDialog.getSaveFileName(self.w, "Save window screenshot", "convscope.png",
                                               "PNG image (*.png)")
         if path:
-            outputs.save_png(path, from_qimage(self.w.grab().toImage()))
+            try:
+                outputs.save_png(path, from_qimage(self.w.grab().toImage()))
+            except UserError as exc:  # a read-only folder, a full disk
+                self.w.notify(f"Could not save the screenshot: {exc}")
 
     def about(self) -> None:
         QMessageBox.about(self.w, "About ConvScope",

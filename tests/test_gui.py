@@ -222,7 +222,7 @@ def test_dropping_images_adds_them_to_the_strip(window, image_files):
     window.view("activations")
     before = len(window.session.images)
     assert drop(window, image_files[1:])
-    assert len(window.session.images) == before + 2
+    wait_until(lambda: len(window.session.images) == before + 2, what="decoded drops")
     assert window.image_panel.strip.count() == before + 2
     assert window.session.image.name == "noise.jpg"
     settle(window)

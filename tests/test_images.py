@@ -65,7 +65,9 @@ def test_fit_resizes_and_converts_to_gray(images_dir):
     g = image_io.fit(img, 30, 40, 1)
     np.testing.assert_allclose(g[..., 0], img.gray(), atol=1e-3)
     free = image_io.fit(img, None, None, 3)
-    assert free.shape == (30, 40, 3)
+    assert free.shape == (32, 32, 3)  # free sides: the image's, on a 32-pixel grid
+    tall = image_io.from_array(np.zeros((1000, 666, 3), np.uint8))
+    assert image_io.fitted_size(tall, None, None) == (512, 352)  # 512 x 341 -> grid
 
 
 def test_preprocessing_modes_match_keras_applications():

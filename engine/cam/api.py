@@ -57,6 +57,7 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     opts = {k: options.get(k, default) for k, default in spec.options.items()}
     opts = {k: (spec.options[k] if v is None else v) for k, v in opts.items()}
     m.require_layers("class activation maps")
+    m.require_classifier("class activation maps")
     single = not isinstance(images, (list, tuple))
     imgs = image_io.as_images(images)
     layer = _target_layer(m, spec, layer)

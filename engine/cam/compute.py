@@ -1,7 +1,8 @@
 """The compiled TensorFlow computations behind the CAM methods, and their caches.
 
-Three computations, each a tf.function built once per (kind, layer) and traced once per
-input shape (so per batch shape), always running the model inside engine.hooks.Intercept
+Three computations, each a tf.function built once per (kind, layer) and traced per
+input shape (reduce_retracing: after two shapes, one general trace), always running the
+model inside engine.hooks.Intercept
 (entered inside the function, so its patches apply at trace time):
 
 - `fused`: one forward pass recording the target layer's output A, plus the gradient of
@@ -140,9 +141,7 @@ def masked_scores(m, x: np.ndarray, A: np.ndarray, channels: np.ndarray, unit: n
     img_idx = np.repeat(np.arange(n_img, dtype=np.int32), n_ch)
     ch_idx = channels.reshape(-1)
     count = len(img_idx)
-    if chunk_size is None:
-        chunk_size = auto_chunk(x.shape[1:3])
-    chunk_size = max(1, min(int(chunk_size), count))
+    chunk_size = max(1, min(chunk_for(m, x.shape[1:3], chunk_size), count))
     n_chunks = -(-count // chunk_size)
     size = -(-count // n_chunks)  # balanced: padding < n_chunks copies in all
     total = n_chunks if total is None else total
@@ -165,8 +164,19 @@ def auto_chunk(hw) -> int:
     return int(max(1, min(MAX_CHUNK, DEFAULT_CHUNK * 224 * 224 // max(1, h * w))))
 
 
-def n_chunks(count: int, chunk_size: int | None, hw) -> int:
-    size = max(1, min(int(chunk_size or auto_chunk(hw)), count))
+def chunk_for(m, hw, chunk_size: int | None = None) -> int:
+    """Masked copies per forward pass: `chunk_size` or auto_chunk, capped so one chunk's
+    forward pass fits the memory budget (engine.memory)."""
+    from .. import memory
+
+    size = int(chunk_size or auto_chunk(hw))
+    h, w = (int(s) for s in hw)
+    fits = memory.budget() // max(1, memory.per_image_bytes(m, h, w))
+    return max(1, min(size, fits))
+
+
+def n_chunks(m, count: int, chunk_size: int | None, hw) -> int:
+    size = max(1, min(chunk_for(m, hw, chunk_size), count))
     return -(-count // size)
 
 
@@ -179,7 +189,14 @@ def _fn(m, kind: str, layer: str):
     return fn
 
 
-def _score_gradient(m, layer, x, unit, sign, A=None):
+def _parts(m) -> tuple:
+    """What the compiled functions need of a model. Never the ConvModel itself: the state
+    holding these functions is keyed weakly on it, and a value that refers to its key
+    keeps it alive forever (every model ever opened would stay, with its caches)."""
+    return m.keras_model, m.layer_index, m.head.binary_sigmoid
+
+
+def _score_gradient(parts, layer, x, unit, sign, A=None):
     """The skeleton `fused` and `head` share: run the model inside Intercept under a tape
     that watches only the target layer's output, take the target score (pre-softmax) and
     its gradient with respect to that output.
@@ -190,7 +207,7 @@ def _score_gradient(m, layer, x, unit, sign, A=None):
     """
     import tensorflow as tf
 
-    model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
+    model, index, binary = parts
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         if A is None:
             hooks = {"record": [layer], "tape": tape}
@@ -212,9 +229,11 @@ def _score_gradient(m, layer, x, unit, sign, A=None):
 def _build_fused(m, layer):
     import tensorflow as tf
 
-    @tf.function
+    parts = _parts(m)
+
+    @tf.function(reduce_retracing=True)  # free-size models: general shapes, few traces
     def fused(x, unit, sign):
-        return _score_gradient(m, layer, x, unit, sign)
+        return _score_gradient(parts, layer, x, unit, sign)
 
     return fused
 
@@ -222,9 +241,11 @@ def _build_fused(m, layer):
 def _build_head(m, layer):
     import tensorflow as tf
 
-    @tf.function
+    parts = _parts(m)
+
+    @tf.function(reduce_retracing=True)
     def head(x, A, unit, sign):
-        _, _, g, _, _, score = _score_gradient(m, layer, x, unit, sign, A=A)
+        _, _, g, _, _, score = _score_gradient(parts, layer, x, unit, sign, A=A)
         return g, score
 
     return head
@@ -235,9 +256,9 @@ def _build_masked(m, layer):
 
     model, index, activation = m.keras_model, m.layer_index, m.head.activation
 
-    @tf.function
+    @tf.function(reduce_retracing=True)
     def masked(x, low, img, unit, sign):
-        size = (x.shape[1], x.shape[2])
+        size = tf.shape(x)[1:3] if None in x.shape[1:3] else (x.shape[1], x.shape[2])
         up = tf.image.resize(low[..., None], size, method="bilinear")  # (B, H, W, 1)
         lo = tf.reduce_min(up, axis=(1, 2, 3), keepdims=True)
         hi = tf.reduce_max(up, axis=(1, 2, 3), keepdims=True)

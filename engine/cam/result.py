@@ -59,13 +59,15 @@ class CamResult:
     weights: np.ndarray | None = None
 
     def upsampled(self) -> np.ndarray:
-        """The heatmap at the original image's size, (H, W) float32 in [0, 1] (bilinear)."""
-        from .overlay import upsample
+        """The heatmap at the overlay's size (the image's, at most OVERLAY_MAX_PIXELS),
+        (H, W) float32 in [0, 1] (bilinear)."""
+        from .overlay import overlay_size, upsample
 
-        return upsample(self.heatmap, self.image.size)
+        return upsample(self.heatmap, overlay_size(self.image.size))
 
     def overlay(self, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
-        """uint8 RGB at the original image's size: (1 - alpha) * image + alpha * colour."""
+        """uint8 RGB at the original image's size (reduced to at most
+        engine.cam.overlay.OVERLAY_MAX_PIXELS): (1 - alpha) * image + alpha * colour."""
         from .overlay import blend
 
         return blend(self.image.pixels, self.heatmap, alpha=alpha, colormap=colormap)

@@ -62,7 +62,7 @@ def masked(method: Method, ctx: Context) -> Maps:
     else:
         channels = np.tile(np.arange(A.shape[-1]), (len(imgs), 1))
     x = compute.prepared(m, imgs)
-    total = compute.n_chunks(channels.size, chunk_size, x.shape[1:3]) + 1  # + the first pass
+    total = compute.n_chunks(m, channels.size, chunk_size, x.shape[1:3]) + 1  # + the first pass
     _report(ctx, 1, total)
     probs = compute.masked_scores(m, x, A, channels, unit, sign, ctx.layer,
                                   chunk_size=chunk_size, progress=ctx.progress,

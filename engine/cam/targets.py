@@ -28,6 +28,8 @@ def resolve(m, class_index, n: int) -> tuple[np.ndarray, np.ndarray, list]:
 
     class_index: None (top prediction), an index, a label, or a list of those per image.
     """
+    if isinstance(class_index, np.ndarray) and class_index.ndim == 0:
+        class_index = class_index.item()  # np.array(2) is one class, not a list
     if isinstance(class_index, (list, tuple, np.ndarray)):
         wanted = list(class_index)
         if len(wanted) != n:

@@ -1,0 +1,129 @@
+"""Hostile inputs made by the tests themselves (tests/test_hostile*.py): special files,
+broken and oversized images, models of shapes the views cannot serve, and destinations
+that cannot be written (a read-only or full file system: a real tmpfs when this runs as
+root and may mount, else what the platform offers)."""
+import os
+import struct
+import subprocess
+import zlib
+
+import numpy as np
+from PIL import Image as P
+
+
+def png_stream(path, w, h, color=2, depth=8):
+    """A valid all-black PNG of any size without holding it in memory: the deflate stream
+    of identical row blocks is built once and repeated (each block ends in a full flush,
+    so the blocks are independent), with the zlib header and Adler-32 written by hand."""
+    channels = {0: 1, 2: 3, 4: 2, 6: 4}[color] * depth // 8
+
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\0" * (1 + w * channels)
+    per = max(1, (1 << 22) // len(row))
+    block = row * per
+    full, rest = divmod(h, per)
+    c = zlib.compressobj(9, zlib.DEFLATED, -15)
+    first = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    again = c.compress(block) + c.flush(zlib.Z_FULL_FLUSH)
+    tail = c.compress(row * rest) + c.flush(zlib.Z_FINISH)
+    adler = 1
+    for _ in range(full):
+        adler = zlib.adler32(block, adler)
+    adler = zlib.adler32(row * rest, adler)
+    body = (b"\x78\xda" + (first + again * (full - 1) if full else b"") + tail
+            + struct.pack(">I", adler))
+    header = struct.pack(">IIBBBBB", w, h, depth, color, 0, 0, 0)
+    with open(path, "wb") as f:
+        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body)
+                + chunk(b"IEND", b""))
+    return str(path)
+
+
+def make_images(d):
+    """{name: path} of the hostile image files, in folder d."""
+    d = str(d)
+    out = {}
+    yy, xx = np.mgrid[0:60, 0:80]
+    rgb = np.dstack([xx * 3, yy * 4, 255 - xx * 3]).astype(np.uint8)
+    P.fromarray(rgb).save(os.path.join(d, "good.png"))
+    out["good"] = os.path.join(d, "good.png")
+    raw = open(out["good"], "rb").read()
+    for name, data in {"empty.png": b"", "text.jpg": b"just some text\n" * 20,
+                       "truncated.png": raw[:len(raw) // 2], "header_only.png": raw[:33],
+                       "garbage.webp": bytes(range(256)) * 8}.items():
+        with open(os.path.join(d, name), "wb") as f:
+            f.write(data)
+        out[name.split(".")[0]] = os.path.join(d, name)
+    out["fifo"] = os.path.join(d, "fifo.png")
+    os.mkfifo(out["fifo"])
+    out["fifo_model"] = os.path.join(d, "fifo.keras")
+    os.mkfifo(out["fifo_model"])
+    out["huge"] = png_stream(os.path.join(d, "huge.png"), 13000, 13000)  # 169 MP RGB
+    out["bomb"] = png_stream(os.path.join(d, "bomb.png"), 20000, 20000, color=0)  # 400 MP
+    # a real 60 MP JPEG photo-sized file: kept reduced (decoded at 1/2 scale by the decoder)
+    big = np.zeros((6000, 10000, 3), np.uint8)
+    big[..., 0] = np.linspace(0, 255, 10000, dtype=np.uint8)[None, :]
+    big[..., 1] = np.linspace(0, 255, 6000, dtype=np.uint8)[:, None]
+    out["big_jpeg"] = os.path.join(d, "big.jpg")
+    P.fromarray(big).save(out["big_jpeg"], quality=80)
+    return out
+
+
+def make_models(d):
+    """{name: path} of models the views cannot serve as they are, saved as .keras files."""
+    from engine import tf_runtime
+
+    tf_runtime.init("auto")
+    import keras
+
+    L = keras.layers
+    out = {}
+
+    def save(model, name):
+        path = os.path.join(str(d), name + ".keras")
+        model.save(path)
+        out[name] = path
+
+    for name, side in (("giant_input", 40000), ("absurd_input", 1_000_000)):
+        inp = keras.Input((side, side, 3))
+        x = L.Conv2D(4, 3, strides=2, name="conv")(inp)
+        save(keras.Model(inp, L.Dense(2, activation="softmax")(L.GlobalAveragePooling2D()(x))), name)
+    a, b = keras.Input((32, 32, 3), name="left"), keras.Input((32, 32, 3), name="right")
+    x = L.Concatenate()([L.Conv2D(4, 3, name="ca")(a), L.Conv2D(4, 3, name="cb")(b)])
+    save(keras.Model([a, b], L.Dense(3)(L.GlobalAveragePooling2D()(x))), "two_inputs")
+    inp = keras.Input((32, 32, 3))
+    x = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, name="conv")(inp))
+    dense = L.Dense(3, activation="softmax", name="head")
+    m = keras.Model(inp, dense(x))
+    dense.kernel.assign(np.full(dense.kernel.shape, np.nan, np.float32))
+    save(m, "nan_output")
+    inp = keras.Input((None, None, 3))
+    x = L.Conv2D(8, 3, activation="relu", name="c1")(inp)
+    save(keras.Model(inp, L.Dense(2)(L.GlobalAveragePooling2D()(x))), "free_size")
+    return out
+
+
+def mount_tmpfs(path, options) -> bool:
+    """Mount a real tmpfs at path (root with CAP_SYS_ADMIN only); False if not possible."""
+    if not hasattr(os, "geteuid") or os.geteuid() != 0:
+        return False
+    r = subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(path)],
+                       capture_output=True)
+    return r.returncode == 0
+
+
+def unmount(path) -> None:
+    subprocess.run(["umount", str(path)], capture_output=True)
+
+
+def can_create_in(folder) -> bool:
+    try:
+        probe = os.path.join(str(folder), ".probe")
+        with open(probe, "w"):
+            pass
+        os.remove(probe)
+        return True
+    except OSError:
+        return False
