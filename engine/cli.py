@@ -104,6 +104,9 @@ def _parser() -> argparse.ArgumentParser:
     from . import cli_video
 
     cli_video.add_parser(sub, command)
+    from . import cli_batch
+
+    cli_batch.add_parser(sub, command)
     return p
 
 
@@ -172,6 +175,11 @@ def _run(args) -> int:
         from . import cli_video
 
         return cli_video.run(args)
+
+    if args.command == "batch":
+        from . import cli_batch
+
+        return cli_batch.run(args)
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
     if getattr(args, "image", None) == "":
