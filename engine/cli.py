@@ -104,9 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     from . import cli_video
 
     cli_video.add_parser(sub, command)
-    from . import cli_batch
+    from . import cli_batch, cli_examples
 
     cli_batch.add_parser(sub, command)
+    cli_examples.add_parser(sub, command)
     return p
 
 
@@ -176,10 +177,10 @@ def _run(args) -> int:
 
         return cli_video.run(args)
 
-    if args.command == "batch":
-        from . import cli_batch
+    if args.command in ("batch", "examples"):
+        from . import cli_batch, cli_examples
 
-        return cli_batch.run(args)
+        return (cli_batch if args.command == "batch" else cli_examples).run(args)
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
     if getattr(args, "image", None) == "":
