@@ -204,6 +204,21 @@ class Worker:
                                 progress=progress, cancel=cancel)
         emit(J.VideoExported(**base, out=job.out, summary=summary))
 
+    def _do_DatasetBatch(self, job, emit, cancel, base) -> None:  # engine.dataset.jobs
+        from .dataset import jobs as dataset_jobs
+
+        dataset_jobs.run_batch(self._model(), job, emit, cancel, base)
+
+    def _do_DatasetIndex(self, job, emit, cancel, base) -> None:
+        from .dataset import jobs as dataset_jobs
+
+        dataset_jobs.run_index(self._model(), job, emit, cancel, base)
+
+    def _do_FindExamples(self, job, emit, cancel, base) -> None:
+        from .dataset import jobs as dataset_jobs
+
+        dataset_jobs.run_find(self._model(), job, emit, cancel, base)
+
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
         if self.model is None:

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, 
 from engine import jobs as J
 
 from . import inputs
+from .dataset_tools import DatasetTools
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
 from .model_panel import ModelPanel
@@ -91,6 +92,7 @@ class MainWindow(QMainWindow):
         self.status = JobStatus()
         self.statusBar().addPermanentWidget(self.status)
         self.actions_ = WindowActions(self)
+        self.dataset_tools = DatasetTools(self)  # Tools → Run over a folder…, Index a folder…
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)
