@@ -121,17 +121,23 @@ def _interruptible(work):
     token = CancelToken()
     box: dict = {}
 
+    finished = threading.Event()
+
     def target():
         try:
             box["result"] = work(token)
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=target, name="convscope-cli-work", daemon=True)
     thread.start()
-    while thread.is_alive():
+    # An Event, not thread.join(timeout): Ctrl-C inside join() can leave CPython 3.11
+    # believing the thread has stopped (it releases the running thread's own state lock).
+    while not finished.is_set():
         try:
-            thread.join(0.1)
+            finished.wait(0.1)
         except KeyboardInterrupt:
             token.cancel()
     if "error" in box:

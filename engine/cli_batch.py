@@ -105,17 +105,19 @@ def run(args) -> int:
                              workers=args.workers, progress=bar.update, cancel=token)
 
     try:
-        _interruptible(work)
-    except Cancelled:
-        bar.close()
-        left = len(runner.pending(items, store.done_paths()))
-        print(f"error: interrupted; {len(items) - left} of {len(items)} images are saved in "
-              f"{args.out}; finish with the same command and --resume", file=sys.stderr)
-        return 130
+        try:
+            _interruptible(work)
+        except Cancelled:
+            bar.close()
+            left = len(runner.pending(items, store.done_paths()))
+            print(f"error: interrupted; {len(items) - left} of {len(items)} images are saved in "
+                  f"{args.out}; finish with the same command and --resume", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+        out = runner.finalize(store, settings, f"{model.name}: {len(items)} images")
     finally:
-        bar.close()
-    title = f"{model.name}: {len(items)} images"
-    out = runner.finalize(store, settings, title)
+        store.close()
     print(f"{out['images']} image(s) x {len(settings.methods)} method(s) = {out['rows']} rows, "
           f"{out['errors']} error(s) -> {os.path.join(args.out, 'results.parquet')}")
     return 0

@@ -179,3 +179,32 @@ def test_sigkill_halfway_then_resume_gives_exactly_the_rows(tmp_path, capsys):
     assert names == [f"shape_{i:04d}.png" for i in range(24)]
     assert [m for _, m in keys[:4]] == ["gradcam", "scorecam", "gradcam", "scorecam"]
     assert not _errors(run)
+
+
+def test_ctrl_c_stops_between_batches_and_leaves_a_resumable_run(tmp_path, capsys):
+    listing = write_folder(str(tmp_path / "shapes"), n=16, seed=9250)
+    run = str(tmp_path / "run")
+    args = ["batch", "--model", "demo", "--images", listing, "--out", run,
+            "--methods", "gradcam", "--metrics", "drop", "--batch-size", "2"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3")
+    proc = subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py")] + args, cwd=ROOT,
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while _count_chunks(run) < 2 and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before Ctrl-C"
+        proc.send_signal(signal.SIGINT)
+        err = proc.communicate(timeout=120)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130  # not an abort (-6) from a thread left running
+    lines = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert len(lines) == 1 and "--resume" in lines[0], err[-500:]
+    assert 2 <= _count_chunks(run) < 8
+    assert not os.path.exists(os.path.join(run, "results.parquet"))
+    assert cli_main(args + ["--resume"]) == 0
+    keys = [(r["path"], r["method"]) for r in _rows(run)]
+    assert len(keys) == len(set(keys)) == 16

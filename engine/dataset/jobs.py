@@ -103,9 +103,12 @@ def run_batch(model, job: DatasetBatch, emit, cancel, base) -> None:
         emit(J.Progress(**base, done=count["n"], total=len(items),
                         text=f"{count['n']} / {len(items)} images"))
 
-    run_local(model, settings, store, todo, batch_size=job.batch_size, progress=progress,
-              cancel=cancel)
-    out = finalize(store, settings, f"{model.name}: {len(items)} images")
+    try:
+        run_local(model, settings, store, todo, batch_size=job.batch_size, progress=progress,
+                  cancel=cancel)
+        out = finalize(store, settings, f"{model.name}: {len(items)} images")
+    finally:
+        store.close()
     import pyarrow.parquet as pq
 
     rows = pq.read_table(os.path.join(store.run_dir, "results.parquet")).to_pylist()

@@ -70,12 +70,15 @@ def run_local(model, settings: Settings, store: RunStore, todo: list[tuple[int, 
     """Explain `todo` batch by batch, committing each batch; progress(images done now)."""
     maps_dir = store.maps_dir if settings.save_maps != "none" else None
     stream = prefetch(todo, model.input_shape, workers=workers, depth=2 * batch_size + workers)
-    for batch in batches(stream, batch_size):
-        cancel_mod.check(cancel)
-        rows, errors = explain_batch(model, settings, batch, maps_dir, cancel=cancel)
-        store.commit(rows, errors)
-        if progress is not None:
-            progress(len(batch))
+    try:
+        for batch in batches(stream, batch_size):
+            cancel_mod.check(cancel)
+            rows, errors = explain_batch(model, settings, batch, maps_dir, cancel=cancel)
+            store.commit(rows, errors)
+            if progress is not None:
+                progress(len(batch))
+    finally:
+        stream.close()  # stop the decoding threads now (cancel, errors), not at exit
 
 
 def finalize(store: RunStore, settings: Settings, title: str = "") -> dict:

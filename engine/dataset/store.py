@@ -68,7 +68,7 @@ class RunStore:
         if existing is not None and not resume:
             raise UserError(f"{self.run_dir} already holds a run; add --resume to finish it, "
                             "or give another --out folder")
-        if existing is None and os.path.isdir(self.run_dir) and os.listdir(self.run_dir):
+        if existing is None and os.path.isdir(self.run_dir) and set(os.listdir(self.run_dir)) - {".lock"}:
             raise UserError(f"{self.run_dir} is not empty and holds no run; give a new or empty --out folder")
         if existing is not None:
             diff = [k for k in RECIPE_KEYS if _comparable(existing.get(k)) != _comparable(recipe.get(k))]
@@ -79,6 +79,7 @@ class RunStore:
             os.makedirs(self.chunks, exist_ok=True)
         except OSError as exc:
             raise UserError(f"cannot create {self.run_dir} ({exc.strerror or exc})") from None
+        self._lock()
         for name in os.listdir(self.chunks):
             if name.startswith(".tmp-"):
                 shutil.rmtree(os.path.join(self.chunks, name), ignore_errors=True)
@@ -88,6 +89,27 @@ class RunStore:
         names = self._chunk_names()
         self._next = (int(names[-1]) + 1) if names else 0
         return self.done_paths()
+
+    def _lock(self) -> None:
+        """One writer per run folder: an advisory lock held while this store lives (the OS
+        drops it when the process dies, kill -9 included)."""
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock
+            return
+        self._lock_file = open(os.path.join(self.run_dir, ".lock"), "a")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._lock_file.close()
+            raise UserError(f"another ConvScope run is writing to {self.run_dir}; wait for it "
+                            "to finish (or stop it) before resuming") from None
+
+    def close(self) -> None:
+        lock = getattr(self, "_lock_file", None)
+        if lock is not None:
+            lock.close()
+            self._lock_file = None
 
     def _chunk_names(self) -> list[str]:
         if not os.path.isdir(self.chunks):
