@@ -61,6 +61,12 @@ def run_ray(model_spec: str, preprocess: str, device: str, settings: Settings, s
             actors: int | None = None, progress=None, cancel=None) -> None:
     """Explain `todo` on Ray (a local instance, or the cluster at `address`)."""
     ray = _ray()
+    import logging
+    import os
+
+    for name in ("ray", "ray.data"):  # keep the progress bar and the one-line errors readable
+        logging.getLogger(name).setLevel(logging.WARNING)
+    os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     started = False
     if not ray.is_initialized():
         try:
