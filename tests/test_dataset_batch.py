@@ -208,3 +208,4 @@ def test_ctrl_c_stops_between_batches_and_leaves_a_resumable_run(tmp_path, capsy
     assert cli_main(args + ["--resume"]) == 0
     keys = [(r["path"], r["method"]) for r in _rows(run)]
     assert len(keys) == len(set(keys)) == 16
+    assert not _errors(run)  # a cancelled batch is not a list of bad files

@@ -18,7 +18,7 @@ from ..cam import compute_cam
 from ..cam import faithfulness, targets
 from ..cam.api import method_name
 from ..cam.overlay import upsample
-from ..errors import UserError
+from ..errors import Cancelled, UserError
 from . import metrics as M
 from .loader import Decoded, decode
 
@@ -88,7 +88,7 @@ def explain_batch(model, settings: Settings, decoded: list[Decoded], maps_dir: s
         return [], errors
     try:
         rows = _explain(model, settings, good, wanted, maps_dir, cancel)
-    except UserError:
+    except (UserError, Cancelled):
         raise  # a wrong setting (layer, method): the whole run is wrong, say it once
     except Exception:
         if len(good) == 1:
@@ -98,7 +98,7 @@ def explain_batch(model, settings: Settings, decoded: list[Decoded], maps_dir: s
         for d, w in zip(good, wanted):
             try:
                 rows += _explain(model, settings, [d], [w], maps_dir, cancel)
-            except UserError:
+            except (UserError, Cancelled):
                 raise
             except Exception as exc:
                 errors.append(error_row(d, f"{type(exc).__name__}: {exc}"[:300]))
