@@ -22,6 +22,7 @@ import warnings
 from typing import Callable
 
 from . import jobs as J
+from .dataset import jobs as DJ
 from .cancel import CancelToken
 from .errors import Cancelled, UserError, first_line
 
@@ -204,20 +205,17 @@ class Worker:
                                 progress=progress, cancel=cancel)
         emit(J.VideoExported(**base, out=job.out, summary=summary))
 
-    def _do_DatasetBatch(self, job, emit, cancel, base) -> None:  # engine.dataset.jobs
-        from .dataset import jobs as dataset_jobs
+    @handles(DJ.DatasetBatch)
+    def _dataset_batch(self, job, emit, cancel, base) -> None:  # engine.dataset.jobs
+        DJ.run_batch(self._model(), job, emit, cancel, base)
 
-        dataset_jobs.run_batch(self._model(), job, emit, cancel, base)
+    @handles(DJ.DatasetIndex)
+    def _dataset_index(self, job, emit, cancel, base) -> None:
+        DJ.run_index(self._model(), job, emit, cancel, base)
 
-    def _do_DatasetIndex(self, job, emit, cancel, base) -> None:
-        from .dataset import jobs as dataset_jobs
-
-        dataset_jobs.run_index(self._model(), job, emit, cancel, base)
-
-    def _do_FindExamples(self, job, emit, cancel, base) -> None:
-        from .dataset import jobs as dataset_jobs
-
-        dataset_jobs.run_find(self._model(), job, emit, cancel, base)
+    @handles(DJ.FindExamples)
+    def _find_examples(self, job, emit, cancel, base) -> None:
+        DJ.run_find(self._model(), job, emit, cancel, base)
 
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
