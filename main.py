@@ -5,7 +5,7 @@
 """
 import sys
 
-CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam", "video", "figure")
+CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam", "video", "figure", "batch", "examples")
 
 
 def main(argv=None) -> int:

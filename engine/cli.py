@@ -102,10 +102,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
     c.add_argument("--json", action="store_true")
 
-    from . import cli_figure, cli_video
+    from . import cli_batch, cli_examples, cli_figure, cli_video
 
     cli_video.add_parser(sub, command)
     cli_figure.add_parser(sub)
+    cli_batch.add_parser(sub, command)
+    cli_examples.add_parser(sub, command)
     return p
 
 
@@ -119,17 +121,23 @@ def _interruptible(work):
     token = CancelToken()
     box: dict = {}
 
+    finished = threading.Event()
+
     def target():
         try:
             box["result"] = work(token)
         except BaseException as exc:  # handed to the main thread
             box["error"] = exc
+        finally:
+            finished.set()
 
     thread = threading.Thread(target=target, name="convscope-cli-work", daemon=True)
     thread.start()
-    while thread.is_alive():
+    # An Event, not thread.join(timeout): Ctrl-C inside join() can leave CPython 3.11
+    # believing the thread has stopped (it releases the running thread's own state lock).
+    while not finished.is_set():
         try:
-            thread.join(0.1)
+            finished.wait(0.1)
         except KeyboardInterrupt:
             token.cancel()
     if "error" in box:
@@ -226,6 +234,11 @@ def _work(args, out, claimed) -> tuple[int, str]:
         from . import cli_figure
 
         return cli_figure.run(args, _interruptible)
+
+    if args.command in ("batch", "examples"):
+        from . import cli_batch, cli_examples
+
+        return (cli_batch if args.command == "batch" else cli_examples).run(args)
 
     # Check the inputs before paying for TensorFlow: a bad path fails fast.
     if getattr(args, "image", None) == "":

@@ -23,6 +23,7 @@ import warnings
 from typing import Callable
 
 from . import jobs as J
+from .dataset import jobs as DJ
 from .cancel import CancelToken
 from .errors import Cancelled, UserError, first_line
 
@@ -220,6 +221,17 @@ class Worker:
             self._figures = FigureMaker()  # keeps the last figure's arrays for previews
         self._figures.run(self._model(), job, emit, cancel, base)
 
+    @handles(DJ.DatasetBatch)
+    def _dataset_batch(self, job, emit, cancel, base) -> None:  # engine.dataset.jobs
+        DJ.run_batch(self._model(), job, emit, cancel, base)
+
+    @handles(DJ.DatasetIndex)
+    def _dataset_index(self, job, emit, cancel, base) -> None:
+        DJ.run_index(self._model(), job, emit, cancel, base)
+
+    @handles(DJ.FindExamples)
+    def _find_examples(self, job, emit, cancel, base) -> None:
+        DJ.run_find(self._model(), job, emit, cancel, base)
 
     # -- helpers --------------------------------------------------------------------------
     def _model(self):

@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, 
 from engine import jobs as J
 
 from . import inputs
+from .dataset_tools import DatasetTools
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
 from .model_panel import ModelPanel
@@ -98,6 +99,7 @@ class MainWindow(QMainWindow):
         self.sessions = SessionFiles(self)  # save / open / autosave (gui/session_file.py)
         if self.startup.session:
             self.sessions.start_with(self.startup.session)
+        self.dataset_tools = DatasetTools(self)  # Tools → Run over a folder…, Index a folder…
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)

@@ -16,6 +16,7 @@ from engine import jobs as J
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
+from ..dataset_widgets import ExamplesStrip
 from ..layer_tree import shape_text
 from .base import View, caption, combo
 
@@ -92,6 +93,8 @@ class ActivationsView(View):
         self.canvas.setToolTip("Hover: channel and value · click: the channel alone · "
                                "Ctrl+click: its filter pattern · double-click: reset zoom")
         self.detail = ChannelDetail()
+        self.examples = ExamplesStrip(client)  # the channel's top dataset crops, when indexed
+        self.detail.layout().insertWidget(3, self.examples)
         self.add_picture(self.canvas, self.detail)
         self.readout = caption("hover over a channel for its value · click it to see it alone")
         self.legend = ColorBar("low", "high", self.colormap.currentText())
@@ -203,6 +206,7 @@ class ActivationsView(View):
         u8 = tiles[channel if mode == "layer" else 0]
         picture = colormaps.apply_u8(u8, self.colormap.currentText())
         self.detail.show_channel(self.shown[1], self.act, channel, picture)
+        self.examples.show_channel(self.shown[1], channel)
         self.reveal(self.detail)
 
     def _on_hover(self, row: int, col: int) -> None:

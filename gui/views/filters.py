@@ -15,6 +15,7 @@ from engine.filter_spec import DEFAULT_STEPS, MODES, filters_in_layer
 from engine.lru import Lru
 
 from ..canvas import ImageCanvas
+from ..dataset_widgets import ExamplesStrip
 from .base import View, caption, combo
 
 MARGIN = 4
@@ -56,6 +57,8 @@ class FiltersView(View):
         dl.setContentsMargins(0, 0, 0, 0)
         dl.addLayout(top)
         dl.addWidget(self.detail_canvas, 1)
+        self.examples = ExamplesStrip(client)  # its top dataset crops, when indexed
+        dl.addWidget(self.examples)
         self.add_picture(self.canvas, self.detail)
         self.progress = caption("")
         self.layout_.addWidget(self.progress)
@@ -219,6 +222,7 @@ class FiltersView(View):
         self._detail_index = i
         self.detail_title.setText(f"<b>{self._asked[0]}</b> · filter {self.filters[i]}")
         self.detail_canvas.set_image(self.patterns[i])
+        self.examples.show_channel(self._asked[0], self.filters[i])
         self.reveal(self.detail)
 
     def _close_detail(self) -> None:

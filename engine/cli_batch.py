@@ -1,0 +1,123 @@
+"""`convscope batch`: CAMs and their faithfulness / localisation metrics over a dataset.
+
+    convscope batch --model SPEC --images DIR|GLOB|LIST.csv --out RUN_DIR
+                    [--methods gradcam,gradcam++,scorecam] [--layer L] [--class top|label]
+                    [--metrics deletion,insertion,drop,increase,pointing,energy]
+                    [--substrate blur|black|mean] [--save-maps none|npy|png] [--batch-size N]
+                    [--resume] [--runner local|ray] [--ray-address ADDR] [--limit N]
+
+A tqdm bar on stderr shows images/s and the ETA. Ctrl-C stops between batches (or inside a
+Score-CAM) and leaves a run that `--resume` finishes. See engine/dataset for the parts.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+from .errors import Cancelled, UserError
+
+
+def add_parser(sub, command) -> None:
+    c = command("batch", "class activation maps and their faithfulness metrics over a dataset")
+    c.add_argument("--images", required=True, help="a folder, a glob pattern or a LIST.csv "
+                   "(path, optional label, x0,y0,x1,y1 or mask)")
+    c.add_argument("--out", required=True, help="run folder (results, summary, errors, recipe)")
+    c.add_argument("--methods", default="gradcam", help="comma-separated CAM methods (default gradcam)")
+    c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
+    c.add_argument("--class", dest="class_", default="top", choices=("top", "label"),
+                   help="explain the top prediction (default) or the list's label")
+    c.add_argument("--metrics", default="deletion,insertion,drop,increase,pointing,energy",
+                   help="comma-separated; pointing and energy need boxes or masks")
+    c.add_argument("--substrate", default=None, choices=("blur", "black", "mean"),
+                   help="what deleted pixels become / insertion starts from "
+                        "(default: black for deletion, blur for insertion, as RISE)")
+    c.add_argument("--steps", type=int, default=50, help="deletion / insertion curve steps (default 50)")
+    c.add_argument("--save-maps", default="none", choices=("none", "npy", "png"))
+    c.add_argument("--batch-size", type=int, default=32)
+    c.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
+    c.add_argument("--resume", action="store_true", help="finish a run that was interrupted")
+    c.add_argument("--runner", default="local", choices=("local", "ray"))
+    c.add_argument("--ray-address", default=None, help="an existing Ray cluster (default: start one locally)")
+    c.add_argument("--limit", type=int, default=None, help="use only the first N files")
+
+
+def _split(text: str, what: str) -> tuple:
+    parts = tuple(p.strip() for p in (text or "").split(",") if p.strip())
+    if not parts:
+        raise UserError(f"--{what} names nothing; give a comma-separated list")
+    return parts
+
+
+def run(args) -> int:
+    from .cli import _check_model_spec, _interruptible
+    from .dataset.sources import list_items
+
+    # Everything checkable before TensorFlow loads is checked first.
+    for name, low in (("batch_size", 1), ("workers", 1), ("steps", 1), ("limit", 1)):
+        v = getattr(args, name)
+        if v is not None and v < low:
+            raise UserError(f"--{name.replace('_', '-')} must be at least {low}, not {v}")
+    if args.ray_address and args.runner != "ray":
+        raise UserError("--ray-address is for --runner ray")
+    items = list_items(args.images, args.limit)
+    _check_model_spec(args.model)
+    from . import tf_runtime
+
+    tf_runtime.init(args.device)  # before anything imports TensorFlow (quiet start-up)
+    from .dataset import runner
+    from .dataset.explain import Settings
+    from .dataset.store import RunStore
+
+    settings = Settings(methods=_split(args.methods, "methods"), metrics=_split(args.metrics, "metrics"),
+                        layer=args.layer, class_mode=args.class_, substrate=args.substrate,
+                        save_maps=args.save_maps, steps=args.steps)
+    if args.runner == "ray":
+        from .dataset.ray_runner import _ray
+
+        _ray()  # installed? say so before loading anything
+    if args.class_ == "label" and not any(it.label for it in items):
+        raise UserError("--class label needs a LIST.csv with a label column")
+    from .model import open_model
+
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    model.require_layers("batch")
+    if settings.layer is not None:
+        model.layer(settings.layer, spatial=True)
+    store = RunStore(args.out)
+    recipe = runner.make_recipe(model, args.model, args.images, items, settings, args.runner)
+    done = store.open(recipe, args.resume)
+    todo = runner.pending(items, done)
+
+    from tqdm import tqdm
+
+    bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="img", file=sys.stderr,
+               dynamic_ncols=True, desc="batch", disable=None, smoothing=0.1)
+
+    def work(token):
+        if args.runner == "ray":
+            from .dataset.ray_runner import run_ray
+
+            run_ray(args.model, args.preprocess, args.device, settings, store, todo,
+                    batch_size=args.batch_size, address=args.ray_address, progress=bar.update,
+                    cancel=token)
+        else:
+            runner.run_local(model, settings, store, todo, batch_size=args.batch_size,
+                             workers=args.workers, progress=bar.update, cancel=token)
+
+    try:
+        try:
+            _interruptible(work)
+        except Cancelled:
+            bar.close()
+            left = len(runner.pending(items, store.done_paths()))
+            print(f"error: interrupted; {len(items) - left} of {len(items)} images are saved in "
+                  f"{args.out}; finish with the same command and --resume", file=sys.stderr)
+            return 130
+        finally:
+            bar.close()
+        out = runner.finalize(store, settings, f"{model.name}: {len(items)} images")
+    finally:
+        store.close()
+    print(f"{out['images']} image(s) x {len(settings.methods)} method(s) = {out['rows']} rows, "
+          f"{out['errors']} error(s) -> {os.path.join(args.out, 'results.parquet')}")
+    return 0

@@ -1,0 +1,52 @@
+"""The Ray runner gives the local runner's rows (a local Ray instance with 2 CPUs)."""
+import math
+import os
+
+import pyarrow.parquet as pq
+
+from engine.dataset.demo_folder import write_folder
+from engine.dataset.explain import Settings
+from engine.dataset.ray_runner import run_ray
+from engine.dataset.runner import finalize, make_recipe, pending
+from engine.dataset.sources import list_items
+from engine.dataset.store import RunStore
+
+
+def _run(model, settings, items, listing, folder, runner):
+    store = RunStore(folder)
+    store.open(make_recipe(model, "demo", listing, items, settings, runner), resume=False)
+    todo = pending(items, set())
+    if runner == "ray":
+        run_ray("demo", "auto", "cpu", settings, store, todo, batch_size=4)
+    else:
+        from engine.dataset.runner import run_local
+
+        run_local(model, settings, store, todo, batch_size=4)
+    finalize(store, settings)
+    return pq.read_table(os.path.join(folder, "results.parquet")).to_pylist()
+
+
+def test_ray_rows_equal_local_rows(tmp_path, demo_model):
+    import ray
+
+    listing = write_folder(str(tmp_path / "shapes"), n=10, seed=9300)
+    (tmp_path / "shapes" / "broken.png").write_bytes(b"not a png")
+    items = list_items(str(tmp_path / "shapes"))  # the folder: 10 shapes + broken.png
+    settings = Settings(methods=("gradcam", "gradcam++"), steps=5)
+    local = _run(demo_model, settings, items, listing, str(tmp_path / "local"), "local")
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    try:
+        remote = _run(demo_model, settings, items, listing, str(tmp_path / "ray"), "ray")
+    finally:
+        ray.shutdown()
+    assert len(local) == len(remote) == 20
+    for a, b in zip(local, remote):
+        assert a.keys() == b.keys()
+        for k in a:
+            if isinstance(a[k], float):
+                assert (math.isnan(a[k]) and math.isnan(b[k])) or abs(a[k] - b[k]) <= 1e-5, (k, a[k], b[k])
+            else:
+                assert a[k] == b[k], k
+    for f in ("local", "ray"):
+        text = (tmp_path / f / "errors.csv").read_text()
+        assert "broken.png" in text
