@@ -249,6 +249,3 @@ def write_file(path, fn, suffixes=None) -> None:
     with Outputs() as out:
         out.write(out.claim(path, suffixes), fn)
 
-
-write_atomically = write_file  # the names this module's one-file writer had before Outputs
-_atomic = write_file

@@ -65,7 +65,7 @@ def save(path: str, doc: dict) -> None:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
 
-    outputs._atomic(path, write)
+    outputs.write_file(path, write)
 
 
 def load(path: str) -> dict:

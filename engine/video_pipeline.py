@@ -7,7 +7,7 @@ one compute_cam call per batch), a writer thread draws the overlays and encodes 
 Queues between them are short (two batches), so memory stays bounded on long videos.
 With `every` = N, maps are computed for frames 0, N, 2N, … and each is shown on the
 frames up to the next one (the output keeps every frame and the source's frame rate).
-The file appears only when complete (engine.outputs.write_atomically): an error, a
+The file appears only when complete (engine.outputs.write_file): an error, a
 truncated input or a cancellation leaves nothing behind.
 """
 from __future__ import annotations
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from . import cancel as cancel_mod
 from .errors import UserError
-from .outputs import write_atomically
+from .outputs import write_file
 from .video_explain import Smoother, caption_text, check_smooth, explain_frames, render
 from .video_io import VideoSink, VideoSource, check_output
 
@@ -83,7 +83,7 @@ def explain_video(model, source: str, out: str, options: VideoOptions = VideoOpt
         def write(tmp):
             box["summary"] = _run(model, src, tmp, ext, total, options, progress, cancel)
 
-        write_atomically(out, write)
+        write_file(out, write)
     s = box["summary"]
     return VideoSummary(s["frames"], s["explained"], info.fps, s["size"],
                         time.perf_counter() - t0, s["classes"])

@@ -83,5 +83,5 @@ class DatasetTools:
         if incoming.images:
             self.w.session.add_images(incoming.images)
             self.w.session.set_image(incoming.images[-1])
-        self.w.views[2].set_method(method)
+        self.w.cam_view.set_method(method)
         self.w.view("cam")

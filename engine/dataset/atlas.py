@@ -12,7 +12,7 @@ import numpy as np
 
 from .. import grid
 from ..errors import UserError
-from ..outputs import _atomic, save_png
+from ..outputs import write_file, save_png
 from .examples import crops
 
 CELL = 64
@@ -69,4 +69,4 @@ def _pdf(out: str, rows, k: int, index: dict) -> None:
             for f in figs:
                 pdf.savefig(f)
 
-    _atomic(out, write_pdf)
+    write_file(out, write_pdf)

@@ -107,7 +107,7 @@ def covers(index: dict, channels, k: int, score: str) -> bool:
 
 
 def save(index: dict, folder: str) -> str:
-    from ..outputs import _atomic
+    from ..outputs import write_file
 
     os.makedirs(folder, exist_ok=True)
     path = os.path.join(folder, index_name(index["model_sha256"], index["layer"], index["files_sha256"]))
@@ -116,7 +116,7 @@ def save(index: dict, folder: str) -> str:
         with open(tmp, "w", encoding="utf-8") as f:
             json.dump(index, f)
 
-    _atomic(path, write)
+    write_file(path, write)
     return path
 
 

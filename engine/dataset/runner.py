@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 
 from .. import cancel as cancel_mod
-from ..outputs import _atomic
+from ..outputs import write_file
 from . import summary as summary_mod
 from .explain import Settings, explain_batch
 from .loader import batches, prefetch
@@ -94,9 +94,9 @@ def finalize(store: RunStore, settings: Settings, title: str = "") -> dict:
     errors = store.read("errors").sort_by([("_i", "ascending")]).drop_columns(["_i"])
 
     run_dir = store.run_dir
-    _atomic(os.path.join(run_dir, "results.parquet"), lambda tmp: pq.write_table(public, tmp))
-    _atomic(os.path.join(run_dir, "results.csv"), lambda tmp: pacsv.write_csv(public, tmp))
-    _atomic(os.path.join(run_dir, "errors.csv"), lambda tmp: pacsv.write_csv(errors, tmp))
+    write_file(os.path.join(run_dir, "results.parquet"), lambda tmp: pq.write_table(public, tmp))
+    write_file(os.path.join(run_dir, "results.csv"), lambda tmp: pacsv.write_csv(public, tmp))
+    write_file(os.path.join(run_dir, "errors.csv"), lambda tmp: pacsv.write_csv(errors, tmp))
     metrics = [m for m in settings.metrics]
     stats = summary_mod.write_all(run_dir, rows, list(settings.methods), metrics, title)
     recipe = store.read_json()

@@ -153,14 +153,14 @@ class RunStore:
         return pa.concat_tables(tables)
 
     def write_json(self, name: str, data: dict) -> None:
-        from ..outputs import _atomic
+        from ..outputs import write_file
 
         def write(tmp):
             with open(tmp, "w", encoding="utf-8") as f:
                 json.dump(data, f, indent=2, sort_keys=True)
                 f.write("\n")
 
-        _atomic(os.path.join(self.run_dir, name), write)
+        write_file(os.path.join(self.run_dir, name), write)
 
     def read_json(self, name: str = "run.json") -> dict:
         with open(os.path.join(self.run_dir, name), encoding="utf-8") as f:

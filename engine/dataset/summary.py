@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from ..outputs import _atomic
+from ..outputs import write_file
 from .metrics import COLUMNS
 
 B, SEED, LEVEL = 2000, 0, 0.95
@@ -161,7 +161,7 @@ def write_pdf(path: str, rows: list[dict], curves: dict, title: str = "") -> Non
             for f in figs:
                 pdf.savefig(f)
 
-    _atomic(path, write)
+    write_file(path, write)
 
 
 def _write_text(path: str, text: str) -> None:
@@ -169,4 +169,4 @@ def _write_text(path: str, text: str) -> None:
         with open(tmp, "w", encoding="utf-8", newline="") as f:
             f.write(text)
 
-    _atomic(path, write)
+    write_file(path, write)

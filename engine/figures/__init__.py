@@ -62,15 +62,15 @@ def write(made: Made, out: str, data: FigureData | None = None, npy_dir: str | N
     if npy_dir is not None and not os.path.isdir(npy_dir):
         raise UserError(f"--npy-dir {npy_dir}: no such folder")
     text = json.dumps(made.recipe, sort_keys=True, indent=2, ensure_ascii=True) + "\n"
-    outputs._atomic(out, lambda tmp: _write_bytes(tmp, made.content))
-    outputs._atomic(out + ".json", lambda tmp: _write_bytes(tmp, text.encode("ascii")))
+    outputs.write_file(out, lambda tmp: _write_bytes(tmp, made.content))
+    outputs.write_file(out + ".json", lambda tmp: _write_bytes(tmp, text.encode("ascii")))
     written = [out, out + ".json"]
     if npy_dir is not None and data is not None:
         import numpy as np
 
         for name, array in data.arrays().items():
             path = os.path.join(npy_dir, name + ".npy")
-            outputs._atomic(path, lambda tmp, a=array: np.save(tmp, a))
+            outputs.write_file(path, lambda tmp, a=array: np.save(tmp, a))
             written.append(path)
     return written
 
