@@ -23,7 +23,7 @@ A command that writes files opens one `Outputs` for its whole run:
   with the others) all require a claimed path. OS errors while writing (a full disk, a folder
   that became read-only) become UserError("cannot write ...: the disk is full").
 - The module-level `save_png` / `save_npy` / `write_file(path, fn)` (alias
-  `write_atomically`) do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
+) do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
 Temp files are named `.convscope-*`; an `atexit` hook removes any still registered.
 """
 from __future__ import annotations

@@ -231,7 +231,7 @@ def check_output(path: str) -> str:
 class VideoSink:
     """Writes uint8 RGB frames of one size to a video file (or a GIF) at `fps`.
 
-    Writes to `path` directly: wrap it in engine.outputs.write_atomically for a file that
+    Writes to `path` directly: wrap it in engine.outputs.write_file for a file that
     appears only when complete."""
 
     def __init__(self, path: str, fps: float, size: tuple[int, int], ext: str | None = None):
@@ -275,7 +275,7 @@ class VideoSink:
 
 def write_video(path: str, frames, fps: float = DEFAULT_FPS) -> None:
     """Write frames (an (N, H, W, 3) array or a list) to `path` atomically."""
-    from .outputs import write_atomically
+    from .outputs import write_file
 
     frames = list(frames)
     if not frames:
@@ -288,4 +288,4 @@ def write_video(path: str, frames, fps: float = DEFAULT_FPS) -> None:
             sink.write(f)
         sink.close()
 
-    write_atomically(path, write)
+    write_file(path, write)
