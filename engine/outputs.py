@@ -22,8 +22,7 @@ A command that writes files opens one `Outputs` for its whole run:
   given: matplotlib, PIL, ffmpeg ...) and `temp(path)` (a temp path to stream into; committed
   with the others) all require a claimed path. OS errors while writing (a full disk, a folder
   that became read-only) become UserError("cannot write ...: the disk is full").
-- The module-level `save_png` / `save_npy` / `write_file(path, fn)` (alias
-) do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
+- The module-level `save_png` / `save_npy` / `write_file(path, fn)` do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
 Temp files are named `.convscope-*`; an `atexit` hook removes any still registered.
 """
 from __future__ import annotations
