@@ -27,7 +27,7 @@ from __future__ import annotations
 import weakref
 import numpy as np
 
-from .. import cancel as cancel_mod
+from .. import cancel as cancel_mod, explore
 from ..errors import UserError
 from ..hooks import Intercept, first_output
 from ..lru import Lru
@@ -80,7 +80,7 @@ def prepared(m, images) -> np.ndarray:
 def activations(m, images, layer: str) -> tuple[np.ndarray, np.ndarray]:
     """(A (N, h, w, K), logits (N, units)) of the target layer, from the cache or one pass."""
     st, key = state(m), (image_key(images), layer)
-    hit = st.acts.get(key)
+    hit = st.acts.get(key) or explore.layer_activations(m, images, layer)
     if hit is None:
         x = prepared(m, images)
         try:
@@ -97,6 +97,9 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
 
     `unit = -1` entries are resolved to the top prediction.
     """
+    every = explore.gradients(m, images, layer, unit, sign)  # every layer, one backward pass
+    if every is not None:
+        return every
     st, ikey = state(m), image_key(images)
     binary = m.head.binary_sigmoid
     cached = st.acts.get((ikey, layer))
@@ -109,6 +112,7 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     x = prepared(m, images)
     if cached is None:
         fn = _fn(m, "fused", layer)
+        m.passes.update(("forward", "backward"))
         try:
             out = fn(x, unit, sign)
         except UserError as exc:  # raised while tracing; TensorFlow adds its traceback to the text
@@ -121,6 +125,7 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     else:
         A, logits = cached
         fn = _fn(m, "head", layer)
+        m.passes.update(("head", "backward"))  # the layers above `layer` only
         g, score = (t.numpy() for t in fn(x, A, unit, sign))
     hit = (g, unit, sign, score)
     st.grads.put(gkey, hit)
