@@ -33,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .explore_cache import LruBudget
-from .hooks import Intercept, first_output
 
 STORE = LruBudget()  # one budget for the whole process
 _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -274,6 +273,7 @@ def _build(m, paths, gradients: bool):
     import tensorflow as tf
 
     from .cam import targets
+    from .hooks import Intercept, first_output
 
     model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
     squash = keras.activations.get(m.head.activation)  # the head's own softmax / sigmoid

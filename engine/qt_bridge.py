@@ -7,6 +7,7 @@ talks to it with three calls and one signal:
     bridge.submit(job)      queue a job; returns its job_id
     bridge.cancel(channel)  cancel the running and pending job of a channel (None: all)
     bridge.stop()           cancel everything, end the thread, wait for it
+    bridge.hint(h)          what to prefetch while idle (engine.prefetch.PrefetchHint)
     bridge.sigResult        Signal(object): every engine.jobs.Result, on the GUI thread
 
 Bursts collapse: the queue holds at most one pending job per channel (a newer job replaces
@@ -16,6 +17,10 @@ layers, batches and ascent steps (a queued "cancel" signal would never reach a b
 Results of superseded jobs may still arrive; the client drops them by job_id. Stream
 jobs (`Job.stream`, video frames) differ: a newer one replaces only the pending one, the
 running one finishes and its result is delivered.
+
+When no job is queued the thread runs idle prefetch (engine/prefetch.py), one compiled
+pass at a time, after a short grace (IDLE_GRACE) so a burst of requests never finds it
+busy; a submitted job cancels it and runs as soon as the pass under way ends.
 """
 from __future__ import annotations
 
@@ -29,6 +34,7 @@ from .cancel import CancelToken
 from .worker import Worker
 
 _threads: "weakref.WeakSet[_EngineThread]" = weakref.WeakSet()
+IDLE_GRACE = 0.05  # seconds without a job before idle prefetch starts
 
 
 def running_threads() -> list[QThread]:
@@ -57,6 +63,7 @@ class EngineBridge(QObject):
         self._pending: "OrderedDict[str, object]" = OrderedDict()
         self._running = None  # (job, token)
         self._stopping = False
+        self._idle = None  # token of the idle prefetch unit running
         self._thread = _EngineThread(self)
         _threads.add(self._thread)
 
@@ -69,6 +76,8 @@ class EngineBridge(QObject):
             if self._stopping:
                 return job.job_id
             self._pending[job.channel] = job  # replaces an older one, keeps its place
+            if self._idle is not None:
+                self._idle.cancel()
             running = self._running
             if running is not None and running[0].channel == job.channel and not job.stream:
                 running[1].cancel()
@@ -90,6 +99,19 @@ class EngineBridge(QObject):
         with self._cond:
             return bool(self._pending) or self._running is not None
 
+    def hint(self, hint) -> None:
+        """What to prefetch while idle (engine.prefetch.PrefetchHint); replaces the last."""
+        prefetcher = getattr(self.worker, "prefetcher", None)
+        if prefetcher is not None:
+            prefetcher.hint(hint)
+            with self._cond:
+                self._cond.notify()
+
+    def prefetching(self) -> bool:
+        """An idle prefetch unit is running now."""
+        with self._cond:
+            return self._idle is not None
+
     def stop(self, timeout_ms: int = 30000) -> bool:
         """Cancel everything, end the thread; True when it has ended."""
         with self._cond:
@@ -105,11 +127,27 @@ class EngineBridge(QObject):
     # -- engine thread -------------------------------------------------------------------
     def _serve(self) -> None:
         while True:
+            task = None
             with self._cond:
                 while not self._pending and not self._stopping:
+                    task = self._idle_task()
+                    if task is not None:
+                        break
                     self._cond.wait()
                 if self._stopping:
                     return
+                if task is not None:
+                    token = self._idle = CancelToken()
+            if task is not None:
+                try:
+                    task(token)
+                finally:
+                    with self._cond:
+                        self._idle = None
+                continue
+            with self._cond:
+                if self._stopping or not self._pending:
+                    continue
                 _, job = self._pending.popitem(last=False)
                 token = CancelToken()
                 self._running = (job, token)
@@ -119,4 +157,15 @@ class EngineBridge(QObject):
             finally:
                 with self._cond:
                     self._running = None
+
+    def _idle_task(self):
+        """Called with the lock held and nothing queued: the next prefetch unit, after
+        IDLE_GRACE seconds of quiet (None: nothing to do)."""
+        idle = getattr(self.worker, "idle_task", None)
+        if idle is None or idle(peek=True) is None:
+            return None
+        self._cond.wait(IDLE_GRACE)
+        if self._pending or self._stopping:
+            return None
+        return idle()
 
