@@ -139,11 +139,27 @@ def activations(m, image, paths) -> dict | None:
 
 
 def scores(m, image) -> np.ndarray | None:
-    """The model's outputs (1, units) for one image, from the all-layer pass."""
+    """The model's outputs (1, units) for one image if its all-layer pass is cached (a
+    prediction alone does not record every layer: a plain forward pass is cheaper)."""
     if not usable(m):
         return None
-    entry = _activation_entry(m, m.prepare(image))
+    entry = STORE.get(("acts",) + _key(m, m.prepare(image)))
     return None if entry is None else entry["probs"]
+
+
+def analyse(m, image) -> bool:
+    """An image's first analysis in the window: ONE forward + backward pass gives its
+    predictions, every layer's activations and every layer's gradients for the top class
+    (1x forward + 1x backward, where predicting, then recording, then a Grad-CAM would
+    cost about 3 forward passes + a backward one). False if cached already or off."""
+    if not usable(m):
+        return False
+    x = m.prepare(image)
+    key = _key(m, x)
+    if ("acts",) + key in STORE or not plan(m, x.shape[1:3]).all_layers:
+        return False
+    _gradient_pass(m, x, key, np.array([-1], np.int32), np.ones(1, np.float32))
+    return True
 
 
 def layer_activations(m, images, layer: str):

@@ -64,6 +64,7 @@ class EngineBridge(QObject):
         self._running = None  # (job, token)
         self._stopping = False
         self._idle = None  # token of the idle prefetch unit running
+        self._wakes = 0  # counts notifications, so none is missed while looking for idle work
         self._thread = _EngineThread(self)
         _threads.add(self._thread)
 
@@ -78,6 +79,7 @@ class EngineBridge(QObject):
             self._pending[job.channel] = job  # replaces an older one, keeps its place
             if self._idle is not None:
                 self._idle.cancel()
+            self._wakes += 1
             running = self._running
             if running is not None and running[0].channel == job.channel and not job.stream:
                 running[1].cancel()
@@ -105,6 +107,7 @@ class EngineBridge(QObject):
         if prefetcher is not None:
             prefetcher.hint(hint)
             with self._cond:
+                self._wakes += 1
                 self._cond.notify()
 
     def prefetching(self) -> bool:
@@ -116,6 +119,7 @@ class EngineBridge(QObject):
         """Cancel everything, end the thread; True when it has ended."""
         with self._cond:
             self._stopping = True
+            self._wakes += 1
             self._pending.clear()
             if self._running is not None:
                 self._running[1].cancel()
@@ -127,45 +131,47 @@ class EngineBridge(QObject):
     # -- engine thread -------------------------------------------------------------------
     def _serve(self) -> None:
         while True:
-            task = None
             with self._cond:
-                while not self._pending and not self._stopping:
-                    task = self._idle_task()
-                    if task is not None:
-                        break
-                    self._cond.wait()
                 if self._stopping:
                     return
-                if task is not None:
-                    token = self._idle = CancelToken()
-            if task is not None:
+                if self._pending:
+                    _, job = self._pending.popitem(last=False)
+                    token = CancelToken()
+                    self._running = (job, token)
+                else:
+                    job, wakes = None, self._wakes
+            if job is not None:
+                self.sigStarted.emit(job)
                 try:
-                    task(token)
+                    self.worker.run(job, self.sigResult.emit, token)
                 finally:
                     with self._cond:
-                        self._idle = None
+                        self._running = None
                 continue
+            task = self._idle_task()  # outside the lock: submit() never waits for it
             with self._cond:
-                if self._stopping or not self._pending:
+                if self._pending or self._stopping or self._wakes != wakes:
+                    continue  # something changed meanwhile: look again
+                if task is None:
+                    self._cond.wait()
                     continue
-                _, job = self._pending.popitem(last=False)
-                token = CancelToken()
-                self._running = (job, token)
-            self.sigStarted.emit(job)
+                self._cond.wait(IDLE_GRACE)  # a burst of requests finds the engine free
+                if self._pending or self._stopping:
+                    continue
+                token = self._idle = CancelToken()
             try:
-                self.worker.run(job, self.sigResult.emit, token)
+                task(token)
+            except Exception:  # prefetch is optional: it never stops the engine thread
+                pass
             finally:
                 with self._cond:
-                    self._running = None
+                    self._idle = None
 
     def _idle_task(self):
-        """Called with the lock held and nothing queued: the next prefetch unit, after
-        IDLE_GRACE seconds of quiet (None: nothing to do)."""
+        """The next idle prefetch unit as callable(token), or None."""
         idle = getattr(self.worker, "idle_task", None)
-        if idle is None or idle(peek=True) is None:
+        try:
+            return None if idle is None else idle()
+        except Exception:  # prefetch is optional: it never stops the engine thread
             return None
-        self._cond.wait(IDLE_GRACE)
-        if self._pending or self._stopping:
-            return None
-        return idle()
 

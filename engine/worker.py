@@ -76,7 +76,7 @@ class Worker:
         self.prefetcher = Prefetcher()  # idle work (engine/prefetch.py)
         self.explore_note = ""  # why the all-layer cache is off for this model, if it is
 
-    def idle_task(self, peek: bool = False):
+    def idle_task(self):
         """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py)."""
         return self.prefetcher.next_task(self.model)
 
@@ -148,6 +148,9 @@ class Worker:
 
     @handles(J.Predict)
     def _predict(self, job: J.Predict, emit, cancel, base) -> None:
+        from . import explore
+
+        explore.analyse(self._model(), job.image)  # every layer + top-class gradients, one pass
         preds = self._model().predict(job.image, top=job.top)
         emit(J.Predicted(**base, image_name=job.image.name, predictions=tuple(preds)))
 

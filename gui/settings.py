@@ -29,6 +29,7 @@ DEFAULTS = {
     "cam/colormap": cam_registry.DEFAULT_COLORMAP,
     "cam/follow_tree": False,
     "view/tab": "activations",
+    "explore/memory_fraction": 0.25,  # of available RAM for every layer's activations/gradients
 }
 
 

@@ -209,3 +209,16 @@ def test_prefetch_fills_without_evicting(demo, fresh):
     assert not explore.ensure(demo, img, unit=1)
     assert not explore.ensure(demo, image(51))
     assert explore.STORE.keys() == keys
+
+
+def test_first_analysis_is_one_forward_and_one_backward_pass(demo, fresh):
+    img = image(60)
+    before = demo.passes.copy()
+    assert explore.analyse(demo, img)
+    assert not explore.analyse(demo, img)
+    top = demo.predict(img, top=1)[0].index
+    for layer in spatial(demo)[::3]:
+        demo.activations(img, [layer])
+        same(demo.cam(img, layer=layer).raw, fresh.cam(img, layer=layer).raw)
+    assert demo.cam(img).class_index == top == fresh.predict(img, top=1)[0].index
+    assert demo.passes - before == {"forward": 1, "backward": 1}
