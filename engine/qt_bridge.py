@@ -34,7 +34,7 @@ from .cancel import CancelToken
 from .worker import Worker
 
 _threads: "weakref.WeakSet[_EngineThread]" = weakref.WeakSet()
-IDLE_GRACE = 0.05  # seconds without a job before idle prefetch starts
+IDLE_GRACE = 0.3  # seconds without a job before idle prefetch starts (a click's follow-up jobs come sooner)
 
 
 def running_threads() -> list[QThread]:

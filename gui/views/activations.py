@@ -12,6 +12,7 @@ from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSpinBox, QTool
                                QVBoxLayout, QWidget)
 
 from engine import activation_view, colormaps, grid
+from engine.fast_grid import GridPicture
 from engine import jobs as J
 
 from ..canvas import ImageCanvas
@@ -105,6 +106,7 @@ class ActivationsView(View):
         self.picture: np.ndarray | None = None
         self._per_row = 1
         self._asked: tuple | None = None
+        self._grid: GridPicture | None = None  # grey stage of the grid, for cheap recolouring
 
         client.subscribe(J.ActivationsReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
@@ -177,10 +179,13 @@ class ActivationsView(View):
         act = self.act
         c = act.shape[-1]
         self._per_row = self.per_row.value() or grid.default_per_row(c)
-        # as activation_view.render_grid, but gaps and empty cells in the canvas colour
-        tiles = colormaps.apply_u8(activation_view.normalise(act, self.normalise.currentText()),
-                                   self.colormap.currentText())
-        self.picture = grid.tile(tiles, self._per_row, margin=MARGIN, fill=GAP)
+        # as activation_view.render_grid, but gaps and empty cells in the canvas colour;
+        # vectorised channels-last, and a colour-map change only recolours the grey grid
+        mode = self.normalise.currentText()
+        g = self._grid
+        if g is None or g.act is not act or g.mode != mode:
+            g = self._grid = GridPicture(act, mode, margin=MARGIN)
+        self.picture = g.render(self._per_row, self.colormap.currentText(), GAP)
         self.canvas.set_image(self.picture)
         n_dead = len(activation_view.dead_channels(act))
         colour = "#b03030" if n_dead else "#555"
