@@ -185,6 +185,9 @@ def _run(args) -> int:
     from .model import open_model
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    from . import explore
+
+    explore.enable(model, False)  # one question per run: the all-layer cache would not pay
 
     if args.command == "info":
         s = model.describe()

@@ -77,6 +77,13 @@ def enable(m, on: bool = True) -> None:
     st = state(m)
     st.enabled = bool(on)
     if not on:
+        forget(m)
+
+
+def forget(m) -> None:
+    """Drop this model's cached activations and gradients (compiled passes stay)."""
+    st = _states.get(m)
+    if st is not None:
         STORE.discard(lambda k: k[1] == st.token)
 
 

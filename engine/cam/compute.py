@@ -55,7 +55,9 @@ def state(m) -> _State:
 
 
 def clear(m) -> None:
-    """Forget cached inputs, activations and gradients (compiled functions stay)."""
+    """Forget cached inputs, activations and gradients (compiled functions stay), here
+    and in the all-layer exploration cache (engine/explore.py)."""
+    explore.forget(m)
     st = _states.get(m)
     if st is not None:
         st.inputs.clear()
