@@ -10,7 +10,7 @@ and tiles the RGB tiles. Here, in order:
    engine.activation_view.normalise: standardise, x64, +128, clip; or one min-max);
 2. tile the uint8 values (1 byte per value) straight into the grid with one strided
    assignment (no per-channel loop, no padded intermediate);
-3. colour the grid with OpenCV's LUT (SIMD) and paint the gaps and empty cells in the
+3. colour the grid with OpenCV's LUT (SIMD, one table per colour channel, merged) and paint the gaps and empty cells in the
    background colour by slicing.
 
 `GridPicture` keeps the grey grid: a colour-map change re-runs only step 3 (a few ms),
@@ -79,8 +79,9 @@ def colour_grid(grey: np.ndarray, colormap: str, tile_hw, n: int, per_row: int,
                 margin: int = 1, background=(0, 0, 0)) -> np.ndarray:
     """RGB (gh, gw, 3) of a grey grid: the colour map's table through cv2.LUT, then the
     gaps between tiles and the empty cells after the last one in `background`."""
-    table = np.ascontiguousarray(colormaps.lut(colormap).reshape(256, 1, 3))
-    rgb = cv2.LUT(cv2.cvtColor(grey, cv2.COLOR_GRAY2RGB), table)
+    table = colormaps.lut(colormap)
+    # one single-channel LUT per colour, merged: ~3x faster than a 3-channel LUT here
+    rgb = cv2.merge([cv2.LUT(grey, np.ascontiguousarray(table[:, k])) for k in range(3)])
     h, w = tile_hw
     bg = np.asarray(background, np.uint8)
     if margin:
