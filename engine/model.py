@@ -150,7 +150,7 @@ class ConvModel:
     def scores(self, images) -> np.ndarray:
         """Model outputs (N, units) for images."""
         if not isinstance(images, (list, tuple)) and not self.predict_only:
-            from . import explore  # one image: from the all-layer pass (cached)
+            from . import explore  # one image: from its all-layer pass, if cached
 
             out = explore.scores(self, images)
             if out is not None:

@@ -136,6 +136,8 @@ class Worker:
 
         self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
         # Only now replace the old model: a file that fails to open leaves it working.
+        if self.model is not None:
+            explore.forget(self.model)  # its cached layers go now, not when it is collected
         self.model = model
         methods, note = _cam_methods(model)
         emit(J.ModelLoaded(
