@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -78,6 +79,19 @@ def enable(m, on: bool = True) -> None:
     st.enabled = bool(on)
     if not on:
         forget(m)
+
+
+@contextmanager
+def paused(m):
+    """Inside: this model's questions take the per-layer paths and cache nothing here
+    (video frames: each is seen once, so every layer would not pay, and it would evict
+    what the user explores)."""
+    st = state(m)
+    was, st.enabled = st.enabled, False
+    try:
+        yield
+    finally:
+        st.enabled = was
 
 
 def forget(m) -> None:

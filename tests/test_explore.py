@@ -222,3 +222,12 @@ def test_first_analysis_is_one_forward_and_one_backward_pass(demo, fresh):
         same(demo.cam(img, layer=layer).raw, fresh.cam(img, layer=layer).raw)
     assert demo.cam(img).class_index == top == fresh.predict(img, top=1)[0].index
     assert demo.passes - before == {"forward": 1, "backward": 1}
+
+
+def test_paused_takes_the_per_layer_path_and_caches_nothing(demo, fresh):
+    img = image(70)
+    with explore.paused(demo):  # as the Live view does for video frames
+        got = demo.cam(img, layer=spatial(demo)[4])
+        assert not explore.has_activations(demo, img)
+    assert explore.usable(demo) and not explore.has_activations(demo, img)
+    same(got.raw, fresh.cam(img, layer=spatial(demo)[4]).raw)
