@@ -196,7 +196,7 @@ def gui_part(args, paths):
     # CAM layer x5: the CAM tab follows the tree; Up from block5_conv3
     w.cam_options.set_follow_tree(True)
     w.view("cam")
-    w.model_panel.select(s.model.summary["default_cam_layer"])
+    w.model_panel.select(s.model.summary.default_cam_layer)
     b.idle()
     cam_layers = []
     tree.setFocus()
