@@ -29,20 +29,12 @@ class ChannelStats:
 
 
 def normalise(act: np.ndarray, mode: str = "channel") -> np.ndarray:
-    """(H, W, C) float -> (C, H, W) uint8."""
-    a = np.moveaxis(np.asarray(act, dtype=np.float32), -1, 0)
-    if mode == "channel":
-        mean = a.mean(axis=(1, 2), keepdims=True)
-        std = a.std(axis=(1, 2), keepdims=True)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            z = np.where(std > 0, (a - mean) / np.where(std > 0, std, 1.0), 0.0)
-        return np.clip(z * 64.0 + 128.0, 0, 255).astype(np.uint8)
-    if mode == "layer":
-        lo, hi = float(a.min()), float(a.max())
-        if hi <= lo:
-            return np.zeros(a.shape, np.uint8)
-        return np.clip((a - lo) * (255.0 / (hi - lo)) + 0.5, 0, 255).astype(np.uint8)
-    raise ValueError(f"unknown normalisation {mode!r}; use one of {NORMALISATIONS}")
+    """(H, W, C) float -> (C, H, W) uint8 (computed channels-last: engine.fast_grid)."""
+    from .fast_grid import normalise_hwc
+
+    if mode not in NORMALISATIONS:
+        raise ValueError(f"unknown normalisation {mode!r}; use one of {NORMALISATIONS}")
+    return np.moveaxis(normalise_hwc(act, mode), -1, 0)
 
 
 def dead_channels(act: np.ndarray) -> np.ndarray:

@@ -252,6 +252,9 @@ def _work(args, out, claimed) -> tuple[int, str]:
     from .model import open_model
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    from . import explore
+
+    explore.enable(model, False)  # one question per run: the all-layer cache would not pay
 
     if args.command == "info":
         s = model.describe()

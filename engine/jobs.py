@@ -213,6 +213,7 @@ class ModelLoaded(Result):
     cam_methods: tuple = ()  # names accepted by ConvModel.cam ((): engine.cam missing)
     cam_note: str = ""  # why there are no CAM methods, if so
     filters_available: bool = False
+    explore_note: str = ""  # why every layer is not cached from one pass, if it is not
     seconds: float = 0.0
 
     @property

@@ -12,7 +12,7 @@ import time
 
 import numpy as np
 
-from . import jobs as J
+from . import explore, jobs as J
 from .errors import UserError
 from .images import from_array
 from .video_explain import Smoother, check_live_method, explain_frames, render, top_predictions
@@ -35,7 +35,8 @@ def explain_live_frame(worker, model, job: J.LiveFrame, base: dict) -> J.LiveFra
     if job.mode != "cam":
         raise UserError(f"unknown live mode {job.mode!r}; use cam or activations")
     method = check_live_method(job.method)
-    fm = explain_frames(model, [frame], method, job.layer, job.class_index)[0]
+    with explore.paused(model):  # a frame is seen once: no all-layer pass, nothing cached
+        fm = explain_frames(model, [frame], method, job.layer, job.class_index)[0]
     key = (job.source, method, fm.layer, job.class_index, fm.heatmap.shape)
     if job.reset or key != state.key or state.smoother.smooth != job.smooth:
         state.key, state.smoother = key, Smoother(job.smooth)

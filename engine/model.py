@@ -5,6 +5,7 @@ cached per request shape so scrubbing through layers does not retrace every time
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from typing import Iterable, Sequence
 
@@ -49,6 +50,7 @@ class ConvModel:
             raise UserError(f"unknown preprocessing {preprocess!r}; use auto or one of {', '.join(prep.MODES)}")
         self.preprocess = preprocess
         self._forward_fns: dict = {}
+        self.passes: Counter = Counter()  # forward / backward passes run (engine.explore)
         self.input_shape = self._input_shape()
         self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
@@ -135,6 +137,7 @@ class ConvModel:
         if record:
             self.require_layers("recording layer outputs")
         key = (tuple(record), bool(logits))
+        self.passes["forward"] += 1
         fn = self._forward_fns.get(key)
         if fn is None:
             fn = self._forward_fns[key] = self._make_forward(*key)
@@ -159,6 +162,12 @@ class ConvModel:
 
     def scores(self, images) -> np.ndarray:
         """Model outputs (N, units) for images."""
+        if not isinstance(images, (list, tuple)) and not self.predict_only:
+            from . import explore  # one image: from its all-layer pass, if cached
+
+            out = explore.scores(self, images)
+            if out is not None:
+                return out
         out, _ = self.forward(self.prepare(images))
         return out
 
@@ -190,6 +199,12 @@ class ConvModel:
         for path in paths:
             self.layer(path)
         single = not isinstance(images, (list, tuple))
+        if single:
+            from . import explore  # every spatial layer from one pass, cached per image
+
+            cached = explore.activations(self, images, paths)
+            if cached is not None:
+                return cached
         _, rec = self.forward(self.prepare(images), record=paths)
         return {p: (a[0] if single else a) for p, a in rec.items()}
 

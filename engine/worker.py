@@ -70,9 +70,17 @@ class Throttle:
 
 class Worker:
     def __init__(self, progress_interval: float | None = None) -> None:
+        from .prefetch import Prefetcher
+
         self.model = None  # engine.model.ConvModel
         # seconds between streamed progress / partial results of one job
         self.progress_interval = PROGRESS_INTERVAL if progress_interval is None else progress_interval
+        self.prefetcher = Prefetcher()  # idle work (engine/prefetch.py)
+        self.explore_note = ""  # why the all-layer cache is off for this model, if it is
+
+    def idle_task(self):
+        """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py)."""
+        return self.prefetcher.next_task(self.model)
 
     # -- the one entry point ------------------------------------------------------------
     def run(self, job: J.Job, emit: Emit, cancel: CancelToken | None = None) -> None:
@@ -127,9 +135,14 @@ class Worker:
         emit(J.Progress(**base, done=0, total=2, text=f"reading {job.spec}…"))
         model = open_model(job.spec, preprocess=job.preprocess, device=job.device)
         cancel.check()
-        emit(J.Progress(**base, done=1, total=2, text="compiling the forward pass…"))
+        emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
         _warm_up(model)
+        from . import explore
+
+        self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
         # Only now replace the old model: a file that fails to open leaves it working.
+        if self.model is not None:
+            explore.forget(self.model)  # its cached layers go now, not when it is collected
         self.model = model
         # The old model, its compiled functions and caches hang together in reference
         # cycles (Keras layers <-> tf.functions): free them now, not whenever gc runs.
@@ -140,10 +153,14 @@ class Worker:
             labels=tuple(model.label(i) for i in range(model.head.classes)),
             cam_methods=methods, cam_note=note,
             filters_available=not model.predict_only and _has_module("filters"),
+            explore_note=self.explore_note,
             seconds=time.perf_counter() - t0))
 
     @handles(J.Predict)
     def _predict(self, job: J.Predict, emit, cancel, base) -> None:
+        from . import explore
+
+        explore.analyse(self._model(), job.image)  # every layer + top-class gradients, one pass
         preds = self._model().predict(job.image, top=job.top)
         emit(J.Predicted(**base, image_name=job.image.name, predictions=tuple(preds)))
 

@@ -14,6 +14,7 @@ from collections import defaultdict
 from PySide6.QtCore import QObject, Signal
 
 from engine import jobs as J
+from engine.prefetch import PrefetchHint
 from engine.qt_bridge import EngineBridge
 
 
@@ -49,6 +50,11 @@ class EngineClient(QObject):
             if self._latest.pop(c, None) is not None:
                 self.bridge.cancel(c)
         self._after_change()
+
+    def hint(self, images, top: int = 5) -> None:
+        """What the engine may prefetch while idle: the current image first, then the next
+        ones (engine/prefetch.py); replaces the previous hint."""
+        self.bridge.hint(PrefetchHint(images=tuple(images), top=top))
 
     def pending(self, channel: str | None = None) -> bool:
         return channel in self._latest if channel else bool(self._latest)

@@ -13,6 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, QVBoxLayout,
                                QWidget)
 
+from engine import explore
 from engine import jobs as J
 
 from . import inputs
@@ -54,6 +55,7 @@ class MainWindow(QMainWindow):
     def __init__(self, settings: Settings | None = None, startup: Startup | None = None):
         super().__init__()
         self.settings = settings or Settings()
+        explore.configure(fraction=self.settings.get("explore/memory_fraction"))
         self.startup = startup or Startup()
         self.setWindowTitle("ConvScope")
         self.setAcceptDrops(True)
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         c.sigProgress.connect(self.status.set_progress)
         self.status.sigCancel.connect(self.cancel)
         s.sigImagesChanged.connect(lambda: self.image_panel.set_images(s.images, s.image))
+        s.sigImagesChanged.connect(self._send_prefetch_hint)
         s.sigImageChanged.connect(self._on_image_changed)
         self.model_panel.sigLayerSelected.connect(s.set_layer)
         s.sigLayerChanged.connect(lambda: self.model_panel.select(s.layer))
@@ -244,6 +247,7 @@ class MainWindow(QMainWindow):
         self.session.set_model(r)
         self.model_panel.set_model(r)
         self.status.set_device(r.summary.device or self.session.device)
+        self.status.set_note(r.explore_note)
         self.setWindowTitle(f"ConvScope — {r.summary.name}")
         self.settings.add_recent("models", r.summary.source)
         self.actions_.refresh_recent()
@@ -325,6 +329,15 @@ class MainWindow(QMainWindow):
                 f"no classifier head (output {shape})")
             return
         self.client.send(J.Predict(image=s.image, top=5))
+        self._send_prefetch_hint()
+
+    def _send_prefetch_hint(self) -> None:
+        """Idle prefetch: the current image, then the next two of the strip."""
+        s = self.session
+        if s.image is None or s.image not in s.images:
+            return
+        i = s.images.index(s.image)
+        self.client.hint([s.image] + s.images[i + 1:i + 3])
 
     def _on_prediction_clicked(self, index: int) -> None:
         self.cam_options.set_class(index)

@@ -41,6 +41,7 @@ DEFAULTS = {
     "figure/heatmap": True,
     "figure/format": "pdf",
     "figure/folder": "",
+    "explore/memory_fraction": 0.25,  # of available RAM for every layer's activations/gradients
 }
 
 

@@ -12,6 +12,9 @@ class JobStatus(QWidget):
         super().__init__(parent)
         self.device = QLabel("device: —")
         self.device.setToolTip("Where TensorFlow computes")
+        self.note = QLabel("")
+        self.note.setStyleSheet("color: #a05a00;")
+        self.note.setWordWrap(False)
         self.job = QLabel("")
         self.job.setMinimumWidth(220)
         self.bar = QProgressBar()
@@ -23,6 +26,7 @@ class JobStatus(QWidget):
         row.setContentsMargins(0, 0, 4, 0)
         row.addWidget(self.device)
         row.addSpacing(12)
+        row.addWidget(self.note)
         row.addWidget(self.job)
         row.addWidget(self.bar)
         row.addWidget(self.cancel)
@@ -31,6 +35,11 @@ class JobStatus(QWidget):
 
     def set_device(self, text: str) -> None:
         self.device.setText(text)
+
+    def set_note(self, text: str) -> None:
+        """A lasting remark about the model (e.g. explored layer by layer: too big)."""
+        self.note.setText("⚠ layer by layer" if text else "")
+        self.note.setToolTip(text)
 
     def set_job(self, text: str) -> None:
         self.job.setText(text)

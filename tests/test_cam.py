@@ -7,7 +7,7 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import CancelToken, Cancelled, UserError, colormaps, load_image, open_model
+from engine import CancelToken, Cancelled, UserError, colormaps, explore, load_image, open_model
 from engine.cam import METHODS, compute_cam, normalise
 from engine.cam import compute as cam_compute
 from engine.cam import faithfulness
@@ -263,6 +263,7 @@ def test_class_by_label_and_errors(gap_model, flat_model, imgs):
 
 def test_activations_reused_when_method_or_class_changes(files, monkeypatch):
     m = open_model(files["gap"])
+    explore.enable(m, False)  # the per-layer path; tests/test_explore.py covers the all-layer one
     img = load_image(files["images"][3])
     kinds, forwards = [], []
     orig_fn, orig_forward = cam_compute._fn, m.forward

@@ -28,7 +28,7 @@ from __future__ import annotations
 import weakref
 import numpy as np
 
-from .. import cancel as cancel_mod
+from .. import cancel as cancel_mod, explore
 from ..errors import UserError
 from ..hooks import Intercept, first_output
 from ..lru import Lru
@@ -56,7 +56,9 @@ def state(m) -> _State:
 
 
 def clear(m) -> None:
-    """Forget cached inputs, activations and gradients (compiled functions stay)."""
+    """Forget cached inputs, activations and gradients (compiled functions stay), here
+    and in the all-layer exploration cache (engine/explore.py)."""
+    explore.forget(m)
     st = _states.get(m)
     if st is not None:
         st.inputs.clear()
@@ -81,7 +83,7 @@ def prepared(m, images) -> np.ndarray:
 def activations(m, images, layer: str) -> tuple[np.ndarray, np.ndarray]:
     """(A (N, h, w, K), logits (N, units)) of the target layer, from the cache or one pass."""
     st, key = state(m), (image_key(images), layer)
-    hit = st.acts.get(key)
+    hit = st.acts.get(key) or explore.layer_activations(m, images, layer)
     if hit is None:
         x = prepared(m, images)
         try:
@@ -98,6 +100,9 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
 
     `unit = -1` entries are resolved to the top prediction.
     """
+    every = explore.gradients(m, images, layer, unit, sign)  # every layer, one backward pass
+    if every is not None:
+        return every
     st, ikey = state(m), image_key(images)
     binary = m.head.binary_sigmoid
     cached = st.acts.get((ikey, layer))
@@ -110,6 +115,7 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     x = prepared(m, images)
     if cached is None:
         fn = _fn(m, "fused", layer)
+        m.passes.update(("forward", "backward"))
         try:
             out = fn(x, unit, sign)
         except UserError as exc:  # raised while tracing; TensorFlow adds its traceback to the text
@@ -122,6 +128,7 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     else:
         A, logits = cached
         fn = _fn(m, "head", layer)
+        m.passes.update(("head", "backward"))  # the layers above `layer` only
         g, score = (t.numpy() for t in fn(x, A, unit, sign))
     hit = (g, unit, sign, score)
     st.grads.put(gkey, hit)

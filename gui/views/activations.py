@@ -6,12 +6,15 @@ per row redraws at once without asking the engine again.
 """
 from __future__ import annotations
 
+from collections import OrderedDict
+
 import numpy as np
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
 from engine import activation_view, colormaps, grid
+from engine.fast_grid import GridPicture
 from engine import jobs as J
 
 from ..canvas import ImageCanvas
@@ -21,6 +24,7 @@ from ..layer_tree import shape_text
 from .base import View, caption, combo
 
 MARGIN = 1
+GRIDS_KEPT = 24  # grids of recent (image, layer, normalisation): ~1 byte per activation
 GAP = np.array([31, 33, 36], np.uint8)  # the canvas background (gui.canvas.BACKGROUND)
 
 
@@ -108,6 +112,8 @@ class ActivationsView(View):
         self.picture: np.ndarray | None = None
         self._per_row = 1
         self._asked: tuple | None = None
+        self._grid: GridPicture | None = None  # grey stage of the grid, for cheap recolouring
+        self._grids: OrderedDict = OrderedDict()  # (image, layer, mode) -> GridPicture, recent
 
         client.subscribe(J.ActivationsReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
@@ -144,6 +150,7 @@ class ActivationsView(View):
 
     def _on_model_changed(self) -> None:
         self.act = self.shown = self._asked = None
+        self._grids.clear()
         self.detail.hide()
         self.invalidate()
 
@@ -180,10 +187,18 @@ class ActivationsView(View):
         act = self.act
         c = act.shape[-1]
         self._per_row = self.per_row.value() or grid.default_per_row(c)
-        # as activation_view.render_grid, but gaps and empty cells in the canvas colour
-        tiles = colormaps.apply_u8(activation_view.normalise(act, self.normalise.currentText()),
-                                   self.colormap.currentText())
-        self.picture = grid.tile(tiles, self._per_row, margin=MARGIN, fill=GAP)
+        # as activation_view.render_grid, but gaps and empty cells in the canvas colour;
+        # vectorised channels-last, and a colour-map change only recolours the grey grid
+        mode = self.normalise.currentText()
+        key = (self.shown, mode)  # back to a recent layer: its grid is already normalised
+        g = self._grids.get(key)
+        if g is None or g.shape != act.shape:
+            g = self._grids[key] = GridPicture(act, mode, margin=MARGIN)
+            while len(self._grids) > GRIDS_KEPT:
+                self._grids.popitem(last=False)
+        self._grids.move_to_end(key)
+        self._grid = g
+        self.picture = g.render(self._per_row, self.colormap.currentText(), GAP)
         self.canvas.set_image(self.picture)
         n_dead = len(activation_view.dead_channels(act))
         colour = "#b03030" if n_dead else "#555"

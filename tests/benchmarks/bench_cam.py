@@ -79,6 +79,7 @@ def scorecam_memory() -> None:
     from engine.cam import compute_cam
 
     m = open_model("builtin:vgg16?weights=none", device="cpu")
+    __import__("engine.explore").explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
     imgs = photos(1)
     m.forward(m.prepare(imgs), record=[LAYER], logits=True)  # batch-1 pass: the baseline
     base = rss_mb()
@@ -118,6 +119,7 @@ def main() -> None:
     from engine.cam import compute_cam
 
     m = open_model("builtin:vgg16?weights=none", device="cpu")
+    __import__("engine.explore").explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
     import keras
     import tensorflow as tf
 
