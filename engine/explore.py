@@ -313,7 +313,9 @@ def _build(m, paths, gradients: bool):
     from .hooks import Intercept, first_output
 
     model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
-    squash = keras.activations.get(m.head.activation)  # the head's own softmax / sigmoid
+    # the head's own softmax / sigmoid ("none": a model without a classifier head)
+    squash = keras.activations.get(m.head.activation if m.head.activation in ("softmax", "sigmoid")
+                                   else "linear")
 
     def run(x, tape=None):
         with Intercept(model, record=paths, logits=True, index=index, tape=tape) as ic:

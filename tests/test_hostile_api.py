@@ -237,7 +237,7 @@ def test_free_size_model_traces_a_bounded_number_of_times(tmp_path):
     and the inputs land on few shapes (a 32-pixel grid)."""
     import keras
 
-    from engine import open_model
+    from engine import explore, open_model
     from engine.cam import compute
 
     inp = keras.Input((None, None, 3))
@@ -251,4 +251,8 @@ def test_free_size_model_traces_a_bounded_number_of_times(tmp_path):
         m.cam(img, method="gradcam")
         shapes.add(m.prepare(img).shape)
     assert len(shapes) <= 16  # from 40 distinct image sizes
-    assert compute.state(m).fns[("fused", "c")].experimental_get_tracing_count() <= 3  # not 15
+    # whichever compiled path answered (the per-layer CAM function or the exploration
+    # cache's all-layer passes), each was traced at most 3 times (not 15)
+    fns = [f for f in [*compute.state(m).fns.values(), *explore.state(m).fns.values()]
+           if hasattr(f, "experimental_get_tracing_count")]
+    assert fns and max(f.experimental_get_tracing_count() for f in fns) <= 3
