@@ -11,7 +11,18 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QSlider, QWid
 
 from engine import colormaps
 
+from engine.cam import registry
+
 from .base import caption, combo
+
+# The CAM view's method list, in groups (a disabled header row each).
+GROUPS = (("Class activation maps", "cam"), ("Pixel attributions", "pixel"))
+
+
+def compare_order(methods) -> list:
+    """Fast methods first, the long ones (registry `slow`: one pass per channel, mask,
+    position or sample) last, each group in registry order."""
+    return sorted(methods, key=lambda m: registry.get(m).slow)
 
 
 class CamOptions(QObject):

@@ -1,7 +1,10 @@
-"""Compare methods: every CAM method side by side, same image, layer and class.
+"""Compare methods: every CAM method and pixel attribution side by side, same image,
+layer and class.
 
-The engine computes the methods one after another (one job) and streams each map as it
-is done; a method that does not apply to this model says why in its tile.
+The engine computes the methods one after another (one job), the fast ones first and the
+long ones (one pass per channel, mask or position) last, and streams each map as it is
+done (Cancel in the status bar stops the rest); a method that does not apply to this
+model says why in its tile.
 """
 from __future__ import annotations
 
@@ -18,7 +21,7 @@ from engine.cam import overlay, registry
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
 from .base import View
-from .cam_options import CamControls
+from .cam_options import CamControls, compare_order
 
 
 class PictureTile(QWidget):
@@ -115,7 +118,7 @@ class CompareView(View):
 
     def request(self) -> None:
         why = self.missing_input(need_spatial_layer=self.options.follow_tree)
-        methods = self.session.model.cam_methods if self.session.model else ()
+        methods = compare_order(self.session.model.cam_methods) if self.session.model else ()
         if not why and not methods:
             why = self.session.model.cam_note or "No class activation map methods available."
         self.results = {}
