@@ -155,3 +155,12 @@ def test_cli_bad_attribution_options_one_line(tmp_path, capsys, args, text):
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: ") and text in lines[0], r.stderr
     assert not out.exists()
+
+
+def test_pixel_attributions_are_not_offered_on_video():
+    from engine import UserError
+    from engine.video_explain import check_live_method, live_ok
+
+    assert live_ok("gradcam") and live_ok("guided-gradcam") is False and not live_ok("ablation-cam")
+    with pytest.raises(UserError, match="pixel attribution"):
+        check_live_method("saliency")
