@@ -288,7 +288,9 @@ class Worker:
         return J.CamReady(**base, method=cam.method, layer=cam.layer,
                           class_index=int(cam.class_index), label=str(cam.label),
                           score=float(cam.score), heatmap=cam.heatmap,
-                          pixels=cam.image.pixels, weights=cam.weights,
+                          pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
+                          info={k: v for k, v in cam.info.items()
+                                if isinstance(v, (int, float, str, bool))},
                           seconds=time.perf_counter() - t0, last=last)
 
 

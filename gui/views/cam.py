@@ -7,12 +7,12 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from engine import jobs as J
-from engine.cam import overlay, registry
+from engine.cam import registry
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
 from .base import View, caption
-from .cam_options import GROUPS, CamControls
+from .cam_options import GROUPS, CamControls, draw
 from .method_options import MethodOptions
 
 
@@ -144,7 +144,7 @@ class CamView(View):
                  else f"{shape} patch positions" if r.method == "occlusion"
                  else f"input pixels ({shape})")
         extra = ""
-        err = r.cam.info.get("completeness_error") if r.cam is not None else None
+        err = r.info.get("completeness_error")
         if err is not None:
             extra = f" · completeness error {100 * err:.2f}%" + (" (add steps)" if err >= 0.01 else "")
         self.info.setText(f"<b>{spec.title}</b> · {where} · "
@@ -160,10 +160,9 @@ class CamView(View):
     def _draw(self) -> None:
         if self.result is None or self.result.heatmap is None:
             return
-        self.overlay = overlay.blend(self.result.pixels, self.result.heatmap,
-                                     alpha=self.options.alpha, colormap=self.options.colormap)
+        self.overlay = draw(self.result, self.options.alpha, self.options.colormap)
         self.canvas.set_image(self.overlay)
-        if self.result.cam.signed:
+        if registry.get(self.result.method).signed:
             self.legend.set_colormap("coolwarm")
             self.legend.set_text("against", f"for {self.result.label}")
         else:

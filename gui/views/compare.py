@@ -16,12 +16,12 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import jobs as J
-from engine.cam import overlay, registry
+from engine.cam import registry
 
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
 from .base import View
-from .cam_options import CamControls, compare_order
+from .cam_options import CamControls, compare_order, draw
 
 
 class PictureTile(QWidget):
@@ -151,8 +151,7 @@ class CompareView(View):
         if r.error or r.heatmap is None:
             tile.set_text(f"does not apply here:\n{r.error}")
         else:
-            tile.set_overlay(overlay.blend(r.pixels, r.heatmap, alpha=self.options.alpha,
-                                           colormap=self.options.colormap),
+            tile.set_overlay(draw(r, self.options.alpha, self.options.colormap),
                              f"{1000 * r.seconds:.0f} ms")
 
     def _redraw(self) -> None:
