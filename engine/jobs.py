@@ -272,7 +272,7 @@ class CamReady(Result):
     pixels: Any = None  # uint8 (H, W, 3): the original image the map is drawn over
     weights: Any = None  # float32 (K,) channel weights, or None
     display: Any = None  # pixel attributions: the map to draw at input size (occlusion), or None
-    info: dict = field(default_factory=dict)  # method details, numbers and words only
+    completeness_error: float | None = None  # Integrated Gradients: |Sum IG - dS| / |dS|
     error: str = ""  # compare mode: why this method does not apply
     seconds: float = 0.0
     last: bool = True

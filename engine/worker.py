@@ -289,8 +289,7 @@ class Worker:
                           class_index=int(cam.class_index), label=str(cam.label),
                           score=float(cam.score), heatmap=cam.heatmap,
                           pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
-                          info={k: v for k, v in cam.info.items()
-                                if isinstance(v, (int, float, str, bool))},
+                          completeness_error=cam.info.get("completeness_error"),
                           seconds=time.perf_counter() - t0, last=last)
 
 

@@ -144,7 +144,7 @@ class CamView(View):
                  else f"{shape} patch positions" if r.method == "occlusion"
                  else f"input pixels ({shape})")
         extra = ""
-        err = r.info.get("completeness_error")
+        err = r.completeness_error
         if err is not None:
             extra = f" · completeness error {100 * err:.2f}%" + (" (add steps)" if err >= 0.01 else "")
         self.info.setText(f"<b>{spec.title}</b> · {where} · "
