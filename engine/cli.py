@@ -68,7 +68,11 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--npy", help="raw activations (H, W, C) float32")
 
     c = command("filters", "patterns that maximally activate a layer's filters (gradient ascent)")
-    c.add_argument("--layer", required=True)
+    c.add_argument("--layer", required=True, help="a spatial layer; or a Dense layer / "
+                   "`output` for class-model visualisation (the class logits, softmax stripped)")
+    c.add_argument("--animate", default=None, help="also write the ascent forming as OUT.gif or "
+                   "OUT.mp4 (a frame every --every steps)")
+    c.add_argument("--every", type=int, default=None, help="--animate: steps between frames (default 5)")
     c.add_argument("--filters", default=None,
                    help=f"e.g. 0-63 or 1,5,9 (default: the first {filter_spec.DEFAULT_COUNT})")
     c.add_argument("--size", type=int, default=None, help=f"side in pixels, default "
@@ -98,8 +102,13 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--alpha", type=float, default=cam_registry.DEFAULT_ALPHA)
     c.add_argument("--colormap", default=cam_registry.DEFAULT_COLORMAP)
     c.add_argument("--max-n", type=int, default=None, help="Faster Score-CAM: channels kept")
+    from .cli_attribution import add_options
+
+    add_options(c)
     c.add_argument("--out", required=True, help="overlay PNG")
-    c.add_argument("--npy", help="heatmap (h, w) float32 in [0, 1] at the layer's resolution")
+    c.add_argument("--npy", help="heatmap (h, w) float32 at the method's own resolution: "
+                   "the layer's for CAMs ([0, 1]), the input's for pixel attributions "
+                   "(signed ones in [-1, 1]), the patch grid for occlusion")
     c.add_argument("--json", action="store_true")
 
     from . import cli_batch, cli_examples, cli_figure, cli_video
@@ -213,6 +222,10 @@ def _claim_outputs(args, out) -> dict:
         claimed["out"] = out.claim(args.out, IMAGE_SUFFIXES, "--out")
         if getattr(args, "npy", None) is not None:
             claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+        if getattr(args, "animate", None) is not None:
+            from .animation import SUFFIXES
+
+            claimed["animate"] = out.claim(args.animate, SUFFIXES, "--animate")
     elif args.command == "video":
         from .outputs import check_destination
         from .video_io import OUTPUT_SUFFIXES, check_output
@@ -293,7 +306,10 @@ def _work(args, out, claimed) -> tuple[int, str]:
 
         from .filters import plan_size
 
-        channels = model.layer(args.layer, spatial=True).channels
+        from .filters import resolve_layer, units_of
+
+        args.layer = resolve_layer(model, args.layer)
+        channels = units_of(model, args.layer)
         filters = (filter_spec.parse_filters(args.filters) if args.filters
                    else list(range(min(filter_spec.DEFAULT_COUNT, channels))))
         options = {"mode": args.mode, "seed": args.seed, "steps": args.steps,
@@ -309,16 +325,31 @@ def _work(args, out, claimed) -> tuple[int, str]:
         note = plan_size(model, size)[2]
         if note and args.size is not None:
             print(note, file=sys.stderr)
+        from .cli_attribution import animation_recorder, class_names
+
+        record = animation_recorder(args, grid_mod) if args.animate else None
+        if record is not None:
+            options.update(progress=record.add, every=record.every)
         patterns = _interruptible(lambda token: model.filter_patterns(
             args.layer, filters=filters, size=size, cancel=token, **options))
+        if record is not None:
+            record.save(out, claimed["animate"])
         picture = grid_mod.tile(patterns, per_row=args.per_row, margin=5, fill=0)
         if args.npy:
             out.save_npy(claimed["npy"], patterns)
         out.save_png(claimed["out"], picture)
-        return 0, f"{len(filters)} filter pattern(s) of {args.layer} -> {args.out}"
+        report = f"{len(filters)} filter pattern(s) of {args.layer} -> {args.out}"
+        names = class_names(model, args.layer, filters)
+        if names:
+            report += f"\nclasses (class-model visualisation, logits): {names}"
+        if record is not None:
+            report += f"\n{len(record.frames)} frame(s) of the ascent -> {args.animate}"
+        return 0, report
 
     if args.command == "cam":
-        options = {}
+        from .cli_attribution import options_from
+
+        options = options_from(args)
         if args.max_n is not None:
             options["max_n"] = args.max_n
         class_index = model.class_index(args.class_) if args.class_ is not None else None
@@ -333,8 +364,9 @@ def _work(args, out, claimed) -> tuple[int, str]:
         out.save_png(claimed["out"], overlay)
         if args.json:
             return 0, _json(cam.as_dict())
-        return 0, (f"{cam.method} on {cam.layer}, class {cam.class_index} ({cam.label}), "
-                   f"score {cam.score:.4f} -> {args.out}")
+        from .cli_attribution import describe
+
+        return 0, describe(cam, args.out)
     raise UserError(f"unknown command {args.command}")
 
 
@@ -358,7 +390,9 @@ def _json(doc) -> str:
 def _check_numbers(args) -> None:
     """Ranges argparse cannot express, checked before TensorFlow loads."""
     checks = [("top", 1, None), ("per_row", 1, None), ("batch_size", 1, None),
-              ("steps", 0, MAX_STEPS), ("size", 8, MAX_SIZE), ("max_n", 1, None)]
+              ("steps", 0, MAX_STEPS), ("size", 8, MAX_SIZE), ("max_n", 1, None),
+              ("samples", 1, MAX_STEPS), ("masks", 1, MAX_STEPS), ("patch", 1, MAX_SIZE),
+              ("stride", 1, MAX_SIZE), ("sigma", 0, None), ("every", 1, MAX_STEPS)]
     for name, low, high in checks:
         value = getattr(args, name, None)
         if value is None:

@@ -6,12 +6,14 @@ from functools import lru_cache
 import numpy as np
 
 NAMES = ("jet", "viridis", "inferno", "magma", "plasma", "turbo", "gray", "cividis")
+# Diverging maps for signed attributions (zero in the middle), not offered for CAMs.
+DIVERGING = ("coolwarm", "RdBu_r")
 
 
 @lru_cache(maxsize=None)
 def lut(name: str) -> np.ndarray:
     """(256, 3) uint8 RGB table for a matplotlib colour map name."""
-    if name not in NAMES:
+    if name not in NAMES and name not in DIVERGING:
         from .errors import UserError
 
         raise UserError(f"unknown colour map {name!r}; choose one of {', '.join(NAMES)}")

@@ -21,6 +21,13 @@ How it runs
   estimate from the per-image size of the activations the step keeps). Chunks advance
   in turns, `every` steps at a time, so progress always shows all N patterns.
 
+Class-model visualisation (Simonyan et al. 2014, sec. 2: arg max_I S_c(I) - lambda ||I||^2,
+tf-keras-vis' ActivationMaximization on the output): `layer` may also be a Dense layer
+(any layer whose output is (N, units)) or "output" (the layer producing the model's
+output). The objective is then the unit itself, per image; a softmax / sigmoid on that
+layer is stripped, so a class's *logit* is raised (maximising a softmax probability can
+be won by lowering the other classes). The same ascent, classic or regularized, runs.
+
 Pattern size: a model with a free input size is run at `size` x `size`. A model whose
 input size is fixed can only see that size: its patterns have the model's input size and
 `size` is ignored (`plan_size` says so, for the CLI and GUI to show).
@@ -105,13 +112,17 @@ def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, s
     A fixed-size model ignores `size` (see plan_size).
     """
     model.require_layers("filter patterns")
-    info = model.layer(layer, spatial=True)
+    layer = resolve_layer(model, layer)
+    info = model.layer(layer)
+    if not (info.spatial or _is_vector(info)):
+        model.layer(layer, spatial=True)  # the usual error: no (H, W, C) output
+    channels = info.channels if info.spatial else int(info.output_shape[-1])
     if mode not in MODES:
         raise UserError(f"mode {mode!r}: use classic or regularized")
     cfg = fp.Regularized.from_options(options) if mode == "regularized" else None
     if options:
         raise UserError(f"unknown option(s) for {mode} filter patterns: {', '.join(sorted(options))}")
-    filters = _filter_list(filters, info.channels, layer)
+    filters = _filter_list(filters, channels, layer)
     steps = DEFAULT_STEPS[mode] if steps is None else int(steps)
     if steps < 0:
         raise UserError(f"steps must be >= 0, not {steps}")
@@ -162,6 +173,35 @@ def _check_memory(model, n: int, h: int, w: int, mode: str) -> None:
     hint = (f"at {h}x{w}, {fit_n} filter(s) at once would fit" if fit_n >= 1 else
             f"a {h}x{w} pattern does not fit at all; use a smaller size")
     memory.require(need, f"{n} filter pattern(s) of {h}x{w} ({mode})", hint)
+
+
+def _is_vector(info) -> bool:
+    """A Dense-like layer with a (units,) output: class-model visualisation applies."""
+    return (info.output_shape is not None and len(info.output_shape) == 1
+            and info.class_name in ("Dense", "Softmax", "Activation"))
+
+
+def resolve_layer(model, layer: str) -> str:
+    """`layer`, or for "output" the path of the layer producing the model's output."""
+    if layer != "output" or "output" in model.layer_index:
+        return layer
+    from .hooks import terminal_layer
+
+    last = terminal_layer(model.keras_model)
+    for path, obj in model.layer_index.items():
+        if obj is last:
+            return path
+    raise UserError("this model's output layer cannot be addressed; give --layer by name")
+
+
+def units_of(model, layer: str) -> int:
+    """Filters of a spatial layer, or units of a Dense / output layer."""
+    info = model.layer(resolve_layer(model, layer))
+    if info.spatial:
+        return info.channels
+    if _is_vector(info):
+        return int(info.output_shape[-1])
+    return model.layer(info.path, spatial=True).channels  # raises the usual error
 
 
 def _filter_list(filters, channels: int, layer: str) -> list[int]:
@@ -328,6 +368,14 @@ class _Regularized:
         return p, m, v, self.param.to_image(p, a.h, a.w, a.c), n
 
 
+def _squashes(layer) -> bool:
+    """A softmax / sigmoid layer, or a layer with that activation."""
+    if type(layer).__name__ == "Softmax":
+        return True
+    name = getattr(getattr(layer, "activation", None), "__name__", "")
+    return name in ("softmax", "sigmoid")
+
+
 class _Ascent:
     """The compiled ascent for one (layer, size, mode) of one model, and its state handling.
     What differs between the modes is its recipe (_Classic or _Regularized)."""
@@ -417,6 +465,8 @@ class _Ascent:
 
         x = prep.apply(x_pix, self.preprocess)
         act = self._forward(x)
+        if act.shape.rank == 2:  # a Dense / output unit: the (pre-softmax) unit itself
+            return tf.cast(tf.gather(act, filt, axis=1, batch_dims=1), tf.float32)
         sel = tf.gather(act, filt, axis=3, batch_dims=1)  # (N, h, w)
         return tf.reduce_mean(tf.cast(sel, tf.float32), axis=[1, 2])
 
@@ -431,6 +481,8 @@ class _Ascent:
         with Patches() as outer:
             if self.recipe.pre_activation:
                 _skip_activation(outer, target)
+            elif _squashes(target):  # a class's logit, not its softmax probability
+                _skip_activation(outer, target)
             with Intercept(self.keras_model, record=record, index=index) as ic, Patches() as inner:
                 if self.truncate:  # patched inside Intercept: wraps the recording call
                     inner.set(target, "call", _stop_after(target.call))
@@ -441,7 +493,7 @@ class _Ascent:
         act = ic.outputs[self.path]
         if isinstance(act, (list, tuple)):
             act = act[0]
-        if act.shape.rank != 4 or any(d == 0 for d in act.shape[1:]):
+        if act.shape.rank not in (2, 4) or any(d == 0 for d in act.shape[1:]):
             raise UserError(f"a {self.h}x{self.w} pattern is too small for layer {self.path!r} "
                             f"(its output would be {act.shape[1:]}); try a larger size")
         floats = sum(int(np.prod(t.shape[1:])) for t in ic.outputs.values()

@@ -90,6 +90,8 @@ class FilterPatterns(Job):
     steps: int = 40
     mode: str = "classic"
     seed: int = 0
+    animate: str = ""  # also write the ascent forming to this .gif / .mp4 file
+    every: int = 5  # animate: steps between frames
     channel: ClassVar[str] = "filters"
 
     def describe(self) -> str:
@@ -103,6 +105,7 @@ class Cam(Job):
     layer: str | None = None  # None: the model's default CAM layer
     class_index: int | None = None  # None: the top prediction
     max_n: int | None = None
+    options: tuple = ()  # (name, value) pairs: a pixel method's options, aug/eigen_smooth
     channel: ClassVar[str] = "cam"
 
     def describe(self) -> str:
@@ -117,6 +120,7 @@ class CompareCams(Job):
     methods: tuple = ()
     layer: str | None = None
     class_index: int | None = None
+    options: tuple = ()  # (method, name, value) triples: options per method
     channel: ClassVar[str] = "compare"
 
     def describe(self) -> str:
@@ -246,6 +250,7 @@ class FiltersReady(Result):
     steps: int = 0
     seconds: float = 0.0
     last: bool = True
+    animation: str = ""  # the animation file written, if one was asked for
 
     @property
     def final(self) -> bool:  # type: ignore[override]
@@ -266,6 +271,8 @@ class CamReady(Result):
     heatmap: Any = None  # float32 (h, w) in [0, 1] (signed methods: [-1, 1])
     pixels: Any = None  # uint8 (H, W, 3): the original image the map is drawn over
     weights: Any = None  # float32 (K,) channel weights, or None
+    display: Any = None  # pixel attributions: the map to draw at input size (occlusion), or None
+    completeness_error: float | None = None  # Integrated Gradients: |Sum IG - dS| / |dS|
     error: str = ""  # compare mode: why this method does not apply
     seconds: float = 0.0
     last: bool = True

@@ -220,8 +220,9 @@ class ConvModel:
                         **options) -> np.ndarray:
         """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters.
         steps: 40 (classic, the seed's) or 128 (regularized) when not given."""
-        from .filters import filter_patterns
+        from .filters import filter_patterns, resolve_layer
 
+        layer = resolve_layer(self, layer)  # "output": the layer making the model's output
         if self.layer(layer).class_name == "InputLayer":
             raise UserError(f"{layer!r} is the model's input, not a layer with filters; "
                             "choose a convolution layer")

@@ -43,10 +43,12 @@ def check_smooth(smooth: float) -> float:
 
 def live_ok(method: str) -> bool:
     """Fast enough to run on every frame live: not a method that needs a forward pass per
-    channel or sample (engine.cam.registry's `slow`)."""
+    channel or sample (engine.cam.registry's `slow`); and a class activation map (pixel
+    attributions are drawn over a grey image, not live)."""
     from .cam import registry
 
-    return not registry.get(method).slow
+    m = registry.get(method)
+    return not m.slow and m.kind == "cam"
 
 
 def check_live_method(method: str) -> str:
@@ -54,10 +56,12 @@ def check_live_method(method: str) -> str:
     from .cam import registry
 
     m = registry.get(method)
-    if m.slow:
-        fast = ", ".join(registry.title(n) for n in registry.names() if not registry.get(n).slow)
-        raise UserError(f"{m.title} needs a forward pass per channel or sample: too slow to "
-                        f"run live. Use one of {fast}, or the CAM tab / `convscope video`")
+    if not live_ok(m.name):
+        fast = ", ".join(registry.title(n) for n in registry.names() if live_ok(n))
+        why = ("is a pixel attribution: it is not drawn on video" if m.kind != "cam" else
+               "needs a forward pass per channel or sample: too slow to run live")
+        raise UserError(f"{m.title} {why}. Use one of {fast}, or the CAM tab"
+                        + ("" if m.kind != "cam" else " / `convscope video`"))
     return m.name
 
 

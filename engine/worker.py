@@ -180,7 +180,15 @@ class Worker:
         t0 = time.perf_counter()
         fields = dict(base, layer=job.layer, filters=tuple(job.filters))
 
+        frames = [] if job.animate else None
+        if frames is not None:
+            from . import animation
+
+            animation.check_path(job.animate)
+
         def progress(step, steps, patterns=None):
+            if frames is not None and patterns is not None:
+                frames.append(_frame(patterns))
             if patterns is not None and step < steps and throttle.ready():
                 emit(J.FiltersReady(**fields, patterns=patterns, step=int(step), steps=int(steps),
                                     seconds=time.perf_counter() - t0, last=False))
@@ -188,9 +196,13 @@ class Worker:
 
         patterns = model.filter_patterns(job.layer, filters=list(job.filters), size=job.size,
                                          steps=job.steps, mode=job.mode, seed=job.seed,
-                                         progress=progress, cancel=cancel)
+                                         progress=progress, cancel=cancel,
+                                         **({"every": max(1, job.every)} if frames is not None else {}))
+        if frames is not None:
+            animation.save(job.animate, frames)
         emit(J.FiltersReady(**fields, patterns=patterns, step=job.steps, steps=job.steps,
-                            seconds=time.perf_counter() - t0, last=True))
+                            seconds=time.perf_counter() - t0, last=True,
+                            animation=job.animate if frames is not None else ""))
 
     @handles(J.Cam)
     def _cam_job(self, job: J.Cam, emit, cancel, base) -> None:
@@ -269,14 +281,25 @@ class Worker:
         options = {"progress": progress, "cancel": cancel}
         if getattr(job, "max_n", None) is not None:
             options["max_n"] = job.max_n
+        options.update(_method_options(job, method))
         t0 = time.perf_counter()
         cam = model.cam(job.image, method=method, layer=job.layer,
                         class_index=job.class_index, **options)
         return J.CamReady(**base, method=cam.method, layer=cam.layer,
                           class_index=int(cam.class_index), label=str(cam.label),
                           score=float(cam.score), heatmap=cam.heatmap,
-                          pixels=cam.image.pixels, weights=cam.weights,
+                          pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
+                          completeness_error=cam.info.get("completeness_error"),
                           seconds=time.perf_counter() - t0, last=last)
+
+
+def _frame(patterns):
+    """One animation frame: the patterns in a square grid, as the Filters view shows them."""
+    import math
+
+    from . import grid
+
+    return grid.tile(patterns, math.ceil(math.sqrt(len(patterns))), margin=4, fill=31)
 
 
 def _warm_up(model) -> None:
@@ -330,3 +353,11 @@ def _flush_warnings(emit: Emit, caught: list, base: dict) -> None:
         seen.add(text)
         emit(J.JobWarning(**base, message=first_line(w.message), category=w.category.__name__,
                           details=f"{w.filename}:{w.lineno}: {w.category.__name__}: {text}"))
+
+
+def _method_options(job, method: str) -> dict:
+    """A Cam job's options, or a CompareCams job's options for `method`."""
+    opts = getattr(job, "options", ())
+    if isinstance(job, J.CompareCams):
+        return {k: v for m, k, v in opts if m == method}
+    return dict(opts)

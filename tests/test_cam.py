@@ -122,10 +122,18 @@ def test_gradcam_equals_cam_up_to_scale_and_gap_identity(gap_model, imgs):
 
 
 def test_all_methods_finite_in_unit_range(gap_model, imgs):
+    from engine.cam import registry
+
+    small = {"faster-scorecam": {"max_n": 3}, "rise": {"masks": 64}, "smoothgrad": {"samples": 4},
+             "integrated-gradients": {"steps": 8}}
     for method in METHODS:
-        for r in compute_cam(gap_model, imgs[:2], method, max_n=3 if method == "faster-scorecam" else None):
+        for r in compute_cam(gap_model, imgs[:2], method, **small.get(method, {})):
             assert r.method == method and r.heatmap.dtype == np.float32
             assert np.isfinite(r.heatmap).all() and np.isfinite(r.raw).all()
+            if registry.get(method).signed:  # scaled by the largest magnitude: [-1, 1]
+                assert r.heatmap.min() >= -1.0 and r.heatmap.max() <= 1.0
+                assert np.abs(r.heatmap).max() == pytest.approx(1.0)
+                continue
             assert r.heatmap.min() >= 0.0 and r.heatmap.max() <= 1.0
             assert r.heatmap.max() == pytest.approx(1.0)  # min-max reaches 1 on a real map
             assert r.heatmap.min() == pytest.approx(0.0)
@@ -177,10 +185,11 @@ def test_batch_equals_one_by_one(gap_model, flat_model, imgs):
     classes = [None, 2, 0, "1"]
     for m, methods in ((gap_model, METHODS), (flat_model, [x for x in METHODS if x != "cam"])):
         for method in methods:
-            batch = compute_cam(m, imgs, method, class_index=classes, chunk_size=5)
+            small = {"masks": 40, "samples": 4, "steps": 8}  # the pixel methods' (others ignore them)
+            batch = compute_cam(m, imgs, method, class_index=classes, chunk_size=5, **small)
             assert isinstance(batch, list) and len(batch) == 4
             for img, c, b in zip(imgs, classes, batch):
-                one = compute_cam(m, load_image(img.path), method, class_index=c)
+                one = compute_cam(m, load_image(img.path), method, class_index=c, **small)
                 assert one.class_index == b.class_index and one.image is not b.image
                 np.testing.assert_allclose(b.raw, one.raw, rtol=1e-4, atol=1e-6)
                 np.testing.assert_allclose(b.heatmap, one.heatmap, atol=1e-4)

@@ -89,7 +89,7 @@ def test_a_compute_method_gets_its_options_and_a_signed_map_keeps_its_sign(scrat
     np.testing.assert_allclose(r[0].heatmap, ramp / 2.0, atol=1e-6)  # / the largest magnitude
     assert r[0].heatmap.min() == -1.0 and r[0].layer is None
     with pytest.raises(UserError, match="unknown option"):
-        compute_cam(demo_model, imgs[0], "ramp", samples=3)
+        compute_cam(demo_model, imgs[0], "ramp", no_such_option=3)
 
 
 def test_compute_given_as_a_module_path_is_imported_when_run():

@@ -13,6 +13,10 @@ from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
 from engine import jobs as J
+from engine.cam import registry
+from gui.views.cam_options import compare_order
+
+PIXEL_METHODS = registry.names("pixel")
 from gui_support import (image_files, settings_file, settle, spin,  # noqa: F401
                          wait_until, window)
 from test_bridge import LABELS, broken_model_file, small_model_file  # noqa: F401 (fixtures)
@@ -71,6 +75,30 @@ def test_filters_form_live_and_cancel(window):
     assert "8 steps" in filters.progress.text()
 
 
+def test_filters_on_the_output_show_classes_and_record_an_animation(window, tmp_path):
+    from PIL import Image as PILImage
+
+    filters = window.views[1]
+    window.view("filters")
+    window.model_panel.select("predictions")  # the Dense head: class-model visualisation
+    filters.steps.setValue(10)
+    filters.range.setText("0-3")
+    filters.range.editingFinished.emit()
+    settle(window, 120)
+    assert filters.patterns is not None and filters.patterns.shape[0] == 4
+    assert all(name in filters.info.text() for name in LABELS), filters.info.text()
+    filters.enlarge(2)
+    assert LABELS[2] in filters.detail_title.text()
+    out = tmp_path / "ascent.gif"
+    filters.record_animation(str(out))  # what the Animate… button does after its dialog
+    settle(window, 120)
+    assert out.exists() and "animation saved" in filters.progress.text()
+    with PILImage.open(out) as im:
+        assert im.n_frames == 2  # a frame every 5 of the 10 steps
+    window.model_panel.select("backbone/conv4")
+    settle(window, 120)
+
+
 def test_cam_every_method_and_a_class_change(window):
     cam = window.cam_view
     window.view("cam")
@@ -83,7 +111,10 @@ def test_cam_every_method_and_a_class_change(window):
         settle(window)
         r = cam.result
         assert r is not None and r.method == m, (m, window.notifications.current_text())
-        assert r.layer == "backbone/conv4" and r.heatmap.shape == (16, 16)
+        if m in PIXEL_METHODS:  # pixel attributions: the input's resolution (occlusion: its grid)
+            assert r.heatmap.shape == ((15, 15) if m == "occlusion" else (64, 64)), m
+        else:
+            assert r.layer == "backbone/conv4" and r.heatmap.shape == (16, 16)
         assert cam.overlay.shape == image.shape
         assert np.abs(cam.overlay.astype(int) - image).mean() > 1, f"{m}: no heatmap drawn"
         assert r.class_index == window.session.predictions[0].index  # top prediction
@@ -106,15 +137,54 @@ def test_cam_every_method_and_a_class_change(window):
     settle(window)
 
 
+def test_cam_view_groups_pixel_attributions_and_sends_their_options(window):
+    cam = window.views[2]
+    window.view("cam")
+    settle(window)
+    combo = cam.method
+    texts = [combo.itemText(i) for i in range(combo.count())]
+    head_cam, head_pix = texts.index("— Class activation maps —"), texts.index("— Pixel attributions —")
+    assert head_cam == 0 and texts.index("Saliency") > head_pix > texts.index("Ablation-CAM")
+    assert not combo.model().item(head_pix).isEnabled()
+    assert cam.set_method("ig")  # alias
+    assert cam.method_options.spins["steps"][1].isVisibleTo(cam)
+    assert not cam.method_options.aug.isVisibleTo(cam)
+    cam.method_options.spins["steps"][1].setValue(32)
+    settle(window)
+    r = cam.result
+    assert r.method == "integrated-gradients" and "32 steps" not in cam.info.text()
+    assert 0 <= r.completeness_error < 1
+    assert registry.get(r.method).signed and r.heatmap.min() < 0 < r.heatmap.max()
+    assert "completeness error" in cam.info.text()
+    image = window.session.image.pixels
+    grey = image.astype(float) @ [0.299, 0.587, 0.114]
+    # drawn over a grey copy: where the map is ~0 the picture is that grey
+    from engine.attribution.display import resize
+
+    quiet = np.abs(resize(r.heatmap, image.shape[:2], signed=True)) < 1e-3
+    if quiet.any():
+        assert np.abs(cam.overlay[quiet].astype(float) - grey[quiet][:, None]).max() <= 2
+    assert cam.legend.low.text() == "against"
+    assert cam.set_method("gradcam")
+    cam.method_options.eigen.setChecked(True)
+    settle(window)
+    assert cam.result.method == "gradcam" and cam.legend.low.text() == "no evidence"
+    eigen = cam.result.heatmap.copy()
+    cam.method_options.eigen.setChecked(False)
+    settle(window)
+    assert not np.allclose(eigen, cam.result.heatmap)  # the option reached the engine
+
+
 def test_compare_shows_every_method_side_by_side(window):
     compare = window.compare_view
     window.view("compare")
     settle(window, 120)
     methods = window.session.model.cam_methods
-    assert list(compare.tiles) == list(methods)
+    assert list(compare.tiles) == compare_order(methods)
+    assert set(PIXEL_METHODS) <= set(methods) and list(compare.tiles)[-1] == "rise"
     for m, tile in compare.tiles.items():
         assert tile.overlay is not None, (m, tile.text)
-    layers = {r.layer for r in compare.results.values()}
+    layers = {r.layer for r in compare.results.values() if r.method not in PIXEL_METHODS}
     classes = {r.class_index for r in compare.results.values() if r.method != "eigencam"}
     assert layers == {"backbone/conv4"} and len(classes) == 1
     fig = compare.figure()

@@ -11,6 +11,9 @@ method needs and engine.cam.weights holds the formulas:
 - faster-scorecam  Score-CAM on the `max_n` channels (default 10) with the largest
                    spatial standard deviation.
 - layercam, hirescam, xgradcam, eigencam (see engine.cam.weights).
+- ablation-cam and the pixel attributions (saliency, smoothgrad, integrated-gradients,
+  guided-backprop, guided-gradcam, occlusion, rise): engine.attribution.
+Every kind="cam" method takes aug_smooth and eigen_smooth (engine.attribution.smoothing).
 
 Scores are pre-softmax / pre-sigmoid logits (engine.cam.targets). Heatmaps are ReLU then
 per-image min-max (engine.cam.result.normalise); a method registered `signed` keeps its
@@ -54,8 +57,15 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     unknown = sorted(set(options) - registry.option_names())
     if unknown:
         raise UserError(f"unknown option(s) for {spec.name}: {', '.join(unknown)}")
-    opts = {k: options.get(k, default) for k, default in spec.options.items()}
-    opts = {k: (spec.options[k] if v is None else v) for k, v in opts.items()}
+    declared = spec.all_options
+    opts = {k: options.get(k, default) for k, default in declared.items()}
+    opts = {k: (declared[k] if v is None else v) for k, v in opts.items()}
+    smoothing = [k for k in registry.CAM_SMOOTHING if options.get(k)]
+    if spec.kind != "cam" and smoothing:
+        raise UserError(f"{', '.join(smoothing)}: only for class activation maps, not {spec.name}")
+    if opts.get("aug_smooth"):
+        return _aug_smooth(m, images, spec.name, layer, class_index, progress=progress,
+                           cancel=cancel, **dict(options, aug_smooth=False))
     m.require_layers("class activation maps")
     m.require_classifier("class activation maps")
     single = not isinstance(images, (list, tuple))
@@ -66,7 +76,8 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     cancel_mod.check(cancel)
 
     ctx = Context(m, imgs, layer, unit, sign, opts, progress, cancel)
-    raw, wts, unit, sign, score = RUNNERS[spec.needs](spec, ctx)
+    maps = RUNNERS[spec.needs](spec, ctx)
+    raw, wts, unit, sign, score = maps[:5]
     cancel_mod.check(cancel)
     scale = normalise_signed if spec.signed else normalise
     out = []
@@ -75,7 +86,33 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
         out.append(CamResult(
             heatmap=scale(raw[i]), raw=np.asarray(raw[i], np.float32), method=spec.name,
             layer=layer, class_index=c, label=m.label(c), score=float(score[i]), image=im,
-            weights=None if wts is None else np.asarray(wts[i], np.float32)))
+            weights=None if wts is None else np.asarray(wts[i], np.float32),
+            kind=spec.kind, signed=spec.signed,
+            display=maps.display[i] if maps.display else None,
+            info=dict(maps.info[i]) if maps.info else {}))
+    return out[0] if single else out
+
+
+def _aug_smooth(m, images, method, layer, class_index, progress=None, cancel=None, **kw):
+    """aug_smooth (engine.attribution.smoothing): each image's map averaged over flipped
+    and zoomed copies of it, mapped back."""
+    import dataclasses
+
+    from ..attribution.smoothing import aug_smooth_cam
+
+    single = not isinstance(images, (list, tuple))
+    imgs = image_io.as_images(images)
+    plain = compute_cam(m, imgs, method, layer, class_index, progress=progress,
+                        cancel=cancel, **kw)
+
+    def run(copies, class_index):
+        return compute_cam(m, copies, method, plain[0].layer, class_index, cancel=cancel, **kw)
+
+    out = []
+    for im, first in zip(imgs, plain):
+        heat, _ = aug_smooth_cam(run, im, first)
+        out.append(dataclasses.replace(first, heatmap=heat, raw=heat,
+                                       info=dict(first.info, aug_smooth=True)))
     return out[0] if single else out
 
 

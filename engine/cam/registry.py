@@ -49,6 +49,9 @@ LAYER_RULES = ("any", "gap", "none")
 DEFAULT_METHOD = "gradcam"
 DEFAULT_ALPHA = 0.4  # overlay opacity: the seeds' "40 % heatmap"
 DEFAULT_COLORMAP = "jet"  # as the seeds
+# Options every kind="cam" method takes (engine.attribution.smoothing): test-time
+# augmentation and the first principal component of the weighted activations.
+CAM_SMOOTHING = {"aug_smooth": False, "eigen_smooth": False}
 
 
 @dataclass(frozen=True)
@@ -65,6 +68,11 @@ class Method:
     options: Mapping[str, Any] = field(default_factory=dict)  # option name -> default
     layer: str = "any"  # "any": a spatial layer (default rule); "gap": the layer GAP reads; "none"
     slow: bool = False  # one forward pass per channel / sample: the GUI streams its progress
+
+    @property
+    def all_options(self) -> dict:
+        """Its options with their defaults, CAM smoothing included for kind="cam"."""
+        return {**(CAM_SMOOTHING if self.kind == "cam" else {}), **self.options}
 
     def __post_init__(self):
         if self.kind not in KINDS or self.needs not in NEEDS or self.layer not in LAYER_RULES:
@@ -107,6 +115,8 @@ class Maps(NamedTuple):
     unit: np.ndarray  # (N,) resolved output unit
     sign: np.ndarray  # (N,)
     score: np.ndarray  # (N,) the score explained (pre-softmax / pre-sigmoid)
+    info: list | None = None  # per image: a dict of method details (engine.cam.result.CamResult.info)
+    display: list | None = None  # per image: the map to draw at input size, or None
 
 
 _METHODS: dict[str, Method] = {}
@@ -164,7 +174,7 @@ def tip(method: str) -> str:
 
 def option_names() -> frozenset:
     """Every option some method declares (compute_cam accepts these and no others)."""
-    return frozenset(o for m in _METHODS.values() for o in m.options)
+    return frozenset(o for m in _METHODS.values() for o in m.all_options)
 
 
 # -- the methods (engine/cam/weights.py holds the formulas) --------------------------------
@@ -201,3 +211,4 @@ register(Method(
 # Methods defined in other modules register themselves when imported here, e.g.
 # `from . import attributions  # noqa: E402,F401` (keep those modules free of module-level
 # TensorFlow imports, so this table stays light).
+from ..attribution import entries as _attribution_entries  # noqa: E402,F401  (issue 10)

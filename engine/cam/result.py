@@ -1,7 +1,7 @@
 """CamResult: one image's class activation map, and the normalisation every method shares."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,13 @@ class CamResult:
     score: the target score the map explains, before softmax / sigmoid (a logit; for
         class 0 of a single sigmoid unit, the negated logit). For Eigen-CAM, which has no
         class, the score of the class reported.
+    kind: "cam" (a layer's map) or "pixel" (a pixel attribution, engine.attribution: the
+        heatmap is at the model's input resolution, or occlusion's grid of patch positions).
+    signed: the heatmap keeps its sign, scaled to [-1, 1] (Integrated Gradients,
+        occlusion); otherwise it is in [0, 1].
+    display: the map to draw at the model's input resolution when it is not simply the
+        heatmap upsampled (occlusion: each pixel the mean over the patches covering it).
+    info: method details (options used; Integrated Gradients' completeness error, ...).
     """
 
     heatmap: np.ndarray
@@ -57,23 +64,47 @@ class CamResult:
     score: float
     image: Image
     weights: np.ndarray | None = None
+    kind: str = "cam"
+    signed: bool = False
+    display: np.ndarray | None = None
+    info: dict = field(default_factory=dict)
 
     def upsampled(self) -> np.ndarray:
         """The heatmap at the overlay's size (the image's, at most OVERLAY_MAX_PIXELS),
-        (H, W) float32 in [0, 1] (bilinear)."""
+        (H, W) float32 in [0, 1] (bilinear); in [-1, 1] for signed maps, from `display`
+        when there is one (pixel attributions: at the image's own size)."""
+        if self.kind == "pixel":
+            from ..attribution.display import resize
+
+            return resize(self.display if self.display is not None else self.heatmap,
+                          self.image.size, signed=self.signed)
         from .overlay import overlay_size, upsample
 
         return upsample(self.heatmap, overlay_size(self.image.size))
 
     def overlay(self, alpha: float = 0.4, colormap: str = "jet") -> np.ndarray:
         """uint8 RGB at the original image's size (reduced to at most
-        engine.cam.overlay.OVERLAY_MAX_PIXELS): (1 - alpha) * image + alpha * colour."""
+        engine.cam.overlay.OVERLAY_MAX_PIXELS): (1 - alpha) * image + alpha * colour.
+
+        Pixel attributions are drawn over a grey copy of the image instead, each pixel as
+        opaque as its attribution is strong (engine.attribution.display); signed maps use
+        a diverging colour map (coolwarm) whatever `colormap` says."""
+        if self.kind == "pixel":
+            from ..attribution.display import pixel_overlay
+
+            return pixel_overlay(self.image.pixels, self.display if self.display is not None
+                                 else self.heatmap, signed=self.signed, alpha=alpha,
+                                 colormap=colormap)
         from .overlay import blend
 
         return blend(self.image.pixels, self.heatmap, alpha=alpha, colormap=colormap)
 
     def as_dict(self) -> dict:
-        return {"method": self.method, "layer": self.layer, "class": int(self.class_index),
-                "label": self.label, "score": float(self.score),
-                "heatmap_shape": [int(s) for s in self.heatmap.shape],
-                "image": self.image.path or self.image.name}
+        out = {"method": self.method, "layer": self.layer, "class": int(self.class_index),
+               "label": self.label, "score": float(self.score),
+               "heatmap_shape": [int(s) for s in self.heatmap.shape],
+               "image": self.image.path or self.image.name}
+        if self.kind != "cam" or self.info:
+            out.update({"kind": self.kind, "signed": self.signed})
+            out.update({k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool))})
+        return out

@@ -21,7 +21,7 @@ def gradients(method: Method, ctx: Context) -> Maps:
                                                    ctx.unit, ctx.sign)
     raw, w = method.weights(A, g)
     _report(ctx, 1, 1)
-    return Maps(raw, w, unit, sign, score)
+    return Maps(_smoothed(ctx, method, A, g, w, raw), w, unit, sign, score)
 
 
 def _activations(ctx: Context, report: bool = True):
@@ -46,7 +46,7 @@ def dense(method: Method, ctx: Context) -> Maps:
     A, unit, sign, score = _activations(ctx)
     gh = gap_head.find(ctx.model.keras_model, ctx.model.layer_index)
     raw, w = method.weights(A, (gh.kernel[:, unit] * sign).T)
-    return Maps(raw, w, unit, sign, score)
+    return Maps(_smoothed(ctx, method, A, None, w, raw), w, unit, sign, score)
 
 
 def masked(method: Method, ctx: Context) -> Maps:
@@ -68,7 +68,7 @@ def masked(method: Method, ctx: Context) -> Maps:
                                   chunk_size=chunk_size, progress=ctx.progress,
                                   cancel=ctx.cancel, done=1, total=total)
     raw, w = method.weights(A, channels, probs)
-    return Maps(raw, w, unit, sign, score)
+    return Maps(_smoothed(ctx, method, A, None, w, raw), w, unit, sign, score)
 
 
 def custom(method: Method, ctx: Context) -> Maps:
@@ -78,6 +78,15 @@ def custom(method: Method, ctx: Context) -> Maps:
 
 RUNNERS = {"gradients": gradients, "activations": activations, "dense": dense,
            "masked": masked, "compute": custom}
+
+
+def _smoothed(ctx: Context, method: Method, A, g, w, raw):
+    """eigen_smooth (engine.attribution.smoothing) when asked for."""
+    if not ctx.options.get("eigen_smooth"):
+        return raw
+    from ..attribution.smoothing import smoothed
+
+    return smoothed(ctx, method.name, A, g, w, raw)
 
 
 def _report(ctx: Context, done, total) -> None:

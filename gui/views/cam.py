@@ -3,15 +3,17 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import Qt
+from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from engine import jobs as J
-from engine.cam import overlay, registry
+from engine.cam import registry
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
 from .base import View, caption
-from .cam_options import CamControls
+from .cam_options import GROUPS, CamControls, draw
+from .method_options import MethodOptions
 
 
 class CamView(View):
@@ -28,8 +30,9 @@ class CamView(View):
         self.max_n.setToolTip("Faster Score-CAM: channels kept (those with the largest spread)")
         self.max_n_label = caption("N")
         self.cam_controls = CamControls(options, session)
+        self.method_options = MethodOptions()
         self.add_controls(caption("method"), self.method, self.max_n_label, self.max_n,
-                          self.cam_controls, 1)
+                          self.method_options, self.cam_controls, 1)
         self.canvas = ImageCanvas("")
         self.canvas.setToolTip("Hover for the heat under the mouse · double-click: reset zoom")
         self.info = caption("")
@@ -53,6 +56,7 @@ class CamView(View):
         options.sigLookChanged.connect(self._draw)
         self.method.currentIndexChanged.connect(self._on_method_changed)
         self.max_n.valueChanged.connect(self.invalidate)
+        self.method_options.sigChanged.connect(self.invalidate)
         self.canvas.sigHover.connect(self._on_hover)
         self._fill_methods()
 
@@ -61,9 +65,19 @@ class CamView(View):
         methods = self.session.model.cam_methods if self.session.model else ()
         self.method.blockSignals(True)
         self.method.clear()
-        for i, m in enumerate(methods):
-            self.method.addItem(registry.title(m), m)
-            self.method.setItemData(i, registry.tip(m), Qt.ItemDataRole.ToolTipRole)
+        for group, kind in GROUPS:  # a disabled header row per group
+            names = [m for m in methods if registry.get(m).kind == kind]
+            if not names:
+                continue
+            self.method.addItem(f"— {group} —", None)
+            if isinstance(self.method.model(), QStandardItemModel):
+                self.method.model().item(self.method.count() - 1).setEnabled(False)
+            for m in names:
+                self.method.addItem(registry.title(m), m)
+                self.method.setItemData(self.method.count() - 1, registry.tip(m),
+                                        Qt.ItemDataRole.ToolTipRole)
+        if self.method.currentData() is None and self.method.count() > 1:
+            self.method.setCurrentIndex(1)
         wanted = registry.find(self._wanted_method, among=methods) if methods else None
         if wanted:
             self.method.setCurrentIndex(self.method.findData(wanted))
@@ -85,6 +99,7 @@ class CamView(View):
         visible = self.current_method() == "faster-scorecam"
         self.max_n.setVisible(visible)
         self.max_n_label.setVisible(visible)
+        self.method_options.show_for(self.current_method() or "")
 
     def _on_method_changed(self, *_):
         if self.current_method():
@@ -118,14 +133,23 @@ class CamView(View):
         self.client.send(J.Cam(image=s.image, method=method,
                                layer=s.layer if self.options.follow_tree else None,
                                class_index=self.options.class_index,
-                               max_n=self.max_n.value() if method == "faster-scorecam" else None))
+                               max_n=self.max_n.value() if method == "faster-scorecam" else None,
+                               options=self.method_options.options(method)))
 
     def _on_ready(self, r: J.CamReady) -> None:
         self.result = r
         shape = "×".join(map(str, r.heatmap.shape))
-        self.info.setText(f"<b>{registry.title(r.method)}</b> · layer {r.layer} ({shape}) · "
+        spec = registry.get(r.method)
+        where = (f"layer {r.layer} ({shape})" if spec.kind == "cam"
+                 else f"{shape} patch positions" if r.method == "occlusion"
+                 else f"input pixels ({shape})")
+        extra = ""
+        err = r.completeness_error
+        if err is not None:
+            extra = f" · completeness error {100 * err:.2f}%" + (" (add steps)" if err >= 0.01 else "")
+        self.info.setText(f"<b>{spec.title}</b> · {where} · "
                           f"class <b>{r.label}</b> ({r.class_index}) · score {r.score:.4g} · "
-                          f"{1000 * r.seconds:.0f} ms")
+                          f"{1000 * r.seconds:.0f} ms{extra}")
         self._draw()
 
     def job_failed(self, result) -> None:
@@ -136,11 +160,14 @@ class CamView(View):
     def _draw(self) -> None:
         if self.result is None or self.result.heatmap is None:
             return
-        self.overlay = overlay.blend(self.result.pixels, self.result.heatmap,
-                                     alpha=self.options.alpha, colormap=self.options.colormap)
+        self.overlay = draw(self.result, self.options.alpha, self.options.colormap)
         self.canvas.set_image(self.overlay)
-        self.legend.set_colormap(self.options.colormap)
-        self.legend.set_text("no evidence", f"strong evidence for {self.result.label}")
+        if registry.get(self.result.method).signed:
+            self.legend.set_colormap("coolwarm")
+            self.legend.set_text("against", f"for {self.result.label}")
+        else:
+            self.legend.set_colormap(self.options.colormap)
+            self.legend.set_text("no evidence", f"strong evidence for {self.result.label}")
 
     def _on_hover(self, row: int, col: int) -> None:
         if self.result is None or row < 0 or self.overlay is None:

@@ -11,7 +11,32 @@ from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QSlider, QWid
 
 from engine import colormaps
 
+from engine.cam import registry
+
 from .base import caption, combo
+
+# The CAM view's method list, in groups (a disabled header row each).
+GROUPS = (("Class activation maps", "cam"), ("Pixel attributions", "pixel"))
+
+
+def draw(r, alpha: float, colormap: str):
+    """The picture of a CamReady: a CAM blended over the image (engine.cam.overlay); a pixel
+    attribution over a grey copy, signed ones in a diverging map (engine.attribution.display)."""
+    spec = registry.get(r.method)
+    if spec.kind == "pixel":
+        from engine.attribution.display import pixel_overlay
+
+        return pixel_overlay(r.pixels, r.display if r.display is not None else r.heatmap,
+                             signed=spec.signed, alpha=alpha, colormap=colormap)
+    from engine.cam import overlay
+
+    return overlay.blend(r.pixels, r.heatmap, alpha=alpha, colormap=colormap)
+
+
+def compare_order(methods) -> list:
+    """Fast methods first, the long ones (registry `slow`: one pass per channel, mask,
+    position or sample) last, each group in registry order."""
+    return sorted(methods, key=lambda m: registry.get(m).slow)
 
 
 class CamOptions(QObject):

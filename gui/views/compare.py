@@ -1,7 +1,10 @@
-"""Compare methods: every CAM method side by side, same image, layer and class.
+"""Compare methods: every CAM method and pixel attribution side by side, same image,
+layer and class.
 
-The engine computes the methods one after another (one job) and streams each map as it
-is done; a method that does not apply to this model says why in its tile.
+The engine computes the methods one after another (one job), the fast ones first and the
+long ones (one pass per channel, mask or position) last, and streams each map as it is
+done (Cancel in the status bar stops the rest); a method that does not apply to this
+model says why in its tile.
 """
 from __future__ import annotations
 
@@ -13,12 +16,12 @@ from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from engine import jobs as J
-from engine.cam import overlay, registry
+from engine.cam import registry
 
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
 from .base import View
-from .cam_options import CamControls
+from .cam_options import CamControls, compare_order, draw
 
 
 class PictureTile(QWidget):
@@ -115,7 +118,7 @@ class CompareView(View):
 
     def request(self) -> None:
         why = self.missing_input(need_spatial_layer=self.options.follow_tree)
-        methods = self.session.model.cam_methods if self.session.model else ()
+        methods = compare_order(self.session.model.cam_methods) if self.session.model else ()
         if not why and not methods:
             why = self.session.model.cam_note or "No class activation map methods available."
         self.results = {}
@@ -148,8 +151,7 @@ class CompareView(View):
         if r.error or r.heatmap is None:
             tile.set_text(f"does not apply here:\n{r.error}")
         else:
-            tile.set_overlay(overlay.blend(r.pixels, r.heatmap, alpha=self.options.alpha,
-                                           colormap=self.options.colormap),
+            tile.set_overlay(draw(r, self.options.alpha, self.options.colormap),
                              f"{1000 * r.seconds:.0f} ms")
 
     def _redraw(self) -> None:

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtWidgets import (QHBoxLayout, QLabel, QLineEdit, QPushButton, QSpinBox,
-                               QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPushButton,
+                               QSpinBox, QToolButton, QVBoxLayout, QWidget)
 
 from engine import grid
 from engine import jobs as J
@@ -41,9 +41,12 @@ class FiltersView(View):
                           "regularized: jitter, total variation, decorrelated — readable on "
                           "modern nets")
         self.run = QPushButton("Stop")
+        self.record = QPushButton("Animate…")
+        self.record.setToolTip("Run the ascent again and save it forming, a frame every 5 "
+                               "steps, as an animated GIF or MP4")
         self.add_controls(self.info, 1, caption("filters"), self.range, caption("size"),
                           self.size, caption("steps"), self.steps, caption("mode"), self.mode,
-                          self.run)
+                          self.run, self.record)
         self.canvas = ImageCanvas("")
         self.canvas.setToolTip("Click a pattern to enlarge it · double-click: reset zoom")
         self.detail = QWidget()
@@ -70,6 +73,7 @@ class FiltersView(View):
         self._per_row = 1
         self._asked: tuple | None = None
         self._cache = Lru(CACHE)  # (layer, filters, size, steps, mode) -> patterns
+        self._animate = ""  # the next request also writes this animation file
 
         client.subscribe(J.FiltersReady, self._on_patterns, channel=self.channel)
         session.sigModelChanged.connect(self._on_model_changed)
@@ -79,17 +83,20 @@ class FiltersView(View):
         self.steps.valueChanged.connect(self._on_option_changed)
         self.mode.currentTextChanged.connect(self._on_mode_changed)
         self.run.clicked.connect(self._on_run_clicked)
+        self.record.clicked.connect(lambda: self.record_animation())
         self.canvas.sigClicked.connect(self._on_clicked)
         close.clicked.connect(self._close_detail)
 
     # -- requests -------------------------------------------------------------------------
     def key_now(self) -> tuple:
         info = self.session.layer_info()
-        filters = filters_in_layer(self.range.text(), info.channels or 0)
+        filters = filters_in_layer(self.range.text(), _units(info))
         return (info.path, filters, self.size.value(), self.steps.value(), self.mode.currentText())
 
     def request(self) -> None:
-        why = self.missing_input(need_image=False)
+        info = self.session.layer_info()
+        vector = info is not None and _units(info) and not info.spatial  # Dense / output
+        why = self.missing_input(need_image=False, need_spatial_layer=not vector)
         if not why and not self.session.model.filters_available:
             why = "Filter patterns are not available in this build (engine.filters is missing)."
         if why:
@@ -109,13 +116,27 @@ class FiltersView(View):
             return
         self._asked = key
         layer, filters, size, steps, mode = key
+        animate, self._animate = self._animate, ""
         self.info.setText(f"<b>{layer}</b> · {len(filters)} filters")
         self.progress.setText("starting the gradient ascent…")
         if self.patterns is None or self.patterns.shape[0] != len(filters):
             self.canvas.show_message(f"Computing {len(filters)} filter patterns of {layer}…")
         self.client.send(J.FilterPatterns(layer=layer, filters=filters, size=size, steps=steps,
-                                          mode=mode))
+                                          mode=mode, animate=animate))
         self._set_running(True)
+
+    def record_animation(self, path: str | None = None) -> None:
+        """Run the current request again, saving the ascent forming to `path` (asked for
+        when not given) as .gif or .mp4."""
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Save the ascent as an animation",
+                                                  "ascent.gif", "Animation (*.gif *.mp4)")
+        if not path:
+            return
+        self._asked = None
+        self._cache.pop(self._safe_key(), None)
+        self._animate = path
+        self.invalidate()
 
     def show_filter(self, layer: str, channel: int) -> None:
         """From the activation grid: the pattern of `channel`, enlarged as it forms."""
@@ -192,6 +213,8 @@ class FiltersView(View):
             self._cache.put(self._asked, r.patterns)
             self._set_running(False)
             text = f"{len(r.filters)} patterns · {r.steps} steps · {r.seconds:.1f} s"
+            if r.animation:
+                text += f" · animation saved to {r.animation}"
         else:
             text = f"step {r.step} / {r.steps} · {r.seconds:.1f} s — patterns form as the ascent runs"
         self._show(r.filters, r.patterns, text)
@@ -209,7 +232,10 @@ class FiltersView(View):
         self.filters, self.patterns = tuple(filters), patterns
         layer = self._asked[0]
         h, w = patterns.shape[1:3]
-        self.info.setText(f"<b>{layer}</b> · filters {_span(self.filters)} · {w}×{h} px")
+        names = [self._class_name(f) for f in self.filters[:6]]
+        what = (f"classes {', '.join(names)}{'…' if len(self.filters) > 6 else ''} (logits)"
+                if all(names) else f"filters {_span(self.filters)}")
+        self.info.setText(f"<b>{layer}</b> · {what} · {w}×{h} px")
         self._per_row = math.ceil(math.sqrt(len(patterns)))
         self.canvas.set_image(grid.tile(patterns, self._per_row, margin=MARGIN, fill=31))
         self.progress.setText(text)
@@ -220,7 +246,10 @@ class FiltersView(View):
 
     def enlarge(self, i: int) -> None:
         self._detail_index = i
-        self.detail_title.setText(f"<b>{self._asked[0]}</b> · filter {self.filters[i]}")
+        f = self.filters[i]
+        name = self._class_name(f)
+        self.detail_title.setText(f"<b>{self._asked[0]}</b> · " + (
+            f"class {f} · <b>{name}</b> (its logit maximised)" if name else f"filter {f}"))
         self.detail_canvas.set_image(self.patterns[i])
         self.examples.show_channel(self._asked[0], self.filters[i])
         self.reveal(self.detail)
@@ -228,6 +257,20 @@ class FiltersView(View):
     def _close_detail(self) -> None:
         self.focus = None
         self.detail.hide()
+
+    def _safe_key(self):
+        try:
+            return self.key_now()
+        except UserError:
+            return None
+
+    def _class_name(self, unit: int) -> str:
+        """The class name of `unit` when the layer shown makes the model's class scores."""
+        info = self.session.layer_info(self._asked[0]) if self._asked else None
+        labels = self.session.labels()
+        if info is None or info.spatial or not labels or _units(info) != len(labels):
+            return ""
+        return labels[unit] if 0 <= unit < len(labels) else ""
 
     def _on_clicked(self, row: int, col: int, _modifiers) -> None:
         if self.patterns is None:
@@ -240,6 +283,15 @@ class FiltersView(View):
 
     def figure(self) -> np.ndarray | None:
         return self.canvas.image if self.patterns is not None else None
+
+
+def _units(info) -> int:
+    """Filters of a spatial layer, units of a Dense (vector-output) layer, else 0."""
+    if info is None or info.output_shape is None:
+        return 0
+    if info.spatial:
+        return info.channels or 0
+    return int(info.output_shape[-1] or 0) if len(info.output_shape) == 1 else 0
 
 
 def _span(filters: tuple) -> str:
