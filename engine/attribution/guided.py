@@ -63,45 +63,33 @@ class GuidedRelu:
 
     def __init__(self, model, index: dict, enabled: bool = True):
         self.model, self.index, self.enabled = model, index, enabled
-        self._undo: list = []
+        self._patches = None  # engine.hooks.Patches, the one patch-and-restore mechanism
         self.patched: list[str] = []
 
     def __enter__(self):
         if not self.enabled:
             return self
+        from ..hooks import Patches
+
+        self._patches = Patches()
         try:
             for path, layer in self.index.items():
                 if type(layer).__name__ == "ReLU":
-                    self._patch(layer, "call", guided(layer.call))
+                    self._patches.set(layer, "call", guided(layer.call))
                 elif _is_relu_activation(getattr(layer, "activation", None)):
-                    self._patch(layer, "activation", guided(layer.activation))
+                    self._patches.set(layer, "activation", guided(layer.activation))
                 else:
                     continue
                 self.patched.append(path)
         except BaseException:
-            self._restore()
+            self._patches.restore()
             raise
         return self
 
     def __exit__(self, *exc):
-        self._restore()
+        if self._patches is not None:
+            self._patches.restore()
         return False
-
-    def _patch(self, obj, attr, value):
-        had = attr in obj.__dict__
-        self._undo.append((obj, attr, had, obj.__dict__.get(attr)))
-        object.__setattr__(obj, attr, value)
-
-    def _restore(self):
-        while self._undo:
-            obj, attr, had, old = self._undo.pop()
-            if had:
-                object.__setattr__(obj, attr, old)
-            else:
-                try:
-                    object.__delattr__(obj, attr)
-                except AttributeError:
-                    pass
 
 
 def guided_gradcam(gb: np.ndarray, cam01: np.ndarray) -> np.ndarray:
