@@ -46,15 +46,7 @@ def reset_peak() -> bool:
         return False
 
 
-def best(fn, repeat: int, warm: bool = True) -> float:
-    if warm:
-        fn()
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 def photos(n: int):

@@ -28,14 +28,7 @@ sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 
-def best(fn, repeat: int) -> float:
-    fn()  # warm-up: traces, caches of compiled functions
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 def bench(name: str, spec: str, size: int, n: int, repeat: int, batch: int, folder: str) -> dict:
