@@ -8,7 +8,6 @@ from __future__ import annotations
 import math
 import os
 import struct
-import warnings
 from dataclasses import dataclass, field
 
 import cv2
@@ -18,6 +17,7 @@ from PIL import Image as PILImage, ImageOps, UnidentifiedImageError
 from . import memory
 from .errors import UserError, first_line
 from .input_files import regular_file
+from .thread_warnings import captured
 
 SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp", ".gif")
 MAX_FREE_SIDE = 512  # longest side fed to models that accept any size
@@ -66,11 +66,10 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image:
     max_pixels = KEEP_MAX_PIXELS if max_pixels is None else int(max_pixels)
     meta = {}
     try:
-        with warnings.catch_warnings():
+        with captured():  # dropped on purpose
             # Pillow warns above ~89 MP and refuses above ~179 MP (the refusal is our
             # message), and warns about corrupt EXIF / TIFF tags it skips: a warning on
             # stderr would break the CLI's one-line contract, and the pixels are fine.
-            warnings.simplefilter("ignore")
             with PILImage.open(path) as im:
                 mode = im.mode
                 w0, h0 = im.size

@@ -19,13 +19,13 @@ from __future__ import annotations
 import gc
 import time
 import traceback
-import warnings
 from typing import Callable
 
 from . import jobs as J
 from .dataset import jobs as DJ
 from .cancel import CancelToken
 from .errors import Cancelled, UserError, first_line
+from .thread_warnings import captured
 
 Emit = Callable[[J.Result], None]
 
@@ -87,10 +87,9 @@ class Worker:
         cancel = cancel or CancelToken()
         base = {"job_id": job.job_id, "channel": job.channel}
         handler = HANDLERS.get(type(job))
-        # As superqt's workers: record warnings for the job's duration. catch_warnings is
-        # process-wide (Python < 3.14), so a warning the GUI thread raises meanwhile is
-        # shown too, which is what a user wants of a warning anyway.
-        with warnings.catch_warnings(record=True) as caught:
+        # As superqt's workers: record the warnings this job raises. Per thread, not
+        # catch_warnings: that swaps process-wide state other threads also swap.
+        with captured() as caught:
             try:
                 if handler is None:
                     raise UserError(f"the engine does not know the job {type(job).__name__}")

@@ -14,9 +14,9 @@ from __future__ import annotations
 import io
 import json
 import threading
-import warnings
 
 from ..errors import UserError
+from ..thread_warnings import captured, reraise
 
 RECIPE_KEY = "convscope-recipe"
 PDF_KEY = "ConvScopeRecipe"
@@ -90,9 +90,10 @@ def save_bytes(fig, fmt: str, dpi: int, recipe: dict | None) -> bytes:
         meta = {"Creator": "ConvScope", "CreationDate": None, "ModDate": None}
         if text:
             meta[PDF_KEY] = text
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message="Unknown infodict keyword")
+        with captured() as caught:
             fig.savefig(buf, format="pdf", dpi=dpi, metadata=meta)
+        # matplotlib names our recipe key "Unknown infodict keyword"; it is meant
+        reraise([w for w in caught if "Unknown infodict keyword" not in str(w.message)])
     elif fmt == "svg":
         meta = {"Creator": "ConvScope", "Date": None}
         if text:
