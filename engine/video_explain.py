@@ -51,6 +51,16 @@ def live_ok(method: str) -> bool:
     return not m.slow and m.kind == "cam"
 
 
+def live_note(method: str) -> str:
+    """Why a method is not offered live, in a few words for a menu ("" when it is)."""
+    from .cam import registry
+
+    m = registry.get(method)
+    if live_ok(m.name):
+        return ""
+    return "pixel map, not on video" if m.kind != "cam" else "too slow live"
+
+
 def check_live_method(method: str) -> str:
     """The method's canonical name if it is fast enough to run live, else UserError."""
     from .cam import registry

@@ -280,3 +280,47 @@ def test_filters_figure_labels_each_pattern(capsys, tmp_path):
     assert code == 0, err
     text = PdfReader(out).pages[0].extract_text()
     assert all(re.search(rf"\b{i}\b", text) for i in (3, 4, 5, 6)) and "conv2" in text
+
+
+def test_caption_and_colour_bar_say_how_pixel_and_signed_maps_are_scaled(capsys, tmp_path):
+    """CAMs are ReLU + min-max; Integrated Gradients keeps its sign (coolwarm, [-1, 1]): the
+    caption names each scaling present, and a figure of signed maps only has a -1 tick."""
+    from pypdf import PdfReader
+
+    def text_of(name, *argv):
+        out = tmp_path / name
+        code, _, err = run(capsys, "figure", "--model", "demo", "--image", STAR, *argv,
+                           "--out", str(out))
+        assert code == 0, err
+        return " ".join(PdfReader(out).pages[0].extract_text().split())
+
+    mixed = text_of("mixed.pdf", "--methods", "gradcam,integrated-gradients")
+    assert "ReLU, then min-max" in mixed and "signed maps" in mixed and "coolwarm" in mixed
+    only_cam = text_of("cam.pdf", "--methods", "gradcam,eigencam")
+    assert "ReLU, then min-max" in only_cam and "signed maps" not in only_cam
+    ig = text_of("ig.pdf", "--kind", "cam", "--method", "integrated-gradients")
+    assert "signed maps" in ig and "ReLU" not in ig
+    assert re.search(r"[−-]1(\.0)? 0(\.0)? 1", ig) and not re.search(r"[−-]1", only_cam)
+
+
+def test_a_window_map_of_a_signed_method_is_drawn_as_one(demo_model):
+    """The window hands its CamReady messages (plain arrays) to the figure: an Integrated
+    Gradients map must come back as the signed pixel map it is, not as a CAM."""
+    from engine import jobs as J
+    from engine import load_image
+    from engine.figures import FigureSpec, compute
+
+    img = load_image(STAR)
+    r = demo_model.cam(img, method="integrated-gradients", steps=8)
+    ready = J.CamReady(job_id=1, channel="cam", method=r.method, layer=r.layer,
+                       class_index=r.class_index, label=r.label, score=r.score,
+                       heatmap=np.full_like(r.heatmap, -0.5), pixels=img.pixels,
+                       display=r.display)
+    spec = FigureSpec(kind="cam", images=(STAR,), methods=("integrated-gradients",))
+    cell = compute(demo_model, spec, [img], known=[ready]).grid.cells[0][0]
+    assert cell.kind == "pixel" and cell.signed
+    assert np.all(cell.heatmap == -0.5)  # the window's map, not a recomputed one
+    import dataclasses
+
+    # drawn over grey in coolwarm as the window draws it, not blended as a CAM
+    assert np.array_equal(cell.overlay(), dataclasses.replace(r, heatmap=cell.heatmap).overlay())

@@ -158,23 +158,30 @@ class _Known:
     def find(self, image, method, layer, class_index):
         if not self.items:
             return None
+        from ..cam import registry
+
         key = image_key(image)
         layer = layer or self.default_layer
+        # CAM has one layer (the one feeding global pooling), whichever was asked, and the
+        # pixel attributions none
+        any_layer = registry.get(method).layer in ("gap", "none")
         for k, r in self.items:
-            # CAM has one layer (the one feeding global pooling), whichever was asked
             if k == key and r.method == method and r.class_index == class_index and (
-                    r.layer == layer or method == "cam"):
+                    r.layer == layer or any_layer):
                 return r if hasattr(r, "image") else _as_result(r, image)
         return None
 
 
 def _as_result(ready, image):
     """A CamResult (what the figure draws: upsampled map, overlay) around a CamReady's map."""
+    from ..cam import registry
     from ..cam.result import CamResult
 
+    spec = registry.get(ready.method)  # how the map is drawn: a CAM, a pixel map, signed
     return CamResult(heatmap=ready.heatmap, raw=ready.heatmap, method=ready.method,
                      layer=ready.layer, class_index=ready.class_index, label=ready.label,
-                     score=ready.score, image=image, weights=ready.weights)
+                     score=ready.score, image=image, weights=ready.weights, kind=spec.kind,
+                     signed=spec.signed, display=ready.display)
 
 
 def _confidences(model, images, classes):

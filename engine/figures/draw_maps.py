@@ -6,7 +6,10 @@
   titled with the method's name; a method that does not apply says why in its cells.
 - layers: one image, one method, a column per layer (localisation with depth).
 - classes: one image, one method, a column per class (where each class's evidence lies).
-One colour bar serves every panel: all maps share the [0, 1] scale (ReLU + min-max per map).
+One colour bar serves every panel: CAMs share the [0, 1] scale (ReLU + min-max per map).
+Pixel attributions are drawn as engine.attribution.display draws them (over a grey copy,
+scaled by their 99th percentile; signed ones in coolwarm), and the caption says so; a
+figure of signed maps only gets a [-1, 1] coolwarm bar.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import textwrap
 import numpy as np
 
 from .. import colormaps
+from ..attribution.display import DIVERGING
 from . import layout as L
 from . import naming
 
@@ -80,7 +84,9 @@ def draw(fig, data, options) -> dict:
                 _say(ax, cell, box, options.font_size)
                 what = "note"
             elif kind == "cam" and c == 2:
-                heat = colormaps.apply(cell.upsampled(), cmap)
+                up = cell.upsampled()
+                heat = (colormaps.apply((up + 1.0) * 0.5, DIVERGING) if cell.signed
+                        else colormaps.apply(up, cmap))
                 L.show(ax, L.fit_pixels(heat, box, options.dpi))
                 what = "heatmap"
             else:
@@ -93,7 +99,9 @@ def draw(fig, data, options) -> dict:
             panels.append({"row": r, "col": c, "what": what, "title": titles[c],
                            "box_in": [box.x, box.y, box.w, box.h]})
     if options.colorbar and g.colorbar_box is not None:
-        _colorbar(fig, g.colorbar_box, size, cmap, bar_label, options.font_size)
+        signed_only = _map_kinds(data) == {"signed"}
+        _colorbar(fig, g.colorbar_box, size, DIVERGING if signed_only else cmap, bar_label,
+                  options.font_size, signed=signed_only)
     if options.title:
         fig.text(0.5, g.title_y / g.height, options.title, ha="center", va="top",
                  fontsize=options.font_size + 1, fontweight="bold")
@@ -141,7 +149,7 @@ def _caption(data, options) -> str:
     spec, grid = data.spec, data.grid
     first = _first_map(data)
     layer = first.layer if first is not None else (spec.layers[0] if spec.layers else "default")
-    norm = "maps: ReLU, then min-max to [0, 1] per map"
+    norm = _normalisation_text(_map_kinds(data))
     look = f"overlay alpha {options.alpha:g}, {options.cmap(spec.kind)}"
     if spec.kind == "cam":
         c = grid.row_class[0]
@@ -160,6 +168,29 @@ def _caption(data, options) -> str:
     return f"{method} · layer {layer} · one map per class · {norm} · {look}"
 
 
+def _map_kinds(data) -> set[str]:
+    """"cam", "pixel" (unsigned pixel attribution) and "signed", over the figure's maps."""
+    kinds = set()
+    for row in data.grid.cells:
+        for cell in row:
+            if not isinstance(cell, str):
+                kinds.add("signed" if cell.signed else getattr(cell, "kind", "cam"))
+    return kinds
+
+
+def _normalisation_text(kinds: set[str]) -> str:
+    """How the maps shown were scaled, one clause per kind present."""
+    parts = []
+    if "cam" in kinds or not kinds:
+        parts.append("maps: ReLU, then min-max to [0, 1] per map")
+    if "pixel" in kinds:
+        parts.append("pixel maps: divided by their 99th percentile, over a grey image")
+    if "signed" in kinds:
+        parts.append("signed maps: divided by the 99th percentile of |value|, blue against "
+                     "and red for the class (coolwarm), over a grey image")
+    return " · ".join(parts)
+
+
 def _colorbar_label(data) -> str:
     classes = set()
     for r, row in enumerate(data.grid.cells):
@@ -173,15 +204,16 @@ def _colorbar_label(data) -> str:
     return "evidence for the row's class"
 
 
-def _colorbar(fig, box, size, cmap, label, font_size) -> None:
+def _colorbar(fig, box, size, cmap, label, font_size, signed: bool = False) -> None:
     from matplotlib import colors
     from matplotlib.cm import ScalarMappable
 
     cax = fig.add_axes((box.x / size[0], box.y / size[1], box.w / size[0], box.h / size[1]))
     lut = colormaps.lut(cmap).astype(np.float64) / 255.0
-    sm = ScalarMappable(norm=colors.Normalize(0.0, 1.0),
+    lo = -1.0 if signed else 0.0
+    sm = ScalarMappable(norm=colors.Normalize(lo, 1.0),
                         cmap=colors.ListedColormap(lut, name=cmap))
-    bar = fig.colorbar(sm, cax=cax, ticks=[0.0, 0.5, 1.0])
+    bar = fig.colorbar(sm, cax=cax, ticks=[lo, 0.5 * (lo + 1.0), 1.0])
     bar.ax.tick_params(labelsize=font_size, length=2, width=0.5, pad=1)
     bar.outline.set_linewidth(0.5)
     bar.set_label(label, fontsize=font_size, labelpad=0.3 * font_size)

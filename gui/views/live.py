@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QPushButton,
 from engine import jobs as J
 from engine.images import from_array
 from engine.cam import registry
-from engine.video_explain import live_ok
+from engine.video_explain import live_note, live_ok
 from engine.video_io import VIDEO_SUFFIXES
 
 from ..canvas import ImageCanvas
@@ -281,8 +281,8 @@ class LiveView(View):
         self.method.blockSignals(True)
         self.method.clear()
         for m in methods:
-            slow = not live_ok(m)
-            self.method.addItem(registry.title(m) + (" (too slow live)" if slow else ""), m)
+            note = live_note(m)
+            self.method.addItem(registry.title(m) + (f" ({note})" if note else ""), m)
             self.method.setItemData(self.method.count() - 1, registry.tip(m), Qt.ItemDataRole.ToolTipRole)
         i = self.method.findData(keep)
         self.method.setCurrentIndex(max(0, i))
