@@ -194,6 +194,26 @@ def test_cached_arrays_are_read_only(demo):
         act[0, 0, 0] = 1.0
 
 
+def test_cached_arrays_keep_their_values_while_tensorflow_works_on(demo, fresh):
+    """The cache holds views of TensorFlow's output buffers (no copy): they must not change
+    when later passes allocate and free tensors of the same sizes."""
+    img = image(41)
+    assert explore.analyse(demo, img)
+    layers = spatial(demo)
+    acts = demo.activations(img, layers)
+    cams = {p: demo.cam(img, layer=p).raw for p in layers}
+    before = {p: np.array(a) for p, a in acts.items()}
+    for seed in range(142, 154):  # other images: new buffers of the very same shapes
+        explore.analyse(demo, image(seed))
+        demo.cam(image(seed), class_index=seed % 3)
+    again = demo.activations(img, layers)
+    for p in layers:
+        assert np.shares_memory(again[p], acts[p])  # served from the cache ...
+        np.testing.assert_array_equal(again[p], before[p])  # ... unchanged
+        same(again[p], fresh.activations(img, [p])[p])
+        same(demo.cam(img, layer=p).raw, cams[p])
+
+
 def test_prefetch_fills_without_evicting(demo, fresh):
     img = image(50)
     assert explore.ensure(demo, img)  # activations

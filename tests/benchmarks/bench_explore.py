@@ -166,14 +166,14 @@ def gui_part(args, paths):
     # first analysis, Activations tab: an image no hint has named yet (the last one);
     # one forward pass is timed just before and after (the engine is idle), passes counted
     f0, p0 = forward_ms(model, images[0]), model.passes.copy()
-    out["first_activations"] = b.click(acts, lambda: s.set_image(images[4]))
+    out["first_activations"] = b.click(acts, lambda: s.set_image(images[4]), kind="first_activations")
     out["first_activations_passes"] = dict(model.passes - p0)  # at paint, before prefetch
     b.idle()
     # first analysis, CAM tab (default layer, top class): images[3] was never hinted
     w.view("cam")
     b.idle()
     p0 = model.passes.copy()
-    out["first_cam"] = b.click(cam, lambda: s.set_image(images[3]))
+    out["first_cam"] = b.click(cam, lambda: s.set_image(images[3]), kind="first_cam")
     out["first_cam_passes"] = dict(model.passes - p0)
     b.idle()
     out["forward_around_first"] = (f0, forward_ms(model, images[0]))
@@ -354,9 +354,10 @@ def main():
               f"{pct(v, 95) / fa:.2f}x |")
     print("\nper click: total ms (engine + queue until the view's handler / the handler "
           "drawing the picture / until painted)")
-    for kind in ("layer", "cam_layer", "class", "method"):
+    for kind in ("first_activations", "first_cam", "layer", "cam_layer", "class", "method"):
+        vals = g[kind] if isinstance(g[kind], list) else [g[kind]]
         print(kind, "  ".join(f"{v:.0f} ({e:.0f}/{d:.0f}/{p:.0f})"
-                              for v, (e, d, p) in zip(g[kind], g["split"][kind])))
+                              for v, (e, d, p) in zip(vals, g["split"][kind])))
     print(f"\nwalked to {g['walked']}; clicks that found a prefetch unit running: "
           f"{g['prefetch_busy_at_click']}; prefetch units computed: {g['prefetched_units']}")
     for layer in ("block1_conv1", "block5_conv3"):
