@@ -291,6 +291,21 @@ def test_termination_signals_end_like_ctrl_c(tmp_path, sig, status):
     assert os.listdir(tmp_path) == []
 
 
+@pytest.mark.parametrize("delay", [0.3, 1.0, 2.0])
+def test_ctrl_c_while_tensorflow_loads_is_one_line(tmp_path, delay):
+    """Ctrl-C in the first seconds (Python starting, TensorFlow importing, the model
+    opening: wherever the delay falls on this machine): exit 130, one line, no file."""
+    proc = _popen(["filters", "--model", "demo", "--layer", "conv3", "--steps", "100000",
+                   "--out", str(tmp_path / "f.png")])
+    time.sleep(delay)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, err
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: interrupted"), lines
+    assert os.listdir(tmp_path) == []
+
+
 def test_closed_stdout_pipe_exits_quietly():
     """`convscope info --model demo | head -1`: the reader is gone before we write."""
     proc = _popen(["info", "--model", "demo"])
