@@ -324,3 +324,18 @@ def test_a_window_map_of_a_signed_method_is_drawn_as_one(demo_model):
 
     # drawn over grey in coolwarm as the window draws it, not blended as a CAM
     assert np.array_equal(cell.overlay(), dataclasses.replace(r, heatmap=cell.heatmap).overlay())
+
+
+@pytest.mark.parametrize("argv", [
+    ["--methods", "gradcam,integrated-gradients,saliency,occlusion", "--image", CIRCLE],
+    ["--kind", "activations", "--layer", "conv4", "--top", "8", "--width", "single"],
+])
+def test_the_caption_stays_on_the_page(capsys, tmp_path, argv):
+    """Captions are wrapped by their measured width from where they start (after the row
+    labels): the figure's right margin stays blank, at double and single column width."""
+    out = tmp_path / "fig.png"
+    code, _, err = run(capsys, "figure", "--model", "demo", "--image", STAR, *argv,
+                       "--out", str(out))
+    assert code == 0, err
+    grey = np.asarray(P.open(out).convert("L"))
+    assert grey[:, -4:].min() == 255

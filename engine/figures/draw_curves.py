@@ -5,7 +5,7 @@ more faithful), each method's AUC in the legend."""
 from __future__ import annotations
 
 from . import layout as L
-from .draw_maps import _wrapped
+from .draw_maps import CAPTION_RIGHT
 
 COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#000000",
            "#F0E442")  # Okabe-Ito: distinguishable with colour-blindness
@@ -20,8 +20,8 @@ def draw(fig, data, options) -> dict:
     caption = (f"{image.name}: class {data.labels[c]} ({c}). Deletion: the most salient pixels "
                f"(by each map) set to black, lower AUC = more faithful; insertion: restored onto "
                f"a blurred copy, higher AUC = more faithful; {data.spec.curve_steps} steps.")
-    cap_lines = _wrapped(caption, width, options.font_size)
     left, gap, right = 0.02, 7.5 * f, 2.5 * f
+    cap_lines = L.wrap(caption, width - left - CAPTION_RIGHT, options.font_size)
     plot_w = (width - left - 2 * gap - right) / 2.6
     img_w = 0.6 * plot_w
     plot_h = min(plot_w * 0.85, 3.0)

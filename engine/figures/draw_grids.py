@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .. import activation_view, colormaps, grid as grid_mod
 from . import layout as L
-from .draw_maps import _colorbar, _wrapped
+from .draw_maps import CAPTION_RIGHT, _colorbar
 
 
 def draw(fig, data, options) -> dict:
@@ -27,11 +27,11 @@ def draw(fig, data, options) -> dict:
     f = options.font_size / 72.0
     width = options.width_mm() * L.MM
     tile_font = max(4.0, options.font_size - 1)
-    cap_lines = _wrapped(caption, width, options.font_size)
     h, w = pictures.shape[1:3]
     g = L.GridLayout(width=width, rows=rows, cols=per_row, aspects=[h / w] * rows,
                      font=tile_font / 72.0, title_lines=0, head_lines=1, row_heads=True,
                      caption_lines=0, colorbar=options.colorbar and cmap is not None)
+    cap_lines = L.wrap(caption, width - g.cells[0][0].x - CAPTION_RIGHT, options.font_size)
     # the caption and title use the main font: make room for them below / above
     extra_top = (1.5 * f if options.title else 0.0)
     extra_bottom = 1.3 * f * len(cap_lines) + (0.03 if cap_lines else 0.0)

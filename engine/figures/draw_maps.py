@@ -23,6 +23,9 @@ from . import layout as L
 from . import naming
 
 
+CAPTION_RIGHT = 0.04  # inches kept free at the caption's right end
+
+
 def draw(fig, data, options) -> dict:
     """Fill `fig` (size set here) with the map figure of `data`; returns the layout info."""
     spec, grid = data.spec, data.grid
@@ -42,7 +45,7 @@ def draw(fig, data, options) -> dict:
     heads = [_wrap_title(t) for t in titles]
     aspects = [im.size[0] / im.size[1] for im in (data.images if kind == "methods" else data.images[:1])]
     caption = _caption(data, options)
-    cap_lines = _wrapped(caption, width, options.font_size)
+    cap_lines = L.wrap(caption, 0.8 * width, options.font_size)  # re-wrapped below
     bar_label = _colorbar_label(data)
     layout = dict(width=width, rows=n_rows, cols=len(titles), aspects=aspects, font=f,
                   title_lines=1 if options.title else 0,
@@ -50,6 +53,11 @@ def draw(fig, data, options) -> dict:
                   row_label_lines=2 if kind == "methods" else 0,
                   caption_lines=len(cap_lines), colorbar=options.colorbar)
     g = L.GridLayout(**layout)
+    # the caption starts under the first column (after the row labels): wrap it to what is left
+    cap_lines = L.wrap(caption, width - g.cells[0][0].x - CAPTION_RIGHT, options.font_size)
+    if len(cap_lines) != layout["caption_lines"]:
+        layout["caption_lines"] = len(cap_lines)
+        g = L.GridLayout(**layout)
     cell_w = g.cells[0][0].w
     heads = [h if "\n" in h else L.fit_label(h, cell_w, f, breaks=" -") for h in heads]
     lines = max(h.count("\n") + 1 for h in heads)
@@ -230,9 +238,3 @@ def _say(ax, text: str, box, font_size: float) -> None:
     ax.text(0.5, 0.5, "\n".join(lines), transform=ax.transAxes, ha="center", va="center",
             fontsize=font_size - 1, color="#333333", linespacing=1.1)
 
-
-def _wrapped(text: str, width_in: float, font_size: float) -> list:
-    if not text:
-        return []
-    chars = max(20, int(width_in * 72 / (0.5 * font_size)))
-    return textwrap.wrap(text, chars)

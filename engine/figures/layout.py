@@ -75,6 +75,31 @@ class GridLayout:
         self.title_y = self.height - 0.03 - 0.2 * f
 
 
+def wrap(text: str, width_in: float, font_size: float) -> list[str]:
+    """`text` broken at spaces into lines no wider than `width_in` inches, each line
+    measured in the current font (matplotlib's TextPath, so inside the figure's
+    rc_context: the family asked for), not estimated from a character count."""
+    from matplotlib.font_manager import FontProperties
+    from matplotlib.textpath import TextPath
+
+    if not text:
+        return []
+    prop = FontProperties(size=font_size)
+    limit = width_in * 72.0
+
+    def fits(line: str) -> bool:
+        return TextPath((0, 0), line, size=font_size, prop=prop).get_extents().width <= limit
+
+    lines, line = [], ""
+    for word in text.split():
+        trial = f"{line} {word}" if line else word
+        if line and not fits(trial):
+            lines.append(line)
+            trial = word
+        line = trial
+    return lines + [line]
+
+
 def fit_label(text: str, length_in: float, font: float, breaks: str = " ") -> str:
     """The label on one line if it fits `length_in` (font height `font` inches), else on
     two lines broken at the space (or other `breaks` character) nearest the middle; a
