@@ -77,18 +77,19 @@ class GridLayout:
 
 def wrap(text: str, width_in: float, font_size: float) -> list[str]:
     """`text` broken at spaces into lines no wider than `width_in` inches, each line
-    measured in the current font (matplotlib's TextPath, so inside the figure's
+    measured in the current font (matplotlib's text-to-path metrics, so inside the figure's
     rc_context: the family asked for), not estimated from a character count."""
     from matplotlib.font_manager import FontProperties
-    from matplotlib.textpath import TextPath
+    from matplotlib.textpath import TextToPath
 
     if not text:
         return []
     prop = FontProperties(size=font_size)
+    measure = TextToPath().get_text_width_height_descent  # advance widths, no outlines
     limit = width_in * 72.0
 
     def fits(line: str) -> bool:
-        return TextPath((0, 0), line, size=font_size, prop=prop).get_extents().width <= limit
+        return measure(line, prop, ismath=False)[0] <= limit
 
     lines, line = [], ""
     for word in text.split():
