@@ -11,8 +11,11 @@ CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam", "video", "fi
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv and argv[0] in CLI_COMMANDS:
-        from engine.cli import main as cli_main
-
+        try:
+            from engine.cli import main as cli_main
+        except KeyboardInterrupt:  # Ctrl-C while the engine's modules load (~0.2 s)
+            print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
+            return 130
         return cli_main(argv)
     if argv and argv[0] == "gui":
         argv = argv[1:]
