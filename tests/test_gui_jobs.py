@@ -146,7 +146,10 @@ def test_cam_view_groups_pixel_attributions_and_sends_their_options(window):
     head_cam, head_pix = texts.index("— Class activation maps —"), texts.index("— Pixel attributions —")
     assert head_cam == 0 and texts.index("Saliency") > head_pix > texts.index("Ablation-CAM")
     assert not combo.model().item(head_pix).isEnabled()
+    assert cam.cam_controls.layer.isEnabled()  # a CAM: the layer choice applies
     assert cam.set_method("ig")  # alias
+    assert not cam.cam_controls.layer.isEnabled()  # input pixels: no layer to choose
+    assert "no layer" in cam.cam_controls.layer.toolTip()
     assert cam.method_options.spins["steps"][1].isVisibleTo(cam)
     assert not cam.method_options.aug.isVisibleTo(cam)
     cam.method_options.spins["steps"][1].setValue(32)
@@ -166,6 +169,7 @@ def test_cam_view_groups_pixel_attributions_and_sends_their_options(window):
         assert np.abs(cam.overlay[quiet].astype(float) - grey[quiet][:, None]).max() <= 2
     assert cam.legend.low.text() == "against"
     assert cam.set_method("gradcam")
+    assert cam.cam_controls.layer.isEnabled()
     cam.method_options.eigen.setChecked(True)
     settle(window)
     assert cam.result.method == "gradcam" and cam.legend.low.text() == "no evidence"

@@ -100,6 +100,7 @@ class CamView(View):
         self.max_n.setVisible(visible)
         self.max_n_label.setVisible(visible)
         self.method_options.show_for(self.current_method() or "")
+        self.cam_controls.show_for(self.current_method())
 
     def _on_method_changed(self, *_):
         if self.current_method():

@@ -113,6 +113,10 @@ class ClassPicker(QComboBox):
         self.options.set_class(None if data is None else int(data))
 
 
+LAYER_TIP = ("Target layer: the model's default (last spatial layer before pooling) or the "
+             "layer selected in the tree")
+
+
 class CamControls(QWidget):
     """class · layer · alpha · colour map, bound to one CamOptions."""
 
@@ -123,8 +127,7 @@ class CamControls(QWidget):
         self.layer = QComboBox()
         self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer.setMinimumContentsLength(12)
-        self.layer.setToolTip("Target layer: the model's default (last spatial layer before "
-                              "pooling) or the layer selected in the tree")
+        self.layer.setToolTip(LAYER_TIP)
         self.alpha = QSlider(Qt.Orientation.Horizontal, minimum=0, maximum=100,
                              value=round(100 * options.alpha))
         self.alpha.setFixedWidth(70)
@@ -158,6 +161,14 @@ class CamControls(QWidget):
         for w in (self.layer, self.alpha, self.colormap):
             w.blockSignals(False)
         self.classes.select(self.options.class_index)
+
+    def show_for(self, method: str | None) -> None:
+        """The layer choice only where the method has one: the pixel attributions that
+        work on the input alone (registry layer rule "none") grey it out and say so."""
+        uses = not method or registry.get(method).layer != "none"
+        self.layer.setEnabled(uses)
+        self.layer.setToolTip(LAYER_TIP if uses else
+                              f"{registry.title(method)} works on the input pixels: no layer")
 
     def _on_look(self, *_):
         self.options.set_look(self.alpha.value() / 100.0, self.colormap.currentText())
