@@ -9,21 +9,17 @@ Not run by CI: timings on shared machines are noisy; ratios are the result.
 import argparse
 import os
 import sys
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
 import numpy as np  # noqa: E402
 
+from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
+
 
 def best_ms(fn, repeats):
-    fn()  # warm-up (tracing)
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * min(times)
+    """Best of `repeats` calls after a warm-up, in milliseconds."""
+    return 1000 * best(fn, repeats)
 
 
 def main():

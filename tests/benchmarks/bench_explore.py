@@ -39,6 +39,7 @@ from PySide6.QtTest import QTest  # noqa: E402
 from PySide6.QtWidgets import QApplication  # noqa: E402
 
 from gui_support import spin, wait_until  # noqa: E402
+from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 class PaintProbe(QObject):
@@ -252,13 +253,8 @@ def forward_ms(m, image, repeats=3):
 
 
 def best_ms(fn, repeats=5):
-    fn()
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return 1000 * min(times)
+    """Best of `repeats` calls after a warm-up, in milliseconds."""
+    return 1000 * best(fn, repeats)
 
 
 def api_part(m, paths):

@@ -17,23 +17,15 @@ import argparse
 import os
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, ROOT)
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
+from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
+
 SAMPLES = os.path.join(ROOT, "resources", "samples")
 PHOTOS = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg")
-
-
-def best(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
@@ -76,8 +68,8 @@ def main() -> None:
 
     maps_alone()  # warm-up: traces every compiled function both sides use
     figure()
-    t_maps = best(maps_alone, args.repeat)
-    t_fig = best(figure, args.repeat)
+    t_maps = best(maps_alone, args.repeat, warm=False)  # warmed up just above
+    t_fig = best(figure, args.repeat, warm=False)
     size = os.path.getsize(out)
     goal = 1.2 * t_maps + 1.0
     side = "x".join(map(str, images[0].size))
