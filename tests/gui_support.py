@@ -92,16 +92,23 @@ def settings_file(tmp_path_factory):
     return str(tmp_path_factory.mktemp("settings") / "convscope.ini")
 
 
-@pytest.fixture(scope="module")
-def window(qapp, small_model_file, image_files, settings_file):
+def open_window(settings_path, **startup):
+    """A real MainWindow on the settings file `settings_path` (Startup(**startup)), shown,
+    its model loaded and the engine settled."""
     from gui.main_window import MainWindow, Startup
     from gui.settings import Settings
 
-    w = MainWindow(Settings.at(settings_file),
-                   Startup(model=small_model_file, images=[image_files[0]], view="activations"))
+    w = MainWindow(Settings.at(str(settings_path)), Startup(**startup))
     w.show()
     wait_until(lambda: w.session.model is not None, 120, "the model to load")
     settle(w)
+    return w
+
+
+@pytest.fixture(scope="module")
+def window(qapp, small_model_file, image_files, settings_file):
+    w = open_window(settings_file, model=small_model_file, images=[image_files[0]],
+                    view="activations")
     yield w
     w.close()
     spin(50)

@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from engine import jobs as J
 from engine.dataset.demo_folder import write_folder
 from engine.dataset.jobs import DatasetBatch, DatasetIndex
-from gui_support import settings_file, settle, spin, wait_until  # noqa: F401
+from gui_support import open_window, settings_file, settle, spin, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -29,13 +29,7 @@ def cache_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def demo_window(qapp, settings_file, cache_dir):  # noqa: F811
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
-
-    w = MainWindow(Settings.at(settings_file), Startup(model="demo", view="activations"))
-    w.show()
-    wait_until(lambda: w.session.model is not None, 120, "the model to load")
-    settle(w)
+    w = open_window(settings_file, model="demo", view="activations")
     yield w
     w.close()
     spin(50)

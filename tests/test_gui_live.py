@@ -5,7 +5,6 @@ pixels are known in every frame).
 One window for the module (opening the model costs seconds); tests run in file order; the
 last one closes the window during playback and checks that no thread is left.
 """
-import os
 
 import cv2
 import numpy as np
@@ -16,7 +15,7 @@ from engine.demo_clip import make_clip, write_clip
 from engine.qt_bridge import running_threads
 from engine.video_io import read_frames, write_video
 from gui.video_reader import running_readers
-from gui_support import drop, settle, spin, wait_until
+from gui_support import drop, open_window, settle, spin, wait_until
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -35,14 +34,7 @@ def clips(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def live_window(qapp, tmp_path_factory):
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
-
-    settings = Settings.at(str(tmp_path_factory.mktemp("live-settings") / "c.ini"))
-    w = MainWindow(settings, Startup(model="demo", view="live"))
-    w.show()
-    wait_until(lambda: w.session.model is not None, 120, "the model to load")
-    settle(w)
+    w = open_window(tmp_path_factory.mktemp("live-settings") / "c.ini", model="demo", view="live")
     yield w
     w.close()
     spin(50)

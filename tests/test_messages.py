@@ -15,7 +15,7 @@ from engine import jobs as J
 from engine.errors import Remedy, UserError
 from engine.summary import HeadInfo, LayerInfo, ModelSummary
 from engine.worker import HANDLERS, Throttle, Worker, handles
-from gui_support import image_files, settings_file, settle, spin, wait_until  # noqa: F401
+from gui_support import image_files, open_window, settings_file, settle, spin, wait_until  # noqa: F401
 from test_bridge import ramp_image, small_model_file  # noqa: F401 (fixture)
 
 pytestmark = pytest.mark.timeout(300)
@@ -136,14 +136,9 @@ def test_a_user_error_carries_its_remedy_to_the_window_result():
 @pytest.fixture
 def fresh_window(qapp, small_model_file, image_files, settings_file):
     from engine.qt_bridge import running_threads
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
 
-    w = MainWindow(Settings.at(settings_file),
-                   Startup(model=small_model_file, images=[image_files[0]], view="activations"))
-    w.show()
-    wait_until(lambda: w.session.model is not None, 120, "the model to load")
-    settle(w)
+    w = open_window(settings_file, model=small_model_file, images=[image_files[0]],
+                    view="activations")
     yield w
     w.close()
     wait_until(lambda: not running_threads(), 60, "the engine thread to end")
