@@ -5,23 +5,19 @@
 """
 import sys
 
-CLI_COMMANDS = ("info", "predict", "activations", "filters", "cam", "video", "figure", "batch", "examples")
-
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if argv and argv[0] in CLI_COMMANDS:
-        try:
-            from engine.cli import main as cli_main
-        except KeyboardInterrupt:  # Ctrl-C while the engine's modules load (~0.2 s)
-            print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
-            return 130
+    try:  # light: the sub-command table and a lazy entry point (no TensorFlow yet)
+        from engine.cli import commands, main as cli_main
+    except KeyboardInterrupt:  # Ctrl-C while the engine's first modules load (~0.2 s)
+        print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
+        return 130
+    if argv and argv[0] in commands.NAMES:
         return cli_main(argv)
     if argv and argv[0] == "gui":
         argv = argv[1:]
     if argv and argv[0] in ("-h", "--help"):
-        from engine.cli import main as cli_main
-
         return cli_main(argv)
     from gui.app import main as gui_main
 

@@ -130,7 +130,7 @@ class CompareCams(Job):
 @dataclass(frozen=True, eq=False)
 class LiveFrame(Job):
     """One video frame for the Live view: its CAM overlay (or the layer's activation grid)
-    and top predictions. The engine takes the newest pending frame (engine/live.py)."""
+    and top predictions. The engine takes the newest pending frame (engine/video/live.py)."""
 
     frame: Any = None  # uint8 RGB (H, W, 3)
     index: int = 0  # frame number in its source
@@ -154,11 +154,11 @@ class LiveFrame(Job):
 
 @dataclass(frozen=True, eq=False)
 class ExportVideo(Job):
-    """A whole video file explained, none dropped (engine/video_pipeline.py)."""
+    """A whole video file explained, none dropped (engine/video/pipeline.py)."""
 
     source: str = ""
     out: str = ""
-    options: Any = None  # engine.video_pipeline.VideoOptions
+    options: Any = None  # engine.video.pipeline.VideoOptions
     channel: ClassVar[str] = "video-export"
 
     def describe(self) -> str:
@@ -303,7 +303,7 @@ class LiveFrameReady(Result):
 @dataclass(frozen=True, eq=False)
 class VideoExported(Result):
     out: str = ""
-    summary: Any = None  # engine.video_pipeline.VideoSummary
+    summary: Any = None  # engine.video.pipeline.VideoSummary
 
 
 # -- figures (engine.figures) ---------------------------------------------------------------

@@ -50,7 +50,7 @@ class ConvModel:
             raise UserError(f"unknown preprocessing {preprocess!r}; use auto or one of {', '.join(prep.MODES)}")
         self.preprocess = preprocess
         self._forward_fns: dict = {}
-        self.passes: Counter = Counter()  # forward / backward passes run (engine.explore)
+        self.passes: Counter = Counter()  # forward / backward passes run (engine.explore.cache)
         self.input_shape = self._input_shape()
         self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
@@ -163,7 +163,7 @@ class ConvModel:
     def scores(self, images) -> np.ndarray:
         """Model outputs (N, units) for images."""
         if not isinstance(images, (list, tuple)) and not self.predict_only:
-            from . import explore  # one image: from its all-layer pass, if cached
+            from .explore import cache as explore  # one image: from its all-layer pass, if cached
 
             out = explore.scores(self, images)
             if out is not None:
@@ -200,7 +200,7 @@ class ConvModel:
             self.layer(path)
         single = not isinstance(images, (list, tuple))
         if single:
-            from . import explore  # every spatial layer from one pass, cached per image
+            from .explore import cache as explore  # every spatial layer from one pass, cached per image
 
             cached = explore.activations(self, images, paths)
             if cached is not None:
@@ -218,9 +218,9 @@ class ConvModel:
 
     def filter_patterns(self, layer: str, filters=None, size: int = 64, steps: int | None = None,
                         **options) -> np.ndarray:
-        """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters.
+        """(N, size, size, 3) uint8 patterns that maximise each filter; see engine.filters.ascent.
         steps: 40 (classic, the seed's) or 128 (regularized) when not given."""
-        from .filters import filter_patterns, resolve_layer
+        from .filters.ascent import filter_patterns, resolve_layer
 
         layer = resolve_layer(self, layer)  # "output": the layer making the model's output
         if self.layer(layer).class_name == "InputLayer":

@@ -7,7 +7,7 @@ talks to it with three calls and one signal:
     bridge.submit(job)      queue a job; returns its job_id
     bridge.cancel(channel)  cancel the running and pending job of a channel (None: all)
     bridge.stop()           cancel everything, end the thread, wait for it
-    bridge.hint(h)          what to prefetch while idle (engine.prefetch.PrefetchHint)
+    bridge.hint(h)          what to prefetch while idle (engine.explore.prefetch.PrefetchHint)
     bridge.sigResult        Signal(object): every engine.jobs.Result, on the GUI thread
 
 Bursts collapse: the queue holds at most one pending job per channel (a newer job replaces
@@ -18,7 +18,7 @@ Results of superseded jobs may still arrive; the client drops them by job_id. St
 jobs (`Job.stream`, video frames) differ: a newer one replaces only the pending one, the
 running one finishes and its result is delivered.
 
-When no job is queued the thread runs idle prefetch (engine/prefetch.py), one compiled
+When no job is queued the thread runs idle prefetch (engine/explore/prefetch.py), one compiled
 pass at a time, after a short grace (IDLE_GRACE) so a burst of requests never finds it
 busy; a submitted job cancels it and runs as soon as the pass under way ends.
 """
@@ -102,7 +102,7 @@ class EngineBridge(QObject):
             return bool(self._pending) or self._running is not None
 
     def hint(self, hint) -> None:
-        """What to prefetch while idle (engine.prefetch.PrefetchHint); replaces the last."""
+        """What to prefetch while idle (engine.explore.prefetch.PrefetchHint); replaces the last."""
         prefetcher = getattr(self.worker, "prefetcher", None)
         if prefetcher is not None:
             prefetcher.hint(hint)

@@ -70,12 +70,12 @@ class Throttle:
 
 class Worker:
     def __init__(self, progress_interval: float | None = None) -> None:
-        from .prefetch import Prefetcher
+        from .explore.prefetch import Prefetcher
 
         self.model = None  # engine.model.ConvModel
         # seconds between streamed progress / partial results of one job
         self.progress_interval = PROGRESS_INTERVAL if progress_interval is None else progress_interval
-        self.prefetcher = Prefetcher()  # idle work (engine/prefetch.py)
+        self.prefetcher = Prefetcher()  # idle work (engine/explore/prefetch.py)
         self.explore_note = ""  # why the all-layer cache is off for this model, if it is
 
     def idle_task(self):
@@ -136,7 +136,7 @@ class Worker:
         cancel.check()
         emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
         _warm_up(model)
-        from . import explore
+        from .explore import cache as explore
 
         self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
         # Only now replace the old model: a file that fails to open leaves it working.
@@ -157,7 +157,7 @@ class Worker:
 
     @handles(J.Predict)
     def _predict(self, job: J.Predict, emit, cancel, base) -> None:
-        from . import explore
+        from .explore import cache as explore
 
         explore.analyse(self._model(), job.image)  # every layer + top-class gradients, one pass
         preds = self._model().predict(job.image, top=job.top)
@@ -181,7 +181,7 @@ class Worker:
 
         frames = [] if job.animate else None
         if frames is not None:
-            from . import animation
+            from .filters import animation
 
             animation.check_path(job.animate)
 
@@ -221,13 +221,13 @@ class Worker:
 
     @handles(J.LiveFrame)
     def _live_frame(self, job: J.LiveFrame, emit, cancel, base) -> None:
-        from .live import explain_live_frame
+        from .video.live import explain_live_frame
 
         emit(explain_live_frame(self, self._model(), job, base))
 
     @handles(J.ExportVideo)
     def _export_video(self, job: J.ExportVideo, emit, cancel, base) -> None:
-        from .video_pipeline import explain_video
+        from .video.pipeline import explain_video
 
         throttle = Throttle()
 

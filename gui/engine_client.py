@@ -14,7 +14,7 @@ from collections import defaultdict
 from PySide6.QtCore import QObject, Signal
 
 from engine import jobs as J
-from engine.prefetch import PrefetchHint
+from engine.explore.prefetch import PrefetchHint
 from engine.qt_bridge import EngineBridge
 
 
@@ -53,7 +53,7 @@ class EngineClient(QObject):
 
     def hint(self, images, top: int = 5) -> None:
         """What the engine may prefetch while idle: the current image first, then the next
-        ones (engine/prefetch.py); replaces the previous hint."""
+        ones (engine/explore/prefetch.py); replaces the previous hint."""
         self.bridge.hint(PrefetchHint(images=tuple(images), top=top))
 
     def pending(self, channel: str | None = None) -> bool:

@@ -16,7 +16,7 @@ from PySide6.QtCore import QObject, Signal
 from engine.errors import UserError
 from engine.images import from_array, is_image_path, load_image
 from engine.labels import RESOURCES
-from engine.video_io import is_video_path
+from engine.video.io import is_video_path
 
 from .model_dialogs import is_model_path
 from .qimage import from_qimage

@@ -12,7 +12,7 @@ from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
                                QStyle, QToolButton, QWidget)
 
-from engine.video_io import VIDEO_SUFFIXES, list_cameras
+from engine.video.io import VIDEO_SUFFIXES, list_cameras
 
 
 class Transport(QWidget):
@@ -86,7 +86,7 @@ class Transport(QWidget):
 class CameraFinder(QObject):
     """list_cameras() on a short-lived thread (opening cameras can take a moment)."""
 
-    sigFound = Signal(object)  # list of engine.video_io.Camera
+    sigFound = Signal(object)  # list of engine.video.io.Camera
 
     def find(self) -> None:
         threading.Thread(target=lambda: self.sigFound.emit(list_cameras()),

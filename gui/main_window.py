@@ -13,7 +13,7 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, QVBoxLayout,
                                QWidget)
 
-from engine import explore
+from engine.explore import cache as explore
 from engine import jobs as J
 
 from . import inputs

@@ -9,7 +9,8 @@ import os
 
 from PySide6.QtCore import QByteArray, QSettings
 
-from engine import activation_view, filter_spec
+from engine.explore import activation_view
+from engine.filters import spec as filter_spec
 from engine.cam import registry as cam_registry
 
 VERSION = 1

@@ -1,6 +1,6 @@
 """The frame-reader thread of the Live view: decodes a file or a camera off the GUI thread.
 
-Frames are read with the engine's Qt-free engine.video_io.VideoSource, files paced at
+Frames are read with the engine's Qt-free engine.video.io.VideoSource, files paced at
 their frame rate, cameras as fast as they send. The reader keeps only the newest frame:
 it signals `sigFrame` when a frame is ready and the view takes the newest with `take()`,
 so a busy GUI never builds a queue of old frames. Commands (play, pause, step, seek,
@@ -17,7 +17,7 @@ import numpy as np
 from PySide6.QtCore import QThread, Signal
 
 from engine.errors import UserError
-from engine.video_io import VideoSource
+from engine.video.io import VideoSource
 
 _readers: "weakref.WeakSet[FrameReader]" = weakref.WeakSet()
 
@@ -35,7 +35,7 @@ class VideoFrame:
 
 
 class FrameReader(QThread):
-    sigOpened = Signal(object)  # engine.video_io.VideoInfo
+    sigOpened = Signal(object)  # engine.video.io.VideoInfo
     sigFrame = Signal()  # a new frame is ready: take() it
     sigEnded = Signal(int)  # the file ended (frames read); playback paused
     sigFailed = Signal(str)  # could not open / decode / camera lost: the thread ends

@@ -3,7 +3,8 @@ many layers, and the grid rendering matches the seeds' recipe."""
 import numpy as np
 import pytest
 
-from engine import activation_view, grid, load_image, open_model
+from engine.explore import activation_view
+from engine import grid, load_image, open_model
 
 
 @pytest.fixture(scope="module")

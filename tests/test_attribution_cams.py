@@ -159,7 +159,7 @@ def test_cli_bad_attribution_options_one_line(tmp_path, capsys, args, text):
 
 def test_pixel_attributions_are_not_offered_on_video():
     from engine import UserError
-    from engine.video_explain import check_live_method, live_note, live_ok
+    from engine.video.explain import check_live_method, live_note, live_ok
 
     assert live_ok("gradcam") and live_ok("guided-gradcam") is False and not live_ok("ablation-cam")
     # what the Live view's method menu says next to each refused method

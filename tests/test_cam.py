@@ -7,7 +7,8 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import CancelToken, Cancelled, UserError, colormaps, explore, load_image, open_model
+from engine import CancelToken, Cancelled, UserError, colormaps, load_image, open_model
+from engine.explore import cache as explore
 from engine.cam import METHODS, compute_cam, normalise
 from engine.cam import compute as cam_compute
 from engine.cam import faithfulness

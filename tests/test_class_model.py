@@ -32,7 +32,7 @@ def test_output_is_the_dense_head_and_its_logit_is_the_objective(demo):
     import keras
     import tensorflow as tf
 
-    from engine.filter_params import classic_noise, deprocess
+    from engine.filters.params import classic_noise, deprocess
 
     a = demo.filter_patterns("predictions", filters=[3], steps=1, seed=1)
     b = demo.filter_patterns("output", filters=[3], steps=1, seed=1)

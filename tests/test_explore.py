@@ -8,7 +8,8 @@ cache switched off, i.e. the per-layer paths (engine/model.py, engine/cam/comput
 import numpy as np
 import pytest
 
-from engine import explore, from_array, open_model
+from engine.explore import cache as explore
+from engine import from_array, open_model
 
 GRADIENT_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam")
 

@@ -1,10 +1,10 @@
-"""The regularized ascent's parts as objects (engine.filter_params): parametrisations
+"""The regularized ascent's parts as objects (engine.filters.params): parametrisations
 (Fourier, Pixel) and optimisers (Adam, the seed's normalised step), checked against the
 formulas in numpy."""
 import numpy as np
 import pytest
 
-from engine import filter_params as fp
+from engine.filters import params as fp
 from engine.errors import UserError
 
 

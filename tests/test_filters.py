@@ -14,7 +14,7 @@ from engine import open_model
 from engine import preprocess as prep
 from engine.cancel import CancelToken
 from engine.errors import Cancelled, UserError
-from engine import filters as F
+from engine.filters import ascent as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DEMO = os.path.join(ROOT, "resources", "models", "demo.keras")
@@ -309,7 +309,7 @@ def test_regularized_mode(trained_model):
 
 def test_transform_is_the_affine_warp_it_claims():
     import tensorflow as tf
-    from engine import filter_params as fp
+    from engine.filters import params as fp
 
     cfg = fp.Regularized()
     img = np.random.default_rng(0).random((1, 16, 16, 3)).astype(np.float32)

@@ -96,7 +96,7 @@ def test_layer_tree_nests_filters_and_marks(window):
 
 
 def test_selecting_layers_draws_their_activations(window):
-    from engine import activation_view
+    from engine.explore import activation_view
 
     view = window.activations_view
     for path, shape in [("conv1", (64, 64, 8)), ("backbone/conv3", (16, 16, 32)),
@@ -375,7 +375,7 @@ def test_settings_are_kept_in_the_temporary_file(window, settings_file, small_mo
 
 
 def test_gui_and_engine_defaults_agree():
-    from engine.filters import DEFAULT_STEPS
+    from engine.filters.ascent import DEFAULT_STEPS
     from gui.views.filters import DEFAULT_STEPS as GUI_STEPS
 
-    assert GUI_STEPS is DEFAULT_STEPS  # the engine's own table (engine.filter_spec), no copy
+    assert GUI_STEPS is DEFAULT_STEPS  # the engine's own table (engine.filters.spec), no copy

@@ -1,5 +1,5 @@
 """The Live view for real: offscreen Qt, the real engine thread and frame-reader thread,
-the demo model, and video files written here with OpenCV (engine.demo_clip: the object's
+the demo model, and video files written here with OpenCV (engine.video.demo_clip: the object's
 pixels are known in every frame).
 
 One window for the module (opening the model costs seconds); tests run in file order; the
@@ -11,9 +11,9 @@ import numpy as np
 import pytest
 
 from engine import jobs as J
-from engine.demo_clip import make_clip, write_clip
+from engine.video.demo_clip import make_clip, write_clip
 from engine.qt_bridge import running_threads
-from engine.video_io import read_frames, write_video
+from engine.video.io import read_frames, write_video
 from gui.video_reader import running_readers
 from gui_support import drop, open_window, settle, spin, wait_until
 
@@ -190,7 +190,7 @@ def test_scrub_step_and_activations_mode(live_window, clips):
     live_window.model_panel.select("conv3")
     view.mode.setCurrentIndex(view.mode.findData("activations"))
     wait_until(lambda: view.last.mode == "activations" and not live_window.client.pending("live"), 30)
-    from engine.activation_view import render_grid
+    from engine.explore.activation_view import render_grid
 
     act = live_window.session.model.layers  # conv3: 24 x 24 x 32 on the demo model
     info = next(i for i in act if i.path == "conv3")

@@ -237,7 +237,8 @@ def test_free_size_model_traces_a_bounded_number_of_times(tmp_path):
     and the inputs land on few shapes (a 32-pixel grid)."""
     import keras
 
-    from engine import explore, open_model
+    from engine.explore import cache as explore
+    from engine import open_model
     from engine.cam import compute
 
     inp = keras.Input((None, None, 3))

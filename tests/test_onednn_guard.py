@@ -137,7 +137,7 @@ def test_every_compiled_cam_and_ascent_graph_is_guarded(tmp_path):
     import keras
     import tensorflow as tf
 
-    from engine import filters as filters_mod
+    from engine.filters import ascent as filters_mod
     from engine.cam import compute as cam_compute
 
     keras.utils.set_random_seed(0)

@@ -1,12 +1,12 @@
-"""Idle prefetch on the engine thread (engine/prefetch.py, engine/qt_bridge.py): what it
+"""Idle prefetch on the engine thread (engine/explore/prefetch.py, engine/qt_bridge.py): what it
 computes while the engine is idle, and that a real job stops it. A real QThread and the
 real small model; costs are read from ConvModel.passes, never from the clock."""
 import numpy as np
 
-from engine import explore
+from engine.explore import cache as explore
 from engine import jobs as J
 from engine.images import from_array
-from engine.prefetch import PrefetchHint
+from engine.explore.prefetch import PrefetchHint
 from test_bridge import bridge, small_model_file, wait_until  # noqa: F401 (fixtures)
 
 

@@ -1,7 +1,7 @@
 """Videos: the demo clip, OpenCV reading and writing, and `convscope video` — whose frames
 must be the single-image `cam` overlays of the same frames — and its errors.
 
-Source clips are real files written here with OpenCV (engine.demo_clip: the object's
+Source clips are real files written here with OpenCV (engine.video.demo_clip: the object's
 pixels are known in every frame). Comparison: the lossless outputs (.avi, FFV1) are
 compared with the `cam` overlays pixel for pixel (a batch of frames and one frame at a
 time may round a heatmap value to the neighbouring colour-map entry: at most a few levels,
@@ -17,10 +17,10 @@ from PIL import Image as P
 from engine import load_image
 from engine.cancel import CancelToken
 from engine.cli import main as cli
-from engine.demo_clip import make_clip, write_clip
+from engine.video.demo_clip import make_clip, write_clip
 from engine.errors import Cancelled, UserError
-from engine.video_explain import Smoother, caption_box, caption_text, explain_frames
-from engine.video_io import VideoSource, read_frames, write_video
+from engine.video.explain import Smoother, caption_box, caption_text, explain_frames
+from engine.video.io import VideoSource, read_frames, write_video
 
 N_FRAMES = 20
 
@@ -230,7 +230,7 @@ def test_bad_options(capsys, clip_mp4, tmp_path, flags, words):
 
 
 def test_cancel_leaves_no_file(demo_model, clip_mp4, tmp_path):
-    from engine.video_pipeline import VideoOptions, explain_video
+    from engine.video.pipeline import VideoOptions, explain_video
 
     token = CancelToken()
     seen = []
@@ -256,7 +256,7 @@ def test_truncated_file_reader_stops_with_error(clip, tmp_path):
 
 
 def test_live_frame_job_smooths_and_refuses_slow_methods(demo_model, clip):
-    """The engine's side of the Live view (engine/live.py), run as the engine thread runs it."""
+    """The engine's side of the Live view (engine/video/live.py), run as the engine thread runs it."""
     from engine import jobs as J
     from engine.worker import Worker
 

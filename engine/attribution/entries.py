@@ -1,6 +1,6 @@
 """The registry entries of the pixel attributions and Ablation-CAM: one each.
 
-Keras-free (engine.cam.registry imports this module at its end): the compute functions
+Keras-free (engine.cam.registry loads it by name, from ENTRY_MODULES): the compute functions
 are named as "module:function" strings, imported only when a method runs.
 """
 from __future__ import annotations

@@ -28,7 +28,8 @@ from __future__ import annotations
 import weakref
 import numpy as np
 
-from .. import cancel as cancel_mod, explore
+from .. import cancel as cancel_mod
+from ..explore import cache as explore
 from ..errors import UserError
 from ..hooks import Intercept, first_output
 from ..lru import Lru
@@ -57,7 +58,7 @@ def state(m) -> _State:
 
 def clear(m) -> None:
     """Forget cached inputs, activations and gradients (compiled functions stay), here
-    and in the all-layer exploration cache (engine/explore.py)."""
+    and in the all-layer exploration cache (engine/explore/cache.py)."""
     explore.forget(m)
     st = _states.get(m)
     if st is not None:

@@ -4,8 +4,8 @@ from here before TensorFlow has loaded (tests/test_layering.py checks it in a su
 
 How to add a method
 -------------------
-Add ONE `register(Method(...))` call below (or in your own module, imported at the end of
-this file) and write its function:
+Add ONE `register(Method(...))` call below (or in your own module, named in ENTRY_MODULES at
+the end of this file) and write its function:
 
 - a channel weighting of the target layer's activations A (N, h, w, K) -- say which
   inputs it needs and give `weights`, a pure numpy function in engine/cam/weights.py:
@@ -208,7 +208,20 @@ register(Method(
     "eigencam", "Eigen-CAM", "Eigen-CAM: first principal component of the feature maps "
     "(class-agnostic)", needs="activations", weights=W.eigencam))
 
-# Methods defined in other modules register themselves when imported here, e.g.
-# `from . import attributions  # noqa: E402,F401` (keep those modules free of module-level
-# TensorFlow imports, so this table stays light).
-from ..attribution import entries as _attribution_entries  # noqa: E402,F401  (issue 10)
+# -- methods defined in other modules -----------------------------------------------------
+# Each module below calls register() when imported. The registry names them here and loads
+# them in one function, by name: it imports none of them (no import circle: they import
+# this module). Keep them free of module-level TensorFlow imports, so the table stays light.
+ENTRY_MODULES = (
+    "engine.attribution.entries",  # pixel attributions and Ablation-CAM (issue 10)
+)
+
+
+def load_entries() -> None:
+    import importlib
+
+    for module in ENTRY_MODULES:
+        importlib.import_module(module)
+
+
+load_entries()

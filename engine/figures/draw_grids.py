@@ -2,7 +2,8 @@
 each tile labelled with its channel / filter index."""
 from __future__ import annotations
 
-from .. import activation_view, colormaps, grid as grid_mod
+from ..explore import activation_view
+from .. import colormaps, grid as grid_mod
 from . import layout as L
 from .draw_maps import CAPTION_RIGHT, _colorbar
 

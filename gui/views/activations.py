@@ -1,7 +1,7 @@
 """Activations: every channel of the selected layer as a grid; one channel at full size.
 
 The engine sends the raw (H, W, C) activations; the grid is drawn here with the engine's
-numpy helpers (engine.activation_view), so changing normalisation, colour map or channels
+numpy helpers (engine.explore.activation_view), so changing normalisation, colour map or channels
 per row redraws at once without asking the engine again.
 """
 from __future__ import annotations
@@ -13,8 +13,9 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
-from engine import activation_view, colormaps, grid
-from engine.fast_grid import GridPicture
+from engine.explore import activation_view
+from engine import colormaps, grid
+from engine.explore.fast_grid import GridPicture
 from engine import jobs as J
 
 from ..canvas import ImageCanvas

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QLabel, QLineEdit, QPus
 from engine import grid
 from engine import jobs as J
 from engine.errors import UserError
-from engine.filter_spec import DEFAULT_STEPS, MODES, filters_in_layer
+from engine.filters.spec import DEFAULT_STEPS, MODES, filters_in_layer
 from engine.lru import Lru
 
 from ..canvas import ImageCanvas
@@ -98,7 +98,7 @@ class FiltersView(View):
         vector = info is not None and _units(info) and not info.spatial  # Dense / output
         why = self.missing_input(need_image=False, need_spatial_layer=not vector)
         if not why and not self.session.model.filters_available:
-            why = "Filter patterns are not available in this build (engine.filters is missing)."
+            why = "Filter patterns are not available in this build (engine.filters.ascent is missing)."
         if why:
             self._show_nothing(why)
             return

@@ -21,8 +21,8 @@ from PySide6.QtWidgets import (QComboBox, QFileDialog, QHBoxLayout, QPushButton,
 from engine import jobs as J
 from engine.images import from_array
 from engine.cam import registry
-from engine.video_explain import live_note, live_ok
-from engine.video_io import VIDEO_SUFFIXES
+from engine.video.explain import live_note, live_ok
+from engine.video.io import VIDEO_SUFFIXES
 
 from ..canvas import ImageCanvas
 from ..live_controls import CameraFinder, Rates, Transport
@@ -310,7 +310,7 @@ class LiveView(View):
             self.export_to(path)
 
     def export_to(self, path: str) -> int | None:
-        from engine.video_pipeline import VideoOptions
+        from engine.video.pipeline import VideoOptions
 
         why = self._why_not() if self.mode.currentData() == "cam" else "Export video draws CAM overlays: choose CAM overlay."
         if self.source_path is None or why:

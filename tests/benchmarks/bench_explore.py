@@ -258,7 +258,8 @@ def best_ms(fn, repeats=5):
 
 
 def api_part(m, paths):
-    from engine import explore, load_image
+    from engine.explore import cache as explore
+    from engine import load_image
 
     img = load_image(paths[0])
     x = m.prepare(img)

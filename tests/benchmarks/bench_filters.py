@@ -10,7 +10,7 @@ Compares, in one run on one machine:
 - tf-keras-vis 0.8.7 ActivationMaximization (ExtractIntermediateLayer + CategoricalScore,
          its default jitter/rotate/TV/norm, `steps` steps), --sample filters in one batch,
          extrapolated to all.
-- ours:  engine.filters (classic mode) through ConvModel.filter_patterns, all filters in
+- ours:  engine.filters.ascent (classic mode) through ConvModel.filter_patterns, all filters in
          one batch; cold (first call: includes tracing) and warm.
 - floor: one compiled forward + backward pass (gradient w.r.t. the input only) of the whole
          batch up to the layer, times the step count: the work no implementation can skip.

@@ -7,7 +7,7 @@
    overlay, top-5), for the demo model (96 x 96 frames) and VGG16 with random weights
    (224 x 224 frames). Compared with compute_cam on one pre-loaded frame at a time (the
    floor for one frame per call).
-2. `convscope video` (engine.video_pipeline.explain_video: decode, batched Grad-CAM,
+2. `convscope video` (engine.video.pipeline.explain_video: decode, batched Grad-CAM,
    overlay, caption, encode to .mp4) frames/s, against batched Grad-CAM (compute_cam,
    batches of 8) on frames already decoded in memory. Goal: >= 0.85x.
 
@@ -34,9 +34,9 @@ from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 def bench(name: str, spec: str, size: int, n: int, repeat: int, batch: int, folder: str) -> dict:
     from engine import from_array, jobs as J
     from engine.cam import compute, compute_cam
-    from engine.demo_clip import make_clip
-    from engine.video_io import read_frames, write_video
-    from engine.video_pipeline import VideoOptions, explain_video
+    from engine.video.demo_clip import make_clip
+    from engine.video.io import read_frames, write_video
+    from engine.video.pipeline import VideoOptions, explain_video
     from engine.worker import Worker
 
     worker = Worker()

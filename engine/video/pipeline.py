@@ -2,7 +2,7 @@
 view's Export video.
 
 Three stages overlap so the model is never waiting on the codecs: a reader thread decodes
-batches of frames ahead, the calling thread computes their maps (engine.video_explain,
+batches of frames ahead, the calling thread computes their maps (engine.video.explain,
 one compute_cam call per batch), a writer thread draws the overlays and encodes them.
 Queues between them are short (two batches), so memory stays bounded on long videos.
 With `every` = N, maps are computed for frames 0, N, 2N, … and each is shown on the
@@ -17,11 +17,11 @@ import threading
 import time
 from dataclasses import dataclass
 
-from . import cancel as cancel_mod
-from .errors import UserError
-from .outputs import write_file
-from .video_explain import Smoother, caption_text, check_smooth, explain_frames, render
-from .video_io import VideoSink, VideoSource, check_output
+from .. import cancel as cancel_mod
+from ..errors import UserError
+from ..outputs import write_file
+from .explain import Smoother, caption_text, check_smooth, explain_frames, render
+from .io import VideoSink, VideoSource, check_output
 
 _END = object()
 
@@ -69,7 +69,7 @@ def explain_video(model, source: str, out: str, options: VideoOptions = VideoOpt
     (total None when the file does not say how many frames it holds)."""
     check_options(options)
     ext = check_output(out)
-    from .colormaps import lut
+    from ..colormaps import lut
 
     lut(options.colormap)  # an unknown colour map fails before any work
     t0 = time.perf_counter()

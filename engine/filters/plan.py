@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 
 def held_bytes(n: int, h: int, w: int, c: int, mode: str) -> int:
@@ -18,7 +18,7 @@ def held_bytes(n: int, h: int, w: int, c: int, mode: str) -> int:
 
 
 def _check_memory(model, n: int, h: int, w: int, mode: str) -> None:
-    from . import memory
+    from .. import memory
 
     c = int(model.input_shape[2] or 3)
     need = held_bytes(n, h, w, c, mode) + memory.per_image_bytes(model, h, w)
@@ -41,7 +41,7 @@ def resolve_layer(model, layer: str) -> str:
     """`layer`, or for "output" the path of the layer producing the model's output."""
     if layer != "output" or "output" in model.layer_index:
         return layer
-    from .hooks import terminal_layer
+    from ..hooks import terminal_layer
 
     last = terminal_layer(model.keras_model)
     for path, obj in model.layer_index.items():

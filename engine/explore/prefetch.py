@@ -12,7 +12,7 @@ this order:
 A unit is one compiled pass (it cannot be interrupted inside TensorFlow); the bridge stops
 asking the moment a real job is queued, so a real request waits at most for the unit
 already running. Prefetch never evicts: a unit runs only if its result fits in the free
-part of the budget (engine.explore.ensure), and a unit that fails is not retried.
+part of the budget (engine.explore.cache.ensure), and a unit that fails is not retried.
 """
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from typing import Callable
 
 import numpy as np
 
-from . import explore
+from . import cache as explore
 
 DEFAULT_TOP = 5
 NEXT_IMAGES = 2  # images of the strip after the current one

@@ -1,5 +1,5 @@
 """Instant exploration: one pass per image for every layer, one per (image, class) for
-every layer's gradients, kept in a memory-budgeted LRU cache (engine/explore_cache.py).
+every layer's gradients, kept in a memory-budgeted LRU cache (engine/explore/store.py).
 
 - The first question about an image (its predictions, a layer's activations, a map that
   needs only activations) runs ONE forward pass that records every spatial layer
@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .explore_cache import LruBudget
+from .store import LruBudget
 
 STORE = LruBudget()  # one budget for the whole process
 _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -204,7 +204,7 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     """(A, logits, g, unit, sign, score) for a one-image list, as engine.cam.compute
     .gradients returns them, from the cache or ONE forward + backward pass that yields
     the gradient at every spatial layer; None when that does not fit the budget."""
-    from .cam import targets
+    from ..cam import targets
 
     if len(images) != 1 or not usable(m) or layer not in state(m).path_set:
         return None
@@ -318,8 +318,8 @@ def _build(m, paths, gradients: bool):
     import keras
     import tensorflow as tf
 
-    from .cam import targets
-    from .hooks import Intercept, first_output
+    from ..cam import targets
+    from ..hooks import Intercept, first_output
 
     model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
     # the head's own softmax / sigmoid ("none": a model without a classifier head)

@@ -26,7 +26,7 @@ os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
 
 import cv2  # noqa: E402
 
-from .errors import UserError  # noqa: E402
+from ..errors import UserError  # noqa: E402
 
 VIDEO_SUFFIXES = (".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v", ".mpg", ".mpeg", ".wmv")
 OUTPUT_SUFFIXES = (".mp4", ".mov", ".avi", ".mkv", ".gif")
@@ -87,7 +87,7 @@ class VideoSource:
             raise UserError(f"{path} is a folder, not a video file")
         ext = os.path.splitext(path)[1].lower()
         if ext not in VIDEO_SUFFIXES:
-            from .images import SUFFIXES
+            from ..images import SUFFIXES
 
             kind = "an image, not a video (use `cam` for images)" if ext in SUFFIXES else \
                 "not a video file name"
@@ -275,7 +275,7 @@ class VideoSink:
 
 def write_video(path: str, frames, fps: float = DEFAULT_FPS) -> None:
     """Write frames (an (N, H, W, 3) array or a list) to `path` atomically."""
-    from .outputs import write_file
+    from ..outputs import write_file
 
     frames = list(frames)
     if not frames:

@@ -14,11 +14,12 @@ from __future__ import annotations
 import os
 import sys
 
-from .errors import Cancelled, UserError
+from ..errors import Cancelled, UserError
+from .common import check_model_spec, interruptible, model_command
 
 
-def add_parser(sub, command) -> None:
-    c = command("batch", "class activation maps and their faithfulness metrics over a dataset")
+def add_parser(sub) -> None:
+    c = model_command(sub, "batch", "class activation maps and their faithfulness metrics over a dataset")
     c.add_argument("--images", required=True, help="a folder, a glob pattern or a LIST.csv "
                    "(path, optional label, x0,y0,x1,y1 or mask)")
     c.add_argument("--out", required=True, help="run folder (results, summary, errors, recipe)")
@@ -48,9 +49,8 @@ def _split(text: str, what: str) -> tuple:
     return parts
 
 
-def run(args) -> int:
-    from .cli import _check_model_spec, _interruptible
-    from .dataset.sources import list_items
+def run(args, _out=None, _claimed=None) -> int:
+    from ..dataset.sources import list_items
 
     # Everything checkable before TensorFlow loads is checked first.
     for name, low in (("batch_size", 1), ("workers", 1), ("steps", 1), ("limit", 1)):
@@ -60,24 +60,24 @@ def run(args) -> int:
     if args.ray_address and args.runner != "ray":
         raise UserError("--ray-address is for --runner ray")
     items = list_items(args.images, args.limit)
-    _check_model_spec(args.model)
-    from . import tf_runtime
+    check_model_spec(args.model)
+    from .. import tf_runtime
 
     tf_runtime.init(args.device)  # before anything imports TensorFlow (quiet start-up)
-    from .dataset import runner
-    from .dataset.explain import Settings
-    from .dataset.store import RunStore
+    from ..dataset import runner
+    from ..dataset.explain import Settings
+    from ..dataset.store import RunStore
 
     settings = Settings(methods=_split(args.methods, "methods"), metrics=_split(args.metrics, "metrics"),
                         layer=args.layer, class_mode=args.class_, substrate=args.substrate,
                         save_maps=args.save_maps, steps=args.steps)
     if args.runner == "ray":
-        from .dataset.ray_runner import _ray
+        from ..dataset.ray_runner import _ray
 
         _ray()  # installed? say so before loading anything
     if args.class_ == "label" and not any(it.label for it in items):
         raise UserError("--class label needs a LIST.csv with a label column")
-    from .model import open_model
+    from ..model import open_model
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
     model.require_layers("batch")
@@ -95,7 +95,7 @@ def run(args) -> int:
 
     def work(token):
         if args.runner == "ray":
-            from .dataset.ray_runner import run_ray
+            from ..dataset.ray_runner import run_ray
 
             run_ray(args.model, args.preprocess, args.device, settings, store, todo,
                     batch_size=args.batch_size, address=args.ray_address, progress=bar.update,
@@ -106,7 +106,7 @@ def run(args) -> int:
 
     try:
         try:
-            _interruptible(work)
+            interruptible(work)
         except Cancelled:
             bar.close()
             left = len(runner.pending(items, store.done_paths()))
@@ -121,3 +121,4 @@ def run(args) -> int:
     print(f"{out['images']} image(s) x {len(settings.methods)} method(s) = {out['rows']} rows, "
           f"{out['errors']} error(s) -> {os.path.join(args.out, 'results.parquet')}")
     return 0
+

@@ -19,7 +19,8 @@ import dataclasses
 import os
 import sys
 
-from .errors import UserError
+from ..errors import UserError
+from .common import MAX_SIZE, MAX_STEPS, interruptible
 
 
 def add_parser(sub) -> None:
@@ -72,8 +73,8 @@ def _split(text):
 
 def build(args):
     """(FigureSpec, FigureOptions) from the command line, checked (no TensorFlow)."""
-    from .cli import MAX_SIZE, MAX_STEPS, parse_filters
-    from .figures import FigureOptions, FigureSpec
+    from ..filters.spec import parse_filters
+    from ..figures import FigureOptions, FigureSpec
 
     for flag, value, low, high in (("--steps", args.steps, 0, MAX_STEPS), ("--size", args.size, 8, MAX_SIZE),
                                    ("--curve-steps", args.curve_steps, 2, 1000)):
@@ -118,7 +119,7 @@ def build(args):
 def with_methods(spec):
     """Method names checked against the engine's registry (light: no TensorFlow yet); a
     methods figure without --methods gets every class activation map method."""
-    from .figures import naming
+    from ..figures import naming
 
     if spec.kind not in ("cam", "methods", "layers", "classes", "curves"):
         spec.check()
@@ -139,18 +140,18 @@ def _infer_kind(args, methods, layers, classes) -> str:
     return "cam"
 
 
-def run(args, interruptible) -> int:
-    """The `figure` sub-command; `interruptible(work)` runs work(token) Ctrl-C-safely."""
-    from .figures import format_of, make_figure
-    from .figures.render import check_font
-    from .images import load_image
+def run(args, _out=None, _claimed=None) -> int:
+    """The `figure` sub-command (it writes through engine.outputs itself)."""
+    from ..figures import format_of, make_figure
+    from ..figures.render import check_font
+    from ..images import load_image
 
     if args.recipe:
         given = [f for f in ("model", "image", "kind", "methods", "method", "layer", "layers")
                  if getattr(args, f)]
         if given:
             raise UserError(f"--recipe remakes a figure as recorded; drop --{given[0]}")
-        return _remake(args, interruptible)
+        return _remake(args)
     if not args.model:
         raise UserError("figure needs --model (or --recipe FIG.pdf.json to remake a figure)")
     if not args.out:
@@ -169,9 +170,9 @@ def run(args, interruptible) -> int:
     return 0
 
 
-def _remake(args, interruptible) -> int:
-    from .figures import FigureOptions, FigureSpec, format_of, make_figure, recipe as recipes
-    from .images import load_image
+def _remake(args) -> int:
+    from ..figures import FigureOptions, FigureSpec, format_of, make_figure, recipe as recipes
+    from ..images import load_image
 
     recipe = recipes.load(args.recipe)
     out = args.out or (args.recipe[:-5] if args.recipe.lower().endswith(".json") else args.recipe)
@@ -198,7 +199,7 @@ def _remake(args, interruptible) -> int:
 
 
 def _init(device: str) -> None:
-    from . import tf_runtime
+    from .. import tf_runtime
 
     tf_runtime.init(device)  # quiet TensorFlow and pick the device before it is imported
 
@@ -207,7 +208,7 @@ def _open(spec: str, preprocess: str, device: str):
     if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
         raise UserError(f"model file not found: {spec}")
     _init(device)
-    from .model import open_model
+    from ..model import open_model
 
     return open_model(spec, preprocess=preprocess, device=device)
 

@@ -7,7 +7,7 @@ and tiles the RGB tiles. Here, in order:
 
 1. normalise in the (H, W, C) layout, so every pass is contiguous and per-channel
    statistics are one reduction over the leading axes (the seeds' recipe, as
-   engine.activation_view.normalise: standardise, x64, +128, clip; or one min-max);
+   engine.explore.activation_view.normalise: standardise, x64, +128, clip; or one min-max);
 2. tile the uint8 values (1 byte per value) straight into the grid with one strided
    assignment (no per-channel loop, no padded intermediate);
 3. colour the grid with OpenCV's LUT (SIMD, one table per colour channel, merged) and paint the gaps and empty cells in the
@@ -23,7 +23,7 @@ import math
 import cv2
 import numpy as np
 
-from . import colormaps
+from .. import colormaps
 
 
 def normalise_hwc(act: np.ndarray, mode: str = "channel") -> np.ndarray:

@@ -75,7 +75,7 @@ class _Recorder:
             self.frames.append(self.grid.tile(patterns, per_row=self.per_row, margin=5, fill=0))
 
     def save(self, out, path):
-        from .animation import save
+        from ..filters.animation import save
 
         save(path, self.frames, out=out)
 
@@ -88,7 +88,7 @@ def animation_recorder(args, grid_mod):
 def class_names(model, layer: str, filters) -> str:
     """'0 circle, 1 square, ...' when `layer` makes the model's class scores and the model
     has labels; else ''."""
-    from .filters import resolve_layer
+    from ..filters.ascent import resolve_layer
 
     if model.labels is None or resolve_layer(model, "output") != layer:
         return ""

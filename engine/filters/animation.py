@@ -11,7 +11,7 @@ import os
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 SUFFIXES = (".gif", ".mp4")
 FPS = 10
@@ -27,7 +27,7 @@ def check_path(path: str) -> str:
 def save(path: str, frames, fps: int = FPS, out=None) -> None:
     """Write frames (a list of uint8 (H, W, 3), all one size) as a GIF or MP4; through
     `out` (an engine.outputs.Outputs that claimed `path`) when given, else on its own."""
-    from .outputs import write_file
+    from ..outputs import write_file
 
     def _atomic(p, fn):
         if out is not None:

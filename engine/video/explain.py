@@ -1,8 +1,8 @@
 """Explaining video frames: CAMs of frame batches, temporal smoothing, overlay + caption.
 
 No TensorFlow of its own (engine.cam, which imports it, is imported only when used): maps come from engine.cam.compute_cam (a batch of frames is a
-batch of images). Used by `convscope video` (engine/cli_video.py), the window's Live view
-(one frame at a time, engine/live.py) and its Export video.
+batch of images). Used by `convscope video` (engine/cli/video.py), the window's Live view
+(one frame at a time, engine/video/live.py) and its Export video.
 
 Temporal smoothing (exponential moving average of the heatmap, per pixel of the target
 layer's map): s_t = a * s_(t-1) + (1 - a) * h_t, with s_0 = h_0 and a = `smooth` in
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 MAX_SMOOTH = 0.9
 
@@ -45,7 +45,7 @@ def live_ok(method: str) -> bool:
     """Fast enough to run on every frame live: not a method that needs a forward pass per
     channel or sample (engine.cam.registry's `slow`); and a class activation map (pixel
     attributions are drawn over a grey image, not live)."""
-    from .cam import registry
+    from ..cam import registry
 
     m = registry.get(method)
     return not m.slow and m.kind == "cam"
@@ -53,7 +53,7 @@ def live_ok(method: str) -> bool:
 
 def live_note(method: str) -> str:
     """Why a method is not offered live, in a few words for a menu ("" when it is)."""
-    from .cam import registry
+    from ..cam import registry
 
     m = registry.get(method)
     if live_ok(m.name):
@@ -63,7 +63,7 @@ def live_note(method: str) -> str:
 
 def check_live_method(method: str) -> str:
     """The method's canonical name if it is fast enough to run live, else UserError."""
-    from .cam import registry
+    from ..cam import registry
 
     m = registry.get(method)
     if not live_ok(m.name):
@@ -80,9 +80,9 @@ def explain_frames(model, frames, method: str = "gradcam", layer: str | None = N
     """CAMs of a batch of frames (uint8 RGB arrays) in one call of compute_cam.
 
     class_index: None for each frame's top prediction, or one class for all frames."""
-    from .cam import compute_cam
-    from .cam import compute, targets
-    from .images import from_array
+    from ..cam import compute_cam
+    from ..cam import compute, targets
+    from ..images import from_array
 
     imgs = [from_array(f, name=f"frame{i}") for i, f in enumerate(frames)]
     results = compute_cam(model, imgs, method=method, layer=layer, class_index=class_index,
@@ -98,7 +98,7 @@ def explain_frames(model, frames, method: str = "gradcam", layer: str | None = N
 
 def top_predictions(model, logits: np.ndarray, top: int = 5):
     """Top predictions (engine.model.Prediction) from one row of pre-activation logits."""
-    from .model import Prediction
+    from ..model import Prediction
 
     z = np.asarray(logits, np.float64)
     act = model.head.activation
@@ -176,7 +176,7 @@ def render(frame: np.ndarray, heatmap: np.ndarray, alpha: float = 0.4, colormap:
            caption: str | None = None, side_by_side: bool = False) -> np.ndarray:
     """The overlay of one frame (engine.cam.overlay.blend, as `cam` draws it), with the
     caption; side by side: the frame on the left, the overlay on the right."""
-    from .cam.overlay import blend  # (engine.cam imports TensorFlow: only when drawing)
+    from ..cam.overlay import blend  # (engine.cam imports TensorFlow: only when drawing)
 
     out = blend(frame, heatmap, alpha=alpha, colormap=colormap)
     if caption:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import demo_shapes as ds
+from .. import demo_shapes as ds
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def make_clip(n_frames: int = 60, size: int = 96, seed: int = 0, fps: float = 25
 
 
 def write_clip(path: str, clip: Clip) -> None:
-    """The clip's frames to a video file (engine.video_io, written atomically)."""
-    from .video_io import write_video
+    """The clip's frames to a video file (engine.video.io, written atomically)."""
+    from .io import write_video
 
     write_video(path, clip.frames, clip.fps)

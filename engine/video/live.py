@@ -3,7 +3,7 @@
 Runs on the engine thread for each LiveFrame job the view sends; the bridge keeps only
 the newest pending frame, so frames the engine had no time for are never computed. The
 temporal smoothing state (an exponential moving average of the heatmap, see
-engine.video_explain.Smoother) lives here, on the engine thread, and restarts when the
+engine.video.explain.Smoother) lives here, on the engine thread, and restarts when the
 source, method, layer, class or mode changes, or when the view asks (a seek).
 """
 from __future__ import annotations
@@ -12,10 +12,11 @@ import time
 
 import numpy as np
 
-from . import explore, jobs as J
-from .errors import UserError
-from .images import from_array
-from .video_explain import Smoother, check_live_method, explain_frames, render, top_predictions
+from ..explore import cache as explore
+from .. import jobs as J
+from ..errors import UserError
+from ..images import from_array
+from .explain import Smoother, check_live_method, explain_frames, render, top_predictions
 
 
 class _LiveState:
@@ -50,7 +51,7 @@ def explain_live_frame(worker, model, job: J.LiveFrame, base: dict) -> J.LiveFra
 
 
 def _activations(model, job, base, frame, t0) -> J.LiveFrameReady:
-    from .activation_view import render_grid
+    from ..explore.activation_view import render_grid
 
     if not job.layer:
         raise UserError("select a layer with a spatial output to see its activations live")

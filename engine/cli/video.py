@@ -4,17 +4,18 @@
                     [--method gradcam] [--layer L] [--class C|top] [--alpha 0.4] [--colormap jet]
                     [--smooth 0.0-0.9] [--every N] [--max-frames N] [--side-by-side]
 
-Frames are explained in batches (engine/video_pipeline.py) and written at the source's
+Frames are explained in batches (engine/video/pipeline.py) and written at the source's
 frame rate: .mp4/.mov (mp4v), .avi/.mkv (FFV1, lossless), .gif (Pillow). A progress bar
 goes to stderr; Ctrl-C or an error leaves no file behind.
 """
 from __future__ import annotations
 
 import sys
+from .common import check_model_spec, interruptible, model_command
 
 
-def add_parser(sub, command) -> None:
-    c = command("video", "explain every frame of a video: CAM overlay and caption per frame")
+def add_parser(sub) -> None:
+    c = model_command(sub, "video", "explain every frame of a video: CAM overlay and caption per frame")
     c.add_argument("--input", required=True, help="a video file (.mp4, .avi, .mov, .mkv, .webm)")
     c.add_argument("--out", required=True, help=".mp4/.mov, .avi/.mkv (lossless) or .gif")
     c.add_argument("--method", default="gradcam")
@@ -34,15 +35,26 @@ def add_parser(sub, command) -> None:
     c.add_argument("--batch-size", type=int, default=8, help="frames per forward pass (default 8)")
 
 
-def run(args) -> int:
+def claim(args, out) -> dict:
+    """The destination is checked before any work (the file itself is written by the
+    pipeline, atomically, through engine.outputs)."""
+    from ..outputs import check_destination
+    from ..video.io import OUTPUT_SUFFIXES, check_output
+
+    check_output(args.out)  # its own message, naming the video formats
+    check_destination(args.out, OUTPUT_SUFFIXES, "--out")
+    return {}
+
+
+def run(args, _out=None, _claimed=None) -> int:
     import os
 
-    from .colormaps import lut
-    from .errors import UserError
-    from .video_io import VideoSource, check_output
-    from .video_pipeline import VideoOptions, check_options
+    from ..colormaps import lut
+    from ..errors import UserError
+    from ..video.io import VideoSource, check_output
+    from ..video.pipeline import VideoOptions, check_options
 
-    from .cam import registry
+    from ..cam import registry
 
     # Everything that can be checked before TensorFlow loads is checked first.
     options = VideoOptions(
@@ -61,11 +73,11 @@ def run(args) -> int:
     with VideoSource.open_file(args.input) as src:
         info = src.info
         src.read()  # at least one frame decodes
-    from . import cli, tf_runtime
+    from .. import tf_runtime
 
-    cli._check_model_spec(args.model)
+    check_model_spec(args.model)
     tf_runtime.init(args.device)
-    from .model import open_model
+    from ..model import open_model
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
     class_index = None if str(args.class_).lower() == "top" else model.class_index(args.class_)
@@ -84,10 +96,10 @@ def run(args) -> int:
     def progress(done, _total):
         bar.update(done - bar.n)
 
-    from .video_pipeline import explain_video
+    from ..video.pipeline import explain_video
 
     try:
-        summary = cli._interruptible(lambda token: explain_video(
+        summary = interruptible(lambda token: explain_video(
             model, args.input, args.out, options, progress=progress, cancel=token))
     finally:
         bar.close()

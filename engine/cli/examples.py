@@ -12,11 +12,12 @@ import json
 import os
 import sys
 
-from .errors import UserError
+from ..errors import UserError
+from .common import check_model_spec, interruptible, model_command
 
 
-def add_parser(sub, command) -> None:
-    c = command("examples", "the dataset images that excite each channel of a layer most")
+def add_parser(sub) -> None:
+    c = model_command(sub, "examples", "the dataset images that excite each channel of a layer most")
     c.add_argument("--images", required=True, help="a folder, a glob pattern or a LIST.csv")
     c.add_argument("--layer", required=True)
     c.add_argument("--channels", default=None, help="e.g. 0-63 or 1,5,9 (default: the first 64)")
@@ -31,9 +32,9 @@ def add_parser(sub, command) -> None:
     c.add_argument("--json", action="store_true", help="print each channel's examples on stdout")
 
 
-def run(args) -> int:
-    from .cli import _check_model_spec, _interruptible, parse_filters
-    from .dataset.sources import list_hash, list_items
+def run(args, _out=None, _claimed=None) -> int:
+    from ..filters.spec import parse_filters
+    from ..dataset.sources import list_hash, list_items
 
     for name, low in (("top", 1), ("batch_size", 1), ("workers", 1), ("limit", 1)):
         v = getattr(args, name)
@@ -45,13 +46,13 @@ def run(args) -> int:
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {args.out}: folder {folder} does not exist")
     items = list_items(args.images, args.limit)
-    _check_model_spec(args.model)
-    from . import tf_runtime
+    check_model_spec(args.model)
+    from .. import tf_runtime
 
     tf_runtime.init(args.device)
-    from .dataset import atlas, examples
-    from .dataset.sources import model_sha256
-    from .model import open_model
+    from ..dataset import atlas, examples
+    from ..dataset.sources import model_sha256
+    from ..model import open_model
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device)
     info = model.layer(args.layer, spatial=True)
@@ -70,7 +71,7 @@ def run(args) -> int:
             bar.update(done - bar.n)
 
         try:
-            index = _interruptible(lambda token: examples.compute(
+            index = interruptible(lambda token: examples.compute(
                 model, items, args.layer, channels, args.top, args.score,
                 batch_size=args.batch_size, workers=args.workers, progress=progress, cancel=token))
         finally:

@@ -1,11 +1,11 @@
 """Filter-pattern constants and the filter-range parser, without TensorFlow.
 
-engine.filters (which imports Keras), the CLI and the window all read these, so the
+engine.filters.ascent (which imports Keras), the CLI and the window all read these, so the
 window can show the same defaults and parse the same ranges before TensorFlow loads.
 """
 from __future__ import annotations
 
-from .errors import UserError
+from ..errors import UserError
 
 MODES = ("classic", "regularized")
 DEFAULT_MODE = "classic"  # the CLI's default: the seed's recipe

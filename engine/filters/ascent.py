@@ -37,12 +37,12 @@ Modes
   drawn per filter index from (seed, filter), so a pattern does not depend on the batch
   it was computed in. 40 steps of x += step * g / (RMS(g) + 1e-5), RMS per image.
   Deprocessing per image: standardise, * 0.1, + 0.5, clip to [0, 1], * 255 -> uint8.
-- `regularized`: see engine.filter_params (Fourier + decorrelated colour parametrisation,
+- `regularized`: see engine.filters.params (Fourier + decorrelated colour parametrisation,
   jitter/zoom/rotation each step, total variation and L2 penalties, Adam).
 
 In code, a mode is a recipe object (`_Classic`, `_Regularized`: its compiled steps, start
 state, update and deprocessing); the regularized recipe's parametrisation (Fourier, Pixel)
-and optimiser (Adam, Normalized) are objects of engine.filter_params. A chunk's state
+and optimiser (Adam, Normalized) are objects of engine.filters.params. A chunk's state
 between compiled calls is a typed `_State`.
 """
 from __future__ import annotations
@@ -55,16 +55,15 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from . import filter_params as fp
-from .filter_params import classic_noise, deprocess
-from . import preprocess as prep
-from .cancel import check as check_cancel
-from .errors import UserError
-from .filter_spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
-from .hooks import Intercept, Patches
-from .lru import Lru
-from .filter_plan import (_check_memory, _filter_list, _is_vector,  # noqa: F401
-                          held_bytes, resolve_layer, units_of)
+from . import params as fp
+from .params import classic_noise, deprocess
+from .. import preprocess as prep
+from ..cancel import check as check_cancel
+from ..errors import UserError
+from .spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
+from ..hooks import Intercept, Patches
+from ..lru import Lru
+from .plan import _check_memory, _filter_list, _is_vector, held_bytes, resolve_layer, units_of
 
 log = logging.getLogger(__name__)
 
@@ -109,7 +108,7 @@ def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, s
     compiled call (default: as many as fit in ~MEMORY_BUDGET). progress(step, steps,
     patterns_uint8) is called every `every` steps and at the end. cancel: a CancelToken,
     checked at every step (raises engine.errors.Cancelled). truncate: stop the forward
-    pass at the layer. Regularized knobs: see engine.filter_params.Regularized (lr,
+    pass at the layer. Regularized knobs: see engine.filters.params.Regularized (lr,
     optimizer, param, decorrelate, decay, jitter, scale, rotate, tv, l2, pre_activation).
     A fixed-size model ignores `size` (see plan_size).
     """
@@ -195,7 +194,7 @@ class _State:
 
     filt: object  # tf int32 (N,): the filter of each image
     params: object  # tf float32: classic: the pixel image (N, H, W, C); regularized: the
-    #                 parametrisation's numbers (engine.filter_params.Fourier / Pixel)
+    #                 parametrisation's numbers (engine.filters.params.Fourier / Pixel)
     m: object = None  # regularized: the optimiser's first and second moments (Adam)
     v: object = None
     transforms: object = None  # regularized: (N, steps, 4) jitter / zoom / rotation per step
@@ -251,7 +250,7 @@ class _Classic:
 
 
 class _Regularized:
-    """Parametrised image, random transforms, penalties, an optimiser (engine.filter_params)."""
+    """Parametrised image, random transforms, penalties, an optimiser (engine.filters.params)."""
 
     def __init__(self, ascent: "_Ascent", cfg: fp.Regularized):
         self.a, self.cfg = ascent, cfg

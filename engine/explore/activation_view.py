@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from . import colormaps, grid
+from .. import colormaps, grid
 
 NORMALISATIONS = ("channel", "layer")
 DEFAULT_NORMALISATION = "channel"  # the seeds'
@@ -29,7 +29,7 @@ class ChannelStats:
 
 
 def normalise(act: np.ndarray, mode: str = "channel") -> np.ndarray:
-    """(H, W, C) float -> (C, H, W) uint8 (computed channels-last: engine.fast_grid)."""
+    """(H, W, C) float -> (C, H, W) uint8 (computed channels-last: engine.explore.fast_grid)."""
     from .fast_grid import normalise_hwc
 
     if mode not in NORMALISATIONS:

@@ -1,6 +1,6 @@
 """A least-recently-used store of numpy results, bounded by a memory budget in bytes.
 
-The exploration cache (engine/explore.py) keeps here, per image the model has seen, the
+The exploration cache (engine/explore/cache.py) keeps here, per image the model has seen, the
 activations of every spatial layer from one recorded forward pass, and per (image, class)
 the gradients of the class score at every spatial layer from one backward pass. Each
 entry knows its size (the sum of its arrays' `nbytes`); inserting an entry evicts the

@@ -34,7 +34,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from .errors import UserError
+from ..errors import UserError
 
 # Square root of the colour correlation of ImageNet photographs (the matrix lucid uses),
 # normalised so its largest column has unit norm.

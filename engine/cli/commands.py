@@ -1,0 +1,29 @@
+"""The sub-command table: each name and the module that holds it.
+
+To add a sub-command: write `engine/cli/NAME.py` with `add_parser(sub)` and
+`run(args, out, claimed)` (and, if it writes files, `claim(args, out)`: check them before
+any work), then add one line here. `main.py` reads NAMES to tell a sub-command from the
+window's options; engine.cli.dispatch builds the parser and runs the command from it.
+"""
+from __future__ import annotations
+
+import importlib
+
+# name -> module in engine.cli (the order of `convscope --help`)
+COMMANDS = {
+    "info": "info",
+    "predict": "predict",
+    "activations": "activations",
+    "filters": "filters",
+    "cam": "cam",
+    "video": "video",
+    "figure": "figure",
+    "batch": "batch",
+    "examples": "examples",
+}
+NAMES = tuple(COMMANDS)
+
+
+def module(name: str):
+    """The module of sub-command `name` (imported now)."""
+    return importlib.import_module(f"{__package__}.{COMMANDS[name]}")
