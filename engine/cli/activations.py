@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..errors import UserError
 from ..explore import activation_view
-from .common import model_command, open_for
+from .common import claim_picture, model_command, open_for
 
 
 def add_parser(sub) -> None:
@@ -18,13 +18,7 @@ def add_parser(sub) -> None:
     c.add_argument("--npy", help="raw activations (H, W, C) float32")
 
 
-def claim(args, out) -> dict:
-    from ..outputs import IMAGE_SUFFIXES
-
-    claimed = {"out": out.claim(args.out, IMAGE_SUFFIXES, "--out")}
-    if args.npy is not None:
-        claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
-    return claimed
+claim = claim_picture  # --out and --npy, checked before any work
 
 
 def run(args, out, claimed) -> tuple[int, str]:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from ..cam import registry as cam_registry
 from ..errors import UserError
-from .common import interruptible, model_command, open_for, to_json
+from .common import claim_picture, interruptible, model_command, open_for, to_json
 
 
 def add_parser(sub) -> None:
@@ -26,13 +26,7 @@ def add_parser(sub) -> None:
     c.add_argument("--json", action="store_true")
 
 
-def claim(args, out) -> dict:
-    from ..outputs import IMAGE_SUFFIXES
-
-    claimed = {"out": out.claim(args.out, IMAGE_SUFFIXES, "--out")}
-    if args.npy is not None:
-        claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
-    return claimed
+claim = claim_picture  # --out and --npy, checked before any work
 
 
 def run(args, out, claimed) -> tuple[int, str]:

@@ -67,6 +67,16 @@ def interruptible(work):
     return box["result"]
 
 
+def claim_picture(args, out) -> dict:
+    """Claim (check before any work) the --out picture and the optional --npy array."""
+    from ..outputs import IMAGE_SUFFIXES
+
+    claimed = {"out": out.claim(args.out, IMAGE_SUFFIXES, "--out")}
+    if getattr(args, "npy", None) is not None:
+        claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+    return claimed
+
+
 def check_numbers(args) -> None:
     """Ranges argparse cannot express, checked before TensorFlow loads."""
     from ..filters.spec import parse_filters

@@ -6,7 +6,7 @@ import sys
 
 from ..errors import UserError
 from ..filters import spec as filter_spec
-from .common import interruptible, model_command, open_for
+from .common import claim_picture, interruptible, model_command, open_for
 
 # Knobs of regularized filter patterns (engine.filters.params.Regularized), passed through.
 REGULARIZED_FLAGS = (
@@ -52,11 +52,8 @@ def add_parser(sub) -> None:
 
 def claim(args, out) -> dict:
     from ..filters.animation import SUFFIXES
-    from ..outputs import IMAGE_SUFFIXES
 
-    claimed = {"out": out.claim(args.out, IMAGE_SUFFIXES, "--out")}
-    if args.npy is not None:
-        claimed["npy"] = out.claim(args.npy, (".npy",), "--npy")
+    claimed = claim_picture(args, out)
     if args.animate is not None:
         claimed["animate"] = out.claim(args.animate, SUFFIXES, "--animate")
     return claimed
