@@ -15,6 +15,7 @@ from . import activation_view, filter_spec
 from .cam import registry as cam_registry
 from .errors import Cancelled, UserError, first_line
 from .filter_spec import parse_filters  # noqa: F401  (engine.cli.parse_filters, as before)
+from .model_options import add_model_options, from_args as model_options  # issue 18
 
 
 class _Parser(argparse.ArgumentParser):
@@ -47,6 +48,7 @@ def _parser() -> argparse.ArgumentParser:
         c.add_argument("--preprocess", default="auto", help="auto, none, rescale, caffe, tf or torch")
         c.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
         c.add_argument("--debug", action="store_true", help="show tracebacks")
+        add_model_options(c)  # --custom-objects, --trust-model, --head (engine.model_options)
         return c
 
     c = command("info", "describe a model: input, head, parameters, every layer")
@@ -264,7 +266,8 @@ def _work(args, out, claimed) -> tuple[int, str]:
     tf_runtime.init(args.device)  # configure the device before TensorFlow is imported
     from .model import open_model
 
-    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device,
+                       **model_options(args))
     from . import explore
 
     explore.enable(model, False)  # one question per run: the all-layer cache would not pay
@@ -421,7 +424,7 @@ def _print_info(s) -> None:  # engine.summary.ModelSummary
     print(f"model     {s.name}  ({s.source})")
     print(f"input     {' x '.join('?' if d is None else str(d) for d in s.input_shape)}  (preprocess: {s.preprocess})")
     if s.head.classes:
-        print(f"head      {s.head.activation} · {s.head.classes} classes")
+        print(f"head      {s.head.describe()}")
     else:
         shape = "x".join("?" if d is None else str(d) for d in s.head.output_shape)
         print(f"head      none: the output is {shape} (no classifier head; no predictions or CAMs)")
@@ -432,6 +435,8 @@ def _print_info(s) -> None:  # engine.summary.ModelSummary
         print(f"CAM layer {s.default_cam_layer} (default)")
     if s.note:
         print(f"note      {s.note}")
+    if s.outputs > 1:
+        print(f"outputs   {s.outputs_note()}")
     if s.layers:
         print()
         width = max(len(layer.path) for layer in s.layers)
