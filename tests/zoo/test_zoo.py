@@ -12,8 +12,9 @@ import pytest
 
 from engine.builtin_models import BUILTINS
 
-# Fast half: small networks at 64 px (about 1/4 of the CI budget of ~60 s on two cores).
-FAST = {"mobilenetv3small", "efficientnetb0", "efficientnetv2b0", "resnet50", "mobilenet"}
+# Fast half (CI): the squeeze-excitation families the default-layer rule got wrong, and
+# MobileNet's 1x1-conv head, at 64 px. ResNet/VGG/... are in tests/test_model_loading.py too.
+FAST = {"mobilenetv3small", "efficientnetb0", "mobilenet"}
 # The smallest input each family takes (Inception/Xception: >= 75 / 71 px); 64 px keeps a
 # 2x2 last map at stride 32, so the last conv block stays spatial.
 SIDE = {"inceptionv3": 96, "inceptionresnetv2": 96, "xception": 96, "nasnetmobile": 96,
@@ -78,10 +79,12 @@ def photo():
 
 
 def _feeds_classifier_pooling(km) -> str:
-    """Independent rule: the layer whose output the LAST global pooling / Flatten of the
-    model reads (SE blocks hold earlier GAPs; the classifier's is the last one)."""
-    pools = [l for l in km.layers if type(l).__name__ in
-             ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "Flatten")]
+    """Independent rule: the layer whose output the LAST global pooling of the model reads
+    (SE blocks hold earlier GAPs; the classifier's is the last one); a model without global
+    pooling (VGG): what its Flatten reads."""
+    kinds = [type(layer).__name__ for layer in km.layers]
+    pools = [layer for layer, k in zip(km.layers, kinds) if k in ("GlobalAveragePooling2D", "GlobalMaxPooling2D")] \
+        or [layer for layer, k in zip(km.layers, kinds) if k == "Flatten"]
     producer = pools[-1].input._keras_history.operation
     return producer.name
 
@@ -116,7 +119,10 @@ def test_gradcam_at_default_layer(zoo, photo):
     assert cam.layer == m.default_cam_layer
     assert cam.heatmap.shape == layer.output_shape[:2]
     assert np.isfinite(cam.heatmap).all() and 0.0 <= cam.heatmap.min() and cam.heatmap.max() <= 1.0
-    assert cam.class_index == m.predict(photo, top=1)[0].index
+    top = m.predict(photo, top=2)
+    if top[0].score - top[1].score > 1e-6:  # random weights may tie (all 1/1000)
+        assert cam.class_index == top[0].index
+    assert 0 <= cam.class_index < 1000
 
 
 def test_filters_0_1(zoo):
