@@ -92,8 +92,9 @@ def load_with_notes(path: str, *, trust_code: bool = False) -> tuple[keras.Model
             _translate_root(config, t)
             if t.problems and all(LAMBDA_REFUSED in p for p in t.problems):
                 # only Lambda layers stand in the way: one line that says how
-                raise UserError(f"{os.path.basename(path)} holds {len(t.problems)} Lambda "
-                                "layer(s) (Python code stored in the model file), which ConvScope "
+                names = ", ".join(_layer_names(t.problems))
+                raise UserError(f"{os.path.basename(path)} holds the Lambda layer(s) {names} "
+                                "(Python code stored in the model file), which ConvScope "
                                 "runs only if you trust the file: open it with --trust-model "
                                 "(Python: trust_model=True)",
                                 remedy=Remedy("trust_model", "Trust this file and open it", path))
@@ -116,6 +117,13 @@ def load_with_notes(path: str, *, trust_code: bool = False) -> tuple[keras.Model
         if path not in msg and os.path.basename(path) not in msg:
             msg = f"{os.path.basename(path)}: {msg}"
         raise UserError(msg, remedy=exc.remedy) from None
+
+
+def _layer_names(problems: list[str]) -> list[str]:
+    """The quoted layer names of messages.py's "layer 'NAME' (Class): ..." problems."""
+    import re
+
+    return [m.group(0)[len("layer "):] for p in problems for m in [re.match(r"layer '[^']*'", p)] if m]
 
 
 def _load_keras3_h5(path: str, trust_code: bool = False):
