@@ -132,7 +132,9 @@ class Worker:
 
         t0 = time.perf_counter()
         emit(J.Progress(**base, done=0, total=2, text=f"reading {job.spec}…"))
-        model = open_model(job.spec, preprocess=job.preprocess, device=job.device)
+        model = open_model(job.spec, preprocess=job.preprocess, device=job.device,
+                           custom_objects=list(job.custom_objects) or None,
+                           trust_model=job.trust_model, head=job.head)
         cancel.check()
         emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
         _warm_up(model)
