@@ -140,6 +140,7 @@ class Worker:
         _warm_up(model)
         from . import explore
 
+        explore.fit_budget(model)  # one process budget: the cache gets what the model leaves
         self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
         # Only now replace the old model: a file that fails to open leaves it working.
         if self.model is not None:
