@@ -186,10 +186,20 @@ def test_cli_info_says_which_head_and_why(capsys, tutorial, tmp_path):
     out, err = capsys.readouterr()
     doc = json.loads(out)
     assert code == 0 and doc["head"]["kind"] == "regression" and doc["head"]["chosen"] is True
+    # the command line's per-layer path (no exploration cache): the same classes and scores
+    z, _ = _tape_gradcam(open_model(tutorial[0]), _images()[1], 1.0)
     code = cli(["predict", "--model", tutorial[0], "--image", _save(_images()[1], tmp_path), "--json"])
     out, err = capsys.readouterr()
     assert code == 0, err
-    assert json.loads(out)["predictions"][0]["label"] in ("cat", "dog")
+    p_dog = 1.0 / (1.0 + np.exp(-z))
+    got = {p["label"]: p["score"] for p in json.loads(out)["predictions"]}
+    assert got == pytest.approx({"dog": p_dog, "cat": 1 - p_dog}, abs=1e-5)
+    code = cli(["cam", "--model", tutorial[0], "--image", _save(_images()[1], tmp_path),
+                "--out", str(tmp_path / "cam.png"), "--json"])
+    out, err = capsys.readouterr()
+    doc = json.loads(out)
+    assert code == 0 and doc["label"] == ("dog" if z > 0 else "cat")
+    assert doc["score"] == pytest.approx(abs(z), rel=1e-4, abs=1e-5)
     code = cli(["info", "--model", tutorial[0], "--head", "nonsense"])
     out, err = capsys.readouterr()
     assert code == 2 and err.startswith("error: ") and "--head" in err and len(err.splitlines()) == 1
