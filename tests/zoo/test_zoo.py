@@ -17,7 +17,8 @@ from engine.builtin_models import BUILTINS
 FAST = {"mobilenetv3small", "efficientnetb0", "mobilenet"}
 # The smallest input each family takes (Inception/Xception: >= 75 / 71 px); 64 px keeps a
 # 2x2 last map at stride 32, so the last conv block stays spatial.
-SIDE = {"inceptionv3": 96, "inceptionresnetv2": 96, "xception": 96, "nasnetmobile": 96,
+# Inception's last map is 1x1 below ~139 px (so no map to explain at all).
+SIDE = {"inceptionv3": 139, "inceptionresnetv2": 139, "xception": 96, "nasnetmobile": 96,
         "nasnetlarge": 96}
 
 # The last conv block of each architecture, read from keras.applications' source. Names
@@ -28,6 +29,7 @@ LAST_BLOCK = {
     "resnet50": "conv5_block3_out", "resnet101": "conv5_block3_out",
     "resnet152": "conv5_block3_out", "resnet50v2": "post_relu", "resnet101v2": "post_relu",
     "resnet152v2": "post_relu", "xception": "block14_sepconv2_act",
+    "inceptionv3": "mixed10", "inceptionresnetv2": "conv_7b_ac",
     "mobilenet": "conv_pw_13_relu", "mobilenetv2": "out_relu",
     "densenet121": "relu", "densenet169": "relu", "densenet201": "relu",
     "convnexttiny": "convnext_tiny_stage_3_block_2_identity",
