@@ -18,13 +18,17 @@ from .errors import Cancelled, UserError  # noqa: E402
 from .images import Image, from_array, load_image  # noqa: E402
 
 
-def open_model(spec, preprocess="auto", device="auto"):
+def open_model(spec, preprocess="auto", device="auto", *, custom_objects=None,
+               trust_model=False, head=None):
+    """See engine.model.open_model (custom_objects: FILE.py / pkg.module / {name: class};
+    trust_model: run Lambda code stored in the file; head: engine.heads.KINDS)."""
     from . import tf_runtime
 
     tf_runtime.init(device)  # before anything imports TensorFlow
     from .model import open_model as _open
 
-    return _open(spec, preprocess=preprocess, device=device)
+    return _open(spec, preprocess=preprocess, device=device, custom_objects=custom_objects,
+                 trust_model=trust_model, head=head)
 
 
 __all__ = ["open_model", "load_image", "from_array", "Image", "UserError", "Cancelled",

@@ -31,8 +31,12 @@ BUILTINS: dict[str, Builtin] = {name: Builtin(*row) for name, row in {
     "efficientnetb1": ("EfficientNetB1", 240, "none"),
     "efficientnetb2": ("EfficientNetB2", 260, "none"),
     "efficientnetb3": ("EfficientNetB3", 300, "none"),
+    "efficientnetb4": ("EfficientNetB4", 380, "none"),
     "efficientnetv2b0": ("EfficientNetV2B0", 224, "none"),
+    "efficientnetv2b3": ("EfficientNetV2B3", 300, "none"),
+    "efficientnetv2s": ("EfficientNetV2S", 384, "none"),
+    "efficientnetv2m": ("EfficientNetV2M", 480, "none"),
     "densenet121": ("DenseNet121", 224, "torch"), "densenet169": ("DenseNet169", 224, "torch"),
     "densenet201": ("DenseNet201", 224, "torch"),
-    "nasnetmobile": ("NASNetMobile", 224, "tf"), "convnexttiny": ("ConvNeXtTiny", 224, "none"),
+    "nasnetmobile": ("NASNetMobile", 224, "tf"), "nasnetlarge": ("NASNetLarge", 331, "tf"), "convnexttiny": ("ConvNeXtTiny", 224, "none"),
 }.items()}

@@ -56,6 +56,10 @@ class LoadModel(Job):
     spec: str = "demo"
     preprocess: str = "auto"
     device: str = "auto"
+    # engine.model_options: the user's code (FILE.py / pkg.module), trust, head kind
+    custom_objects: tuple = ()
+    trust_model: bool = False
+    head: str | None = None
     channel: ClassVar[str] = "load"
 
     def describe(self) -> str:

@@ -29,7 +29,9 @@ class Loaded:
     note: str = ""  # what the user should know (e.g. translated legacy config)
 
 
-def open_spec(spec: str) -> Loaded:
+def open_spec(spec: str, custom_objects: dict | None = None, trust_model: bool = False) -> Loaded:
+    """custom_objects: {name: class} the user's code defines (engine.model_options);
+    trust_model: run Python code stored in the file (Lambda layers)."""
     spec = os.fspath(spec).strip()
     if spec == "demo":
         if not os.path.isfile(DEMO_PATH):
@@ -44,11 +46,16 @@ def open_spec(spec: str) -> Loaded:
     if os.path.isdir(spec):
         return _open_savedmodel(spec)
     regular_file(spec, "model file")  # a FIFO would block the loader forever
-    return _open_file(spec)
-
-
-def _open_file(path: str) -> Loaded:
     import keras
+
+    with keras.saving.custom_object_scope(custom_objects or {}):
+        return _open_file(spec, custom_objects, trust_model)
+
+
+def _open_file(path: str, custom_objects: dict | None = None, trust_model: bool = False) -> Loaded:
+    import keras
+
+    from .model_options import explain_load_error
 
     suffix = os.path.splitext(path)[1].lower()
     note = ""
@@ -57,11 +64,15 @@ def _open_file(path: str) -> Loaded:
             raise UserError(f"{path} is not a valid .keras file (not a zip archive); "
                             "is it corrupt or truncated?")
         try:
-            model = keras.saving.load_model(path, compile=False)
+            model = keras.saving.load_model(path, compile=False, safe_mode=not trust_model)
         except Exception as exc:  # Keras raises many types for bad files
+            explained = explain_load_error(exc, path, custom_objects=custom_objects,
+                                           trust_model=trust_model)
+            if explained is not None:
+                raise explained from None
             raise UserError(f"Keras could not open {path}: {first_line(exc)}") from None
     elif suffix in (".h5", ".hdf5"):
-        model, note = _open_h5(path)
+        model, note = _open_h5(path, trust_model)
     else:
         raise UserError(f"{path}: not a model file ConvScope knows; open a .keras, .h5/.hdf5 "
                         "file, a SavedModel folder, builtin:NAME or demo")
@@ -72,17 +83,23 @@ def _open_file(path: str) -> Loaded:
                   note=note)
 
 
-def _open_h5(path: str):
+def _open_h5(path: str, trust_model: bool = False):
     """HDF5 files written by Keras 3 open as they are; files from Keras 2 / tf.keras go
     through the translating loader first, because Keras 3 refuses some and silently misreads
     others (hard_sigmoid, Normalization in nested models)."""
     from . import legacy_h5
 
     try:
-        model, notes = legacy_h5.load_with_notes(path)
+        model, notes = legacy_h5.load_with_notes(path, trust_code=trust_model)
     except UserError:
         raise
     except Exception as exc:  # h5py / Keras on a damaged file (found by tests/test_fuzz.py)
+        from .model_options import active_custom_objects, explain_load_error
+
+        explained = explain_load_error(exc, path, custom_objects=active_custom_objects(),
+                                       trust_model=trust_model)
+        if explained is not None:
+            raise explained from None
         raise UserError(f"could not read the HDF5 model {path}: {first_line(exc)}; "
                         "is it corrupt or truncated?") from None
     note = ""

@@ -28,16 +28,30 @@ class Prediction:
     score: float
 
 
-def open_model(spec: str, preprocess: str = "auto", device: str = "auto") -> "ConvModel":
-    """Open a model spec: path (.keras/.h5/SavedModel folder), builtin:NAME, or demo."""
+def open_model(spec: str, preprocess: str = "auto", device: str = "auto", *,
+               custom_objects=None, trust_model: bool = False,
+               head: str | None = None) -> "ConvModel":
+    """Open a model spec: path (.keras/.h5/SavedModel folder), builtin:NAME, or demo.
+
+    custom_objects: the user's code for custom layers: a FILE.py path, a `pkg.module` name,
+    a list of those, or a {name: class} dict (engine.model_options). trust_model: allow
+    Python code stored in the file (Lambda layers: Keras' safe_mode=False; the legacy HDF5
+    loader's trust_code). head: how to read the output (engine.heads.KINDS), None to guess.
+    """
+    from . import heads
+    from .model_options import load_custom_objects
+
+    head = heads.check_kind(head)  # a bad --head fails before TensorFlow starts
     device_name = tf_runtime.init(device)
     from .loading import open_spec
 
-    return ConvModel(open_spec(spec), preprocess=preprocess, device=device_name)
+    objects = load_custom_objects(custom_objects)
+    return ConvModel(open_spec(spec, custom_objects=objects, trust_model=trust_model),
+                     preprocess=preprocess, device=device_name, head=head)
 
 
 class ConvModel:
-    def __init__(self, loaded, preprocess: str = "auto", device: str = ""):
+    def __init__(self, loaded, preprocess: str = "auto", device: str = "", head: str | None = None):
         self.keras_model = loaded.keras_model
         self.name = loaded.name
         self.source = loaded.source
@@ -55,10 +69,14 @@ class ConvModel:
         self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
         self._by_path = {info.path: info for info in self.layers}
-        self.head = self._head()
+        self.head = self._head(loaded.labels, head)
         self.labels = (loaded.labels if self.head.classifier and loaded.labels
+                       and not self.head.regression
                        and len(loaded.labels) >= self.head.classes else None)
-        self.default_cam_layer = layer_tree.default_cam_layer(self.layers)
+        from . import default_layer
+
+        self.default_cam_layer = (None if self.predict_only
+                                  else default_layer.find(self.keras_model, self.layers))
 
     # -- description -------------------------------------------------------------------
     def layer(self, path: str, spatial: bool = False) -> LayerInfo:
@@ -96,6 +114,8 @@ class ConvModel:
     def label(self, index: int) -> str:
         if self.labels:
             return self.labels[index]
+        if self.head.regression:
+            return "the output value" if self.head.units == 1 else f"output {index}"
         return str(index)
 
     def class_index(self, wanted) -> int:
@@ -110,7 +130,7 @@ class ConvModel:
             name=self.name, source=self.source, input_shape=tuple(self.input_shape),
             preprocess=self.preprocess, head=self.head, params=params, device=self.device,
             predict_only=self.predict_only, default_cam_layer=self.default_cam_layer,
-            note=self.note, layers=tuple(self.layers))
+            note=self.note, layers=tuple(self.layers), output_names=self._output_names())
 
     def summary(self) -> dict:
         """describe() as a JSON-ready dict (`convscope info --json`)."""
@@ -168,8 +188,13 @@ class ConvModel:
             out = explore.scores(self, images)
             if out is not None:
                 return out
-        out, _ = self.forward(self.prepare(images))
-        return out
+        if self.head.squashed or not self.head.classifier:
+            out, _ = self.forward(self.prepare(images))
+            return out
+        # the model's own output is not what the head reads (a binary logit, --head):
+        # the logits, squashed as the head says (engine.heads)
+        logits, _ = self.forward(self.prepare(images), logits=True)
+        return _squash(logits, self.head.activation)
 
     def predict(self, images, top: int = 5):
         """Top predictions; a list of Prediction, or a list of lists for a list of images."""
@@ -229,6 +254,15 @@ class ConvModel:
         return filter_patterns(self, layer, filters=filters, size=size, steps=steps, **options)
 
     # -- internals ------------------------------------------------------------------------
+    def _output_names(self) -> tuple:
+        """Names of the model's outputs (the layers making them), in order."""
+        outputs = [] if self.predict_only else list(getattr(self.keras_model, "outputs", None) or [])
+        names = []
+        for i, t in enumerate(outputs):
+            history = getattr(t, "_keras_history", None)
+            names.append(history.operation.name if history is not None else f"output {i}")
+        return tuple(names)
+
     def _input_shape(self) -> tuple:
         m = self.keras_model
         shape = None
@@ -249,20 +283,27 @@ class ConvModel:
                             f"(H, W, C); this one takes {shape}")
         return tuple(None if s is None else int(s) for s in shape)
 
-    def _head(self) -> HeadInfo:
+    def _head(self, labels, kind: str | None) -> HeadInfo:
+        """What the output is (engine.heads): guessed from the model, or `kind` (--head)."""
+        from . import heads
+
         if self.predict_only:
             out = self.forward(self.prepare(image_io.from_array(np.zeros((32, 32, 3), np.uint8))))[0]
-            if out.ndim != 2:
-                return HeadInfo("none", 0, 0, tuple(out.shape[1:]))
-            units = int(out.shape[-1])
-            return HeadInfo("linear", units, units, (units,))
-        shape = self.keras_model.outputs[0].shape
-        if len(shape) != 2:  # a feature map (include_top=False) or a sequence: no classes
-            return HeadInfo("none", 0, 0, tuple(shape[1:]))
-        units = int(shape[-1]) if shape[-1] is not None else 1
-        act = head_activation(self.keras_model)
-        classes = 2 if act == "sigmoid" and units == 1 else units
-        return HeadInfo(act, units, classes, (units,))
+            return heads.read("linear", tuple(out.shape[1:]), labels, kind)
+        shape = tuple(self.keras_model.outputs[0].shape[1:])
+        # a feature map (include_top=False) or a sequence: no classes
+        return heads.read(head_activation(self.keras_model), shape, labels, kind)
+
+
+def _squash(z: np.ndarray, activation: str) -> np.ndarray:
+    """softmax / sigmoid / identity of logits (N, units), as the head reads them."""
+    z = np.asarray(z, np.float64)
+    if activation == "softmax":
+        e = np.exp(z - z.max(axis=1, keepdims=True))
+        return (e / e.sum(axis=1, keepdims=True)).astype(np.float32)
+    if activation == "sigmoid":
+        return (1.0 / (1.0 + np.exp(-z))).astype(np.float32)
+    return z.astype(np.float32)
 
 
 def _savedmodel_input_shape(layer):

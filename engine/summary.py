@@ -44,10 +44,23 @@ class HeadInfo:
     units: int  # size of the output vector (0: no classifier head)
     classes: int  # selectable classes (2 for a single sigmoid unit; 0: no classifier head)
     output_shape: tuple = ()  # the model's output without the batch axis
+    # engine.heads: softmax | sigmoid | logits | binary-logit | regression | none, why, and
+    # whether the user chose it (--head); squashed: the model's own output already is
+    # `activation` of the logits (so its plain output reads as the probabilities)
+    kind: str = ""
+    reason: str = ""
+    forced: bool = False
+    squashed: bool = True
 
     @property
     def binary_sigmoid(self) -> bool:
+        """One unit, two classes (a sigmoid unit or a binary logit): class 1's score is the
+        logit, class 0's its negation."""
         return self.activation == "sigmoid" and self.units == 1
+
+    @property
+    def regression(self) -> bool:
+        return self.kind == "regression"
 
     @property
     def classifier(self) -> bool:
@@ -59,7 +72,16 @@ class HeadInfo:
         return f"a {shape} {kind}"
 
     def as_dict(self) -> dict:
-        return {"activation": self.activation, "units": self.units, "classes": self.classes}
+        return {"activation": self.activation, "units": self.units, "classes": self.classes,
+                "kind": self.kind, "reason": self.reason, "chosen": self.forced}
+
+    def describe(self) -> str:
+        """One line for the model panel and `info`: the kind, the classes and why."""
+        if not self.classifier:
+            return f"none: the output is {self.describe_output()}"
+        what = ("the output value" if self.regression and self.units == 1 else
+                f"{self.classes} classes" if not self.regression else f"{self.units} values")
+        return f"{self.kind} · {what} ({self.reason})"
 
 
 @dataclass(frozen=True)
@@ -75,10 +97,23 @@ class ModelSummary:
     default_cam_layer: str | None
     note: str  # what the user should know ("" if nothing)
     layers: tuple = ()  # LayerInfo, in execution order, nested models expanded
+    output_names: tuple = ()  # the model's outputs (a multi-output model has several)
+
+    @property
+    def outputs(self) -> int:
+        return max(1, len(self.output_names))
+
+    def outputs_note(self) -> str:
+        """'' for one output; else says that every view explains the first."""
+        if self.outputs < 2:
+            return ""
+        return (f"{self.outputs} outputs ({', '.join(self.output_names)}); every view "
+                f"explains the first, {self.output_names[0]!r}")
 
     def as_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),
                 "output_shape": list(self.head.output_shape), "preprocess": self.preprocess,
                 "head": self.head.as_dict(), "params": self.params, "device": self.device,
                 "predict_only": self.predict_only, "default_cam_layer": self.default_cam_layer,
-                "note": self.note, "layers": [info.as_dict() for info in self.layers]}
+                "note": self.note, "outputs": list(self.output_names),
+                "layers": [info.as_dict() for info in self.layers]}

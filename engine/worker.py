@@ -132,12 +132,15 @@ class Worker:
 
         t0 = time.perf_counter()
         emit(J.Progress(**base, done=0, total=2, text=f"reading {job.spec}…"))
-        model = open_model(job.spec, preprocess=job.preprocess, device=job.device)
+        model = open_model(job.spec, preprocess=job.preprocess, device=job.device,
+                           custom_objects=list(job.custom_objects) or None,
+                           trust_model=job.trust_model, head=job.head)
         cancel.check()
         emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
         _warm_up(model)
         from .explore import cache as explore
 
+        explore.fit_budget(model)  # one process budget: the cache gets what the model leaves
         self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
         # Only now replace the old model: a file that fails to open leaves it working.
         if self.model is not None:

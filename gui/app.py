@@ -49,6 +49,9 @@ def parse_args(argv):
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--preprocess", default="auto")
     p.add_argument("--session", default=None, metavar="S.convscope", help="open a saved session")
+    from engine.model_options import add_model_options
+
+    add_model_options(p)  # --custom-objects, --trust-model, --head: for the --model opened
     return p.parse_args(argv)
 
 
@@ -130,7 +133,9 @@ def main(argv=None) -> int:
         settings = Settings()
     startup = Startup(model=args.model, images=list(args.image), view=args.view,
                       layer=args.layer, method=args.method, mode=args.mode, device=args.device,
-                      preprocess=args.preprocess, session=args.session_doc)
+                      preprocess=args.preprocess, session=args.session_doc,
+                      custom_objects=tuple(args.custom_objects or ()),
+                      trust_model=args.trust_model, head=args.head)
     window = MainWindow(settings, startup)
     crash_guard.install(lambda text, details: window.notify(text, details=details))
     try:

@@ -20,6 +20,7 @@ from . import inputs
 from .dataset_tools import DatasetTools
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
+from .model_options_ui import ModelOptions
 from .model_panel import ModelPanel
 from .notifications import NotificationBar
 from .session import Session
@@ -48,6 +49,9 @@ class Startup:
     device: str = "auto"
     preprocess: str = "auto"
     session: dict | None = None  # a .convscope document (engine.session_io) to restore
+    custom_objects: tuple = ()  # --custom-objects, --trust-model, --head (for this model)
+    trust_model: bool = False
+    head: str | None = None
 
 
 class MainWindow(QMainWindow):
@@ -98,6 +102,7 @@ class MainWindow(QMainWindow):
         self.status = JobStatus()
         self.statusBar().addPermanentWidget(self.status)
         self.actions_ = WindowActions(self)
+        self.model_options = ModelOptions(self, self.startup)  # Model menu, trust / code offers
         self.sessions = SessionFiles(self)  # save / open / autosave (gui/session_file.py)
         if self.startup.session:
             self.sessions.start_with(self.startup.session)
@@ -179,10 +184,12 @@ class MainWindow(QMainWindow):
                 self.session.set_image(images[current])
 
     # -- commands -------------------------------------------------------------------------
-    def open_model(self, spec: str) -> None:
+    def open_model(self, spec: str, **options) -> None:
+        """options: custom_objects, trust_model, head (gui.model_options_ui)."""
         self.client.cancel()  # nothing queued for the old model is worth finishing
         self.client.send(J.LoadModel(spec=spec, device=self.startup.device,
-                                     preprocess=self.startup.preprocess))
+                                     preprocess=self.startup.preprocess,
+                                     **self.model_options.options_for(spec, options)))
         self._loading = spec
         self.model_panel.show_loading(f"opening {spec}…" if self.session.device else
                                       f"loading TensorFlow…<br>then opening {spec}")
@@ -246,6 +253,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, r: J.ModelLoaded) -> None:
         self.session.set_model(r)
         self.model_panel.set_model(r)
+        self.model_options.on_loaded(r.summary)
         self.status.set_device(r.summary.device or self.session.device)
         self.status.set_note(r.explore_note)
         self.setWindowTitle(f"ConvScope — {r.summary.name}")
@@ -305,7 +313,7 @@ class MainWindow(QMainWindow):
         whose ImageNet weights are unavailable: open it with random weights."""
         if remedy is not None and remedy.kind == "open_model":
             return {"action": remedy.label, "callback": lambda: self.open_model(remedy.argument)}
-        return {}
+        return self.model_options.remedy_action(remedy)  # trust a Lambda, run MODEL.custom.py
 
     def _on_warning(self, r: J.JobWarning) -> None:
         """A Python warning raised on the engine thread: shown once per text."""

@@ -80,12 +80,12 @@ class ModelPanel(QWidget):
                                      f"{s.source}</span>")
         self.fields["input"].setText(f"{shape_text(s.input_shape)}  "
                                      f"(preprocess: {s.preprocess})")
-        self.fields["head"].setText(f"{s.head.activation} · {s.head.classes} classes"
-                                    if s.head.classes else
+        self.fields["head"].setText(s.head.describe() if s.head.classes else
                                     f"none: outputs {shape_text(s.head.output_shape)}")
+        self.fields["head"].setToolTip(s.head.reason)
         self.fields["params"].setText(f"{s.params:,}" if s.params is not None else "—")
         self.fields["device"].setText(s.device or "—")
-        notes = [n for n in (s.note, loaded.cam_note) if n]
+        notes = [n for n in (s.note, s.outputs_note(), loaded.cam_note) if n]
         self.note.setText("\n".join(dict.fromkeys(notes)))
         self.note.setVisible(bool(notes))
         self.tree_model.set_layers(s.layers, s.default_cam_layer)

@@ -7,6 +7,10 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+# One pytest process holds dozens of models at once; a window's exploration cache gets only
+# what the process budget leaves beside them (engine/process_memory.py), so the suite gives
+# itself room. The budget's own tests set the variable themselves (monkeypatch).
+os.environ.setdefault("CONVSCOPE_MEMORY_BUDGET", "16G")
 
 import numpy as np
 import pytest

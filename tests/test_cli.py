@@ -23,7 +23,8 @@ def test_info_json(capsys, nested_path):
     code, out, err = run_cli(capsys, "info", "--model", nested_path, "--json")
     assert code == 0, err
     doc = json.loads(out)
-    assert doc["head"] == {"activation": "softmax", "units": 5, "classes": 5}
+    assert doc["head"] == {"activation": "softmax", "units": 5, "classes": 5, "kind": "softmax",
+                           "reason": "the output layer applies softmax", "chosen": False}
     assert doc["input_shape"] == [64, 64, 3] and doc["output_shape"] == [5]
     import keras
 

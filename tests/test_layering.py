@@ -222,3 +222,21 @@ def test_capabilities_live_in_their_packages():
         doc = ast.get_docstring(ast.parse(open(os.path.join(ROOT, "engine", package, "__init__.py"),
                                                encoding="utf-8").read()))
         assert doc and "Entry point" in doc, package
+
+
+def test_every_relative_import_names_a_module_that_exists():
+    # Lazy imports inside functions run only when their path runs: a module moved to a
+    # package (or a typo) would fail there, late. Each `from .x import y` must name a module.
+    missing = []
+    for top in ("engine", "gui"):
+        for path in _modules(top):
+            package = _module_name(path).split(".")
+            if not path.endswith("__init__.py"):
+                package = package[:-1]
+            for node in ast.walk(ast.parse(open(path, encoding="utf-8").read(), path)):
+                if isinstance(node, ast.ImportFrom) and node.level and node.module:
+                    base = package[:len(package) - (node.level - 1)] + node.module.split(".")
+                    where = os.path.join(ROOT, *base)
+                    if not (os.path.isfile(where + ".py") or os.path.isfile(os.path.join(where, "__init__.py"))):
+                        missing.append(f"{_rel(path)}:{node.lineno} {'.' * node.level}{node.module}")
+    assert not missing, missing

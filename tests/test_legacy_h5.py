@@ -152,7 +152,9 @@ def test_lambda_needs_trust(files):
     with pytest.raises(UserError) as info:
         legacy_h5.load(fx.path)
     message = str(info.value)
-    assert "'scale'" in message and "Lambda" in message and "trust_code" in message
+    # one line that names the layer and says how: --trust-model (open_model(trust_model=True))
+    assert "'scale'" in message and "Lambda" in message and "--trust-model" in message
+    assert "\n" not in message and info.value.remedy.kind == "trust_model"
     model = legacy_h5.load(fx.path, trust_code=True)
     np.testing.assert_allclose(np.asarray(model(fx.x, training=False)), fx.y, atol=ATOL)
 

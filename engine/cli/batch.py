@@ -79,7 +79,10 @@ def run(args, _out=None, _claimed=None) -> int:
         raise UserError("--class label needs a LIST.csv with a label column")
     from ..model import open_model
 
-    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    from ..model_options import from_args
+
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device,
+                       **from_args(args))
     model.require_layers("batch")
     if settings.layer is not None:
         model.layer(settings.layer, spatial=True)

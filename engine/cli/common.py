@@ -28,6 +28,9 @@ def model_command(sub, name: str, help_text: str) -> argparse.ArgumentParser:
     c.add_argument("--preprocess", default="auto", help="auto, none, rescale, caffe, tf or torch")
     c.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     c.add_argument("--debug", action="store_true", help="show tracebacks")
+    from ..model_options import add_model_options
+
+    add_model_options(c)  # --custom-objects, --trust-model, --head (issue 18)
     return c
 
 
@@ -123,8 +126,10 @@ def open_for(args):
     tf_runtime.init(args.device)  # configure the device before TensorFlow is imported
     from ..explore import cache as explore
     from ..model import open_model
+    from ..model_options import from_args as model_options
 
-    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device,
+                       **model_options(args))
     explore.enable(model, False)
     return model, image
 

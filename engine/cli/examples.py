@@ -54,7 +54,10 @@ def run(args, _out=None, _claimed=None) -> int:
     from ..dataset.sources import model_sha256
     from ..model import open_model
 
-    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    from ..model_options import from_args
+
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device,
+                       **from_args(args))
     info = model.layer(args.layer, spatial=True)
     channels = (parse_filters(args.channels).copy() if args.channels
                 else list(range(min(64, info.channels or 0))))

@@ -31,6 +31,9 @@ def add_parser(sub) -> None:
     c.add_argument("--preprocess", default="auto", help="auto, none, rescale, caffe, tf or torch")
     c.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     c.add_argument("--debug", action="store_true", help="show tracebacks")
+    from ..model_options import add_model_options
+
+    add_model_options(c)  # --custom-objects, --trust-model, --head
     c.add_argument("--image", action="append", default=[], help="an image (repeat for more)")
     c.add_argument("--out", default=None, help="FIG.pdf, .svg, .png or .tif (the format follows)")
     c.add_argument("--kind", default=None, help="cam, methods, layers, classes, activations, filters or curves")
@@ -163,7 +166,7 @@ def run(args, _out=None, _claimed=None) -> int:
     images = [load_image(p) for p in spec.images]
     if args.model != "demo" and not args.model.startswith("builtin:") and not os.path.exists(args.model):
         raise UserError(f"model file not found: {args.model}")
-    model = _open(args.model, args.preprocess, args.device)
+    model = _open(args.model, args.preprocess, args.device, args)
     interruptible(lambda token: make_figure(model, spec, options, out=args.out, fmt=fmt,
                                             images=images, npy_dir=args.npy_dir, cancel=token))
     _report(spec, args.out, args.npy_dir)
@@ -191,7 +194,7 @@ def _remake(args) -> int:
     spec.check()
     options.check()
     images = [load_image(p) for p in paths]
-    model = _open(recipe["model"]["spec"], recipe.get("preprocess") or "auto", args.device)
+    model = _open(recipe["model"]["spec"], recipe.get("preprocess") or "auto", args.device, args)
     interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
                                             images=images, npy_dir=args.npy_dir, cancel=token))
     _report(spec, out, args.npy_dir)
@@ -204,13 +207,15 @@ def _init(device: str) -> None:
     tf_runtime.init(device)  # quiet TensorFlow and pick the device before it is imported
 
 
-def _open(spec: str, preprocess: str, device: str):
+def _open(spec: str, preprocess: str, device: str, args=None):
     if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
         raise UserError(f"model file not found: {spec}")
     _init(device)
     from ..model import open_model
 
-    return open_model(spec, preprocess=preprocess, device=device)
+    from ..model_options import from_args
+
+    return open_model(spec, preprocess=preprocess, device=device, **from_args(args))
 
 
 def _check_out(out: str, npy_dir: str | None) -> None:

@@ -23,7 +23,7 @@ def _print_info(s) -> None:  # engine.summary.ModelSummary
     print(f"model     {s.name}  ({s.source})")
     print(f"input     {' x '.join('?' if d is None else str(d) for d in s.input_shape)}  (preprocess: {s.preprocess})")
     if s.head.classes:
-        print(f"head      {s.head.activation} · {s.head.classes} classes")
+        print(f"head      {s.head.describe()}")
     else:
         shape = "x".join("?" if d is None else str(d) for d in s.head.output_shape)
         print(f"head      none: the output is {shape} (no classifier head; no predictions or CAMs)")
@@ -34,6 +34,8 @@ def _print_info(s) -> None:  # engine.summary.ModelSummary
         print(f"CAM layer {s.default_cam_layer} (default)")
     if s.note:
         print(f"note      {s.note}")
+    if s.outputs > 1:
+        print(f"outputs   {s.outputs_note()}")
     if s.layers:
         print()
         width = max(len(layer.path) for layer in s.layers)

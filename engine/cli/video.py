@@ -79,7 +79,10 @@ def run(args, _out=None, _claimed=None) -> int:
     tf_runtime.init(args.device)
     from ..model import open_model
 
-    model = open_model(args.model, preprocess=args.preprocess, device=args.device)
+    from ..model_options import from_args
+
+    model = open_model(args.model, preprocess=args.preprocess, device=args.device,
+                       **from_args(args))
     class_index = None if str(args.class_).lower() == "top" else model.class_index(args.class_)
     if options.layer is not None:
         model.layer(options.layer, spatial=True)

@@ -40,9 +40,24 @@ _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _tokens = itertools.count(1)
 
 
+_cap = [STORE.budget]  # the configured budget; fit_budget keeps within it
+
+
 def configure(budget: int | None = None, fraction: float | None = None) -> None:
     """The cache's budget in bytes, or as a fraction of the RAM available now."""
     STORE.configure(budget=budget, fraction=fraction)
+    _cap[0] = STORE.budget
+
+
+def fit_budget(m) -> int:
+    """Shrink the cache to what the process budget leaves beside `m` (engine.process_memory:
+    CONVSCOPE_MEMORY_BUDGET or the default, minus the resident set with the model's
+    weights and traces, minus one job), within the configured budget. Called when a model
+    has been opened; returns the cache's budget."""
+    from ..process_memory import cache_budget
+
+    STORE.configure(budget=cache_budget(m, _cap[0]))
+    return STORE.budget
 
 
 @dataclass(frozen=True)

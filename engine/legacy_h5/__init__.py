@@ -44,11 +44,11 @@ import os
 
 import keras
 
-from ..errors import UserError
+from ..errors import Remedy, UserError
 from .build import _build
 from .messages import _first_line, _problem_message
 from .stand_ins import SlicingOpLambda, TFOpLambda, ThresholdedReLU, keras2_hard_sigmoid
-from .translate import _notes, _Translation, _translate_root, translate_config
+from .translate import LAMBDA_REFUSED, _notes, _Translation, _translate_root, translate_config
 from .weights import _load_weights
 
 __all__ = ["load", "load_with_notes", "translate_config", "keras2_hard_sigmoid",
@@ -81,7 +81,7 @@ def load_with_notes(path: str, *, trust_code: bool = False) -> tuple[keras.Model
             version = f.attrs.get("keras_version", b"")
             version = version.decode() if hasattr(version, "decode") else str(version)
             if version.startswith("3."):
-                return _load_keras3_h5(path), []
+                return _load_keras3_h5(path, trust_code), []
             try:
                 config = json.loads(raw.decode("utf-8") if hasattr(raw, "decode") else raw)
             except ValueError as exc:
@@ -90,6 +90,14 @@ def load_with_notes(path: str, *, trust_code: bool = False) -> tuple[keras.Model
             t = _Translation(trust_code)
             config = copy.deepcopy(config)
             _translate_root(config, t)
+            if t.problems and all(LAMBDA_REFUSED in p for p in t.problems):
+                # only Lambda layers stand in the way: one line that says how
+                names = ", ".join(_layer_names(t.problems))
+                raise UserError(f"{os.path.basename(path)} holds the Lambda layer(s) {names} "
+                                "(Python code stored in the model file), which ConvScope "
+                                "runs only if you trust the file: open it with --trust-model "
+                                "(Python: trust_model=True)",
+                                remedy=Remedy("trust_model", "Trust this file and open it", path))
             if t.problems:
                 raise UserError(_problem_message(os.path.basename(path), t.problems))
             model = _build(config, t, trust_code)
@@ -108,11 +116,24 @@ def load_with_notes(path: str, *, trust_code: bool = False) -> tuple[keras.Model
         msg = str(exc)
         if path not in msg and os.path.basename(path) not in msg:
             msg = f"{os.path.basename(path)}: {msg}"
-        raise UserError(msg) from None
+        raise UserError(msg, remedy=exc.remedy) from None
 
 
-def _load_keras3_h5(path: str):
+def _layer_names(problems: list[str]) -> list[str]:
+    """The quoted layer names of messages.py's "layer 'NAME' (Class): ..." problems."""
+    import re
+
+    return [m.group(0)[len("layer "):] for p in problems for m in [re.match(r"layer '[^']*'", p)] if m]
+
+
+def _load_keras3_h5(path: str, trust_code: bool = False):
+    from ..model_options import active_custom_objects, explain_load_error
+
     try:
-        return keras.saving.load_model(path, compile=False)
+        return keras.saving.load_model(path, compile=False, safe_mode=not trust_code)
     except Exception as exc:
+        explained = explain_load_error(exc, path, custom_objects=active_custom_objects(),
+                                       trust_model=trust_code)
+        if explained is not None:
+            raise explained from None
         raise UserError(f"Keras 3 could not open {path}: {_first_line(exc)}") from None

@@ -21,7 +21,11 @@ def _scopes(trust_code: bool):
     stack = ExitStack()
     stack.enter_context(saving_options.keras_option_scope(use_legacy_config=True))
     stack.enter_context(serialization_lib.SafeModeScope(not trust_code))
-    stack.enter_context(keras.saving.custom_object_scope(_CUSTOM_OBJECTS))
+    from ..model_options import active_custom_objects
+
+    # the user's --custom-objects (an outer scope) stay visible: Keras' scope replaces
+    stack.enter_context(keras.saving.custom_object_scope(
+        {**(active_custom_objects() or {}), **_CUSTOM_OBJECTS}))
     return stack
 
 

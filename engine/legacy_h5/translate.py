@@ -6,6 +6,8 @@ import copy
 import json
 
 from ..errors import UserError
+
+LAMBDA_REFUSED = "open it with --trust-model (Python: trust_model=True)"
 from .messages import _label, _problem_message
 from .nodes import _skips_first_node, _translate_node
 from .stand_ins import _tf_symbol, keras2_hard_sigmoid
@@ -235,7 +237,7 @@ def _translate_entry(entry: dict, where: str, t: _Translation, legacy: bool = Tr
     elif cls == "Lambda":
         t.problem(where, cls, "a Lambda layer holds Python bytecode, and running code from a "
                               "model file is off by default (replace the Lambda by built-in "
-                              "layers, or open the file with trust_code=True if you trust it)")
+                              f"layers, or {LAMBDA_REFUSED} if you trust the file)")
     elif cls in _REMOVED:
         t.problem(where, cls, _REMOVED[cls])
 
