@@ -200,7 +200,7 @@ def _run(args) -> int:
     whole command succeeds (engine.outputs); the report line is printed after that."""
     from . import outputs
 
-    with outputs.Outputs() as out:
+    with outputs.Outputs(outputs.command_inputs(args)) as out:  # no output overwrites an input
         claimed = _claim_outputs(args, out)
         result = _work(args, out, claimed)
     # a sub-command module's run(args) returns its exit status alone
@@ -231,7 +231,7 @@ def _claim_outputs(args, out) -> dict:
         from .video_io import OUTPUT_SUFFIXES, check_output
 
         check_output(args.out)  # its own message, naming the video formats
-        check_destination(args.out, OUTPUT_SUFFIXES, "--out")
+        check_destination(args.out, OUTPUT_SUFFIXES, "--out", out.inputs)
     return claimed
 
 

@@ -45,6 +45,9 @@ def run(args) -> int:
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {args.out}: folder {folder} does not exist")
     items = list_items(args.images, args.limit)
+    from .outputs import check_not_input, command_inputs
+
+    check_not_input(args.out, command_inputs(args) + [("--images", it.path) for it in items], "--out")
     _check_model_spec(args.model)
     from . import tf_runtime
 
