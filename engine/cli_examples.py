@@ -60,7 +60,7 @@ def run(args) -> int:
     info = model.layer(args.layer, spatial=True)
     channels = (parse_filters(args.channels).copy() if args.channels
                 else list(range(min(64, info.channels or 0))))
-    index_dir = args.index or examples.default_index_dir()
+    index_dir = examples.check_index_dir(args.index) if args.index else examples.default_index_dir()
     sha = model_sha256(model)
     index = examples.load(index_dir, sha, args.layer, list_hash(items))
     reused = index is not None and examples.covers(index, channels, args.top, args.score)

@@ -49,13 +49,16 @@ class Settings:
             raise UserError(f"--save-maps {self.save_maps!r}: use none, npy or png")
         if not self.methods:
             raise UserError("--methods names no method")
-        if self.steps < 1:
-            raise UserError("--steps must be at least 1")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise UserError(f"--steps must be between 1 and {MAX_STEPS}, not {self.steps}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["methods"], d["metrics"] = list(self.methods), list(self.metrics)
         return d
+
+
+MAX_STEPS = 1000  # curve steps: each is a forward pass of the whole batch; 50 is the papers'
 
 
 def error_row(d: Decoded, reason: str) -> dict:
