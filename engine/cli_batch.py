@@ -57,7 +57,7 @@ def run(args) -> int:
         v = getattr(args, name)
         if v is not None and v < low:
             raise UserError(f"--{name.replace('_', '-')} must be at least {low}, not {v}")
-    from .dataset.explain import MAX_STEPS
+    from .dataset.metrics import MAX_STEPS
 
     if args.steps > MAX_STEPS:  # each step is a forward pass of the batch: bounded
         raise UserError(f"--steps must be between 1 and {MAX_STEPS}, not {args.steps}")

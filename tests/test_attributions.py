@@ -202,8 +202,11 @@ def test_guided_gradcam_is_guided_backprop_times_upsampled_gradcam(demo, star):
     gb = demo.cam(star, method="guided-backprop").info["gradient"]
     gc = demo.cam(star, method="gradcam")
     ggc = demo.cam(star, method="guided-gradcam")
-    up = tf.image.resize(gc.heatmap[None, :, :, None], gb.shape[:2], method="bilinear").numpy()[0]
-    ref = gb * np.clip(up, 0, 1)
+    # the paper's map: ReLU(sum_k alpha_k A^k) from the raw Grad-CAM, not its [0, 1] copy
+    relu = np.maximum(gc.raw, 0.0).astype(np.float32)
+    assert relu.max() > 1.5 or relu.max() < 0.5, "a max near 1 would not tell the two apart"
+    up = tf.image.resize(relu[None, :, :, None], gb.shape[:2], method="bilinear").numpy()[0]
+    ref = gb * up
     np.testing.assert_allclose(ggc.info["gradient"], ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max())
     np.testing.assert_allclose(ggc.raw, np.abs(ref).max(axis=-1), rtol=1e-4,
                                atol=1e-6 * np.abs(ref).max())

@@ -20,6 +20,7 @@ from ..cam.api import method_name
 from ..cam.overlay import upsample
 from ..errors import Cancelled, UserError
 from . import metrics as M
+from .metrics import MAX_STEPS
 from .loader import Decoded, decode
 
 
@@ -56,9 +57,6 @@ class Settings:
         d = asdict(self)
         d["methods"], d["metrics"] = list(self.methods), list(self.metrics)
         return d
-
-
-MAX_STEPS = 1000  # curve steps: each is a forward pass of the whole batch; 50 is the papers'
 
 
 def error_row(d: Decoded, reason: str) -> dict:

@@ -64,9 +64,38 @@ def captured_stderr():
         sink.close()
 
 
+def host_port(address: str | None) -> tuple[str, int] | None:
+    """(host, port) of `HOST:PORT` or `ray://HOST:PORT`; None for auto, local, or others."""
+    if not address:
+        return None
+    rest = address.split("://", 1)[1] if "://" in address else address
+    host, sep, port = rest.rstrip("/").rpartition(":")
+    if not sep or not port.isdigit() or not host:
+        return None
+    return host.strip("[]"), int(port)
+
+
+def check_reachable(address: str | None, timeout: float = 5.0) -> None:
+    """A TCP connection to the cluster's port, before ray.init: Ray itself retries an
+    address nobody listens on for minutes. UserError (one line) when it fails."""
+    import socket
+
+    hp = host_port(address)
+    if hp is None:
+        return
+    try:
+        with socket.create_connection(hp, timeout=timeout):
+            pass
+    except OSError as exc:
+        why = "timed out" if isinstance(exc, socket.timeout) else (exc.strerror or str(exc))
+        raise UserError(f"cannot start or reach the Ray cluster at {address} ({why}: is "
+                        "`ray start --head` running there, on that port?)") from None
+
+
 def connect(ray, address: str | None) -> None:
     """ray.init for `batch` (a local instance, or the cluster at `address`); UserError,
     one line, when it cannot."""
+    check_reachable(address)
     if address and "RAY_AUTH_MODE" not in os.environ and token_available():
         os.environ["RAY_AUTH_MODE"] = "token"  # as `ray start` does when a token exists
     where = f"the Ray cluster at {address}" if address else "a local Ray instance"
