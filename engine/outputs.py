@@ -23,6 +23,11 @@ A command that writes files opens one `Outputs` for its whole run:
   with the others) all require a claimed path. OS errors while writing (a full disk, a folder
   that became read-only) become UserError("cannot write ...: the disk is full").
 - The module-level `save_png` / `save_npy` / `write_file(path, fn)` do claim + write + commit for one file (the GUI's exports); `check_destination` is the check alone.
+- An output never overwrites an input: `Outputs(inputs=...)` (and `check_destination(...,
+  inputs=...)`) refuses, before any work, a destination that is the same file as one of the
+  command's inputs — the same (st_dev, st_ino) when both exist, so symlinks, `./`, `..` and
+  hard links are all seen through; else the same real path. `command_inputs(args)` lists a
+  command line's inputs (--image, --input, --model, --recipe, --images LIST.csv).
 Temp files are named `.convscope-*`; an `atexit` hook removes any still registered.
 """
 from __future__ import annotations
@@ -67,13 +72,60 @@ def _short_write(exc: OSError, folder: str | None) -> bool:
         return False
 
 
-def check_destination(path, suffixes=None, flag: str = "output") -> str:
-    """The absolute path if a file can be written there; UserError saying why not."""
+def same_file(a, b) -> bool:
+    """Do paths a and b name one file? The same device and inode when both exist (a
+    symlink, `./x`, `dir/../x` or a hard link to the same file all are); else the same
+    real path (symlinks resolved)."""
+    try:
+        sa, sb = os.stat(a), os.stat(b)
+    except (OSError, ValueError):
+        try:
+            return os.path.realpath(a) == os.path.realpath(b)
+        except (OSError, ValueError):
+            return False
+    return (sa.st_dev, sa.st_ino) == (sb.st_dev, sb.st_ino)
+
+
+def _inputs(inputs) -> list[tuple[str, str]]:
+    """(role, path) pairs from pairs or bare paths; None and '' dropped."""
+    out = []
+    for item in inputs or ():
+        role, path = item if isinstance(item, tuple) else ("input", item)
+        if path is not None and str(path).strip():
+            out.append((role, os.fspath(path)))
+    return out
+
+
+def check_not_input(path, inputs, flag: str = "output") -> None:
+    """UserError when writing `path` would overwrite one of `inputs` (see same_file)."""
+    for role, given in _inputs(inputs):
+        if same_file(path, given):
+            shown = f"{flag} {path}" if flag.startswith("-") else str(path)
+            raise UserError(f"{shown} is the {role} file {given}; writing it would overwrite "
+                            "the input: give the output another name")
+
+
+def command_inputs(args) -> list[tuple[str, str]]:
+    """The files a parsed command line reads: --image (one or several), --input, --model
+    (a file), --recipe and --images when it is a LIST.csv, as (flag, path) pairs."""
+    found = []
+    for name in ("image", "input", "model", "recipe", "images", "mask"):
+        value = getattr(args, name, None)
+        for v in (value if isinstance(value, (list, tuple)) else [value]):
+            if isinstance(v, str) and v.strip():
+                found.append((f"--{name}", v))
+    return found
+
+
+def check_destination(path, suffixes=None, flag: str = "output", inputs=()) -> str:
+    """The absolute path if a file can be written there (and it is none of `inputs`);
+    UserError saying why not."""
     if path is None or str(path).strip() == "":
         raise UserError(f"{flag}: give a file name")
     path = os.path.abspath(os.fspath(path))
     folder, name = os.path.split(path)
     shown = f"{flag} {path}" if flag.startswith("-") else path
+    check_not_input(path, inputs, flag)
     if suffixes and not name.lower().endswith(tuple(s.lower() for s in suffixes)):
         raise UserError(f"cannot write {shown}: give a file name ending in "
                         f"{' or '.join(suffixes[:3])}{' ...' if len(suffixes) > 3 else ''}")
@@ -103,14 +155,15 @@ def check_destination(path, suffixes=None, flag: str = "output") -> str:
 class Outputs:
     """The files one command writes; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, inputs=()) -> None:
+        self.inputs = _inputs(inputs)  # (role, path): files no output may overwrite
         self._claimed: dict[str, str] = {}  # final path -> flag
         self._temps: dict[str, str] = {}  # final path -> temp path holding its content
         self.committed: list[str] = []
 
     # -- before the work ------------------------------------------------------------------
     def claim(self, path, suffixes=None, flag: str = "output") -> str:
-        final = check_destination(path, suffixes, flag)
+        final = check_destination(path, suffixes, flag, self.inputs)
         if final in self._claimed:
             raise UserError(f"{flag} and {self._claimed[final]} name the same file {final}; "
                             "give each output its own name")
@@ -242,9 +295,9 @@ def save_npy(path, array: np.ndarray) -> None:
         out.save_npy(out.claim(path, (".npy",), "--npy"), array)
 
 
-def write_file(path, fn, suffixes=None) -> None:
+def write_file(path, fn, suffixes=None, inputs=()) -> None:
     """Check, write (fn(temp_path)) and commit one file of any kind (streamed outputs
-    such as videos too)."""
-    with Outputs() as out:
+    such as videos too); `inputs`: files it must not overwrite."""
+    with Outputs(inputs) as out:
         out.write(out.claim(path, suffixes), fn)
 

@@ -27,10 +27,15 @@ def _sha256(path: str, mtime_ns: int, size: int) -> str:
 
 
 def file_hash(path: str) -> str | None:
-    """SHA-256 of a file (or SavedModel folder), cached while its size and time stay."""
+    """SHA-256 of a file (or SavedModel folder), cached while its size and time stay;
+    None for a FIFO or a device (from os.stat: hashing would block or never end)."""
+    import stat
+
     try:
         st = os.stat(path)
     except OSError:
+        return None
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):
         return None
     return _sha256(os.path.abspath(path), st.st_mtime_ns, st.st_size)
 
@@ -70,14 +75,20 @@ def save(path: str, doc: dict) -> None:
 
 def load(path: str) -> dict:
     """A session document, checked; UserError (one line) if it is not one."""
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise UserError(f"session file not found: {path}")
+    from .input_files import regular_file
+
+    regular_file(path, "session file")
     try:
         with open(path, encoding="utf-8") as f:
             doc = json.load(f)
     except (ValueError, UnicodeDecodeError):
         raise UserError(f"{path} is not a ConvScope session (not valid JSON); "
                         "it may be damaged") from None
+    except RecursionError:  # [[[[...]]]] thousands deep
+        raise UserError(f"{path} is not a ConvScope session (its JSON is nested too "
+                        "deeply)") from None
     except OSError as exc:
         raise UserError(f"cannot read {path}: {exc.strerror or exc}") from None
     if not isinstance(doc, dict) or "convscope_session" not in doc:
@@ -93,7 +104,23 @@ def load(path: str) -> dict:
         raise UserError(f"{path} is damaged: its image list is not readable")
     if model is not None and not (isinstance(model, dict) and isinstance(model.get("spec"), str)):
         raise UserError(f"{path} is damaged: its model entry is not readable")
+    if model is not None:
+        _check_model_path(path, model["spec"])
     return doc
+
+
+def _check_model_path(path: str, spec: str) -> None:
+    """A session's model that names a FIFO or a device is refused (from os.stat): loading
+    or hashing it would block or never end."""
+    from .figures.recipe import model_file
+    from .input_files import regular_file
+
+    file = model_file(spec) if spec.strip() else None
+    if file and os.path.exists(file) and not os.path.isdir(file):
+        try:
+            regular_file(file, "model file")
+        except UserError as exc:
+            raise UserError(f"{path}: its model {exc}") from None
 
 
 def problems(doc: dict) -> list[str]:

@@ -202,8 +202,11 @@ def test_guided_gradcam_is_guided_backprop_times_upsampled_gradcam(demo, star):
     gb = demo.cam(star, method="guided-backprop").info["gradient"]
     gc = demo.cam(star, method="gradcam")
     ggc = demo.cam(star, method="guided-gradcam")
-    up = tf.image.resize(gc.heatmap[None, :, :, None], gb.shape[:2], method="bilinear").numpy()[0]
-    ref = gb * np.clip(up, 0, 1)
+    # the paper's map: ReLU(sum_k alpha_k A^k) from the raw Grad-CAM, not its [0, 1] copy
+    relu = np.maximum(gc.raw, 0.0).astype(np.float32)
+    assert relu.max() > 1.5 or relu.max() < 0.5, "a max near 1 would not tell the two apart"
+    up = tf.image.resize(relu[None, :, :, None], gb.shape[:2], method="bilinear").numpy()[0]
+    ref = gb * up
     np.testing.assert_allclose(ggc.info["gradient"], ref, rtol=1e-4, atol=1e-6 * np.abs(ref).max())
     np.testing.assert_allclose(ggc.raw, np.abs(ref).max(axis=-1), rtol=1e-4,
                                atol=1e-6 * np.abs(ref).max())
@@ -232,6 +235,37 @@ def test_occlusion_equals_a_brute_force_loop(demo, star):
     np.testing.assert_allclose(r.heatmap, ref / np.abs(ref).max(), atol=1e-4)
     # display: the mean drop of the patches covering each pixel (no overlap here: blocks)
     np.testing.assert_allclose(r.display[:patch, :patch], r.heatmap[0, 0], atol=1e-6)
+
+
+def test_occlusion_covers_every_pixel_with_captums_clipped_last_window(demo, star):
+    """(96 - 20) = 76 is not a multiple of 12: Captum (captum/attr/_core/occlusion.py)
+    takes ceil((n - p) / s) + 1 = 8 windows per axis, window k from k*s, the last one
+    (from 84) clipped at the edge by its negative padding; its attribution of a pixel is
+    the mean drop of the windows covering it. Recomputed here window by window."""
+    patch, stride, fill = 20, 12, 50.0
+    r = demo.cam(star, method="occlusion", patch=patch, stride=stride, fill=fill, chunk_size=7)
+    x = demo.pixels([star])
+    H, W = x.shape[1:3]
+    assert (H - patch) % stride and (W - patch) % stride
+    logits = _demo_logits_fn(demo)
+    base = logits(x).numpy()[0, r.class_index]
+    nr, nc = -(-(H - patch) // stride) + 1, -(-(W - patch) // stride) + 1
+    ref = np.zeros((nr, nc), np.float64)
+    acc, cnt = np.zeros((H, W)), np.zeros((H, W))
+    for i in range(nr):
+        for j in range(nc):
+            r0, c0 = i * stride, j * stride
+            y = x.copy()
+            y[0, r0:min(r0 + patch, H), c0:min(c0 + patch, W)] = fill  # clipped at the edge
+            ref[i, j] = base - logits(y).numpy()[0, r.class_index]
+            acc[r0:r0 + patch, c0:c0 + patch] += ref[i, j]
+            cnt[r0:r0 + patch, c0:c0 + patch] += 1
+    assert cnt.min() >= 1  # every pixel is covered (the old grid left a 4-px band bare)
+    assert r.heatmap.shape == (nr, nc) == (8, 8)
+    np.testing.assert_allclose(r.raw, ref, rtol=1e-4, atol=1e-4)
+    # the display is Captum's per-pixel attribution, scaled as the heatmap
+    np.testing.assert_allclose(r.display, acc / cnt / np.abs(ref).max(), atol=1e-4)
+    assert np.abs(r.display[-4:, :]).max() > 0 and np.abs(r.display[:, -4:]).max() > 0
 
 
 def test_rise_equals_a_numpy_recomputation(demo, star):

@@ -340,7 +340,7 @@ def test_overlay_blend_at_image_size(gap_model, imgs):
 
 
 def test_cli_cam_writes_overlay_npy_and_json(files, capsys):
-    from engine import cli
+    from engine.cli import dispatch as cli
 
     out, npy = files["dir"] / "ov.png", files["dir"] / "hm.npy"
     code = cli.main(["cam", "--model", files["gap"], "--image", files["images"][0], "--method", "gradcam++",

@@ -1,4 +1,7 @@
-"""The Ray runner gives the local runner's rows (a local Ray instance with 2 CPUs)."""
+"""The Ray runner gives the local runner's rows (a local Ray instance with 2 CPUs), equal
+to the last bit: each image goes through the model alone (engine.dataset.explain), so its
+numbers do not depend on how a runner groups images into batches — the two runners here
+use different batch sizes (4 local, 3 on Ray) to show it."""
 import math
 import os
 
@@ -12,16 +15,16 @@ from engine.dataset.sources import list_items
 from engine.dataset.store import RunStore
 
 
-def _run(model, settings, items, listing, folder, runner):
+def _run(model, settings, items, listing, folder, runner, batch_size=4):
     store = RunStore(folder)
     store.open(make_recipe(model, "demo", listing, items, settings, runner), resume=False)
     todo = pending(items, set())
     if runner == "ray":
-        run_ray("demo", "auto", "cpu", settings, store, todo, batch_size=4)
+        run_ray("demo", "auto", "cpu", settings, store, todo, batch_size=batch_size)
     else:
         from engine.dataset.runner import run_local
 
-        run_local(model, settings, store, todo, batch_size=4)
+        run_local(model, settings, store, todo, batch_size=batch_size)
     finalize(store, settings)
     return pq.read_table(os.path.join(folder, "results.parquet")).to_pylist()
 
@@ -36,7 +39,7 @@ def test_ray_rows_equal_local_rows(tmp_path, demo_model):
     local = _run(demo_model, settings, items, listing, str(tmp_path / "local"), "local")
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
-        remote = _run(demo_model, settings, items, listing, str(tmp_path / "ray"), "ray")
+        remote = _run(demo_model, settings, items, listing, str(tmp_path / "ray"), "ray", batch_size=3)
     finally:
         ray.shutdown()
     assert len(local) == len(remote) == 20
@@ -44,7 +47,7 @@ def test_ray_rows_equal_local_rows(tmp_path, demo_model):
         assert a.keys() == b.keys()
         for k in a:
             if isinstance(a[k], float):
-                assert (math.isnan(a[k]) and math.isnan(b[k])) or abs(a[k] - b[k]) <= 1e-5, (k, a[k], b[k])
+                assert (math.isnan(a[k]) and math.isnan(b[k])) or a[k] == b[k], (k, a[k], b[k])
             else:
                 assert a[k] == b[k], k
     for f in ("local", "ray"):

@@ -55,12 +55,20 @@ def _noise(m, filters, h, w, seed=0):
 
 # -- the seed's recipe -----------------------------------------------------------------
 def test_classic_is_the_seeds_recipe(free_model):
-    """One filter by the seed's own loop (eager, float64 image) gives the same uint8 image."""
+    """One filter by the seed's own loop (eager, float64 image) gives the same uint8 image.
+    The filter is one that responds to its start noise (a dead one has a zero gradient:
+    the ascent would not move and any recipe would "match"), and the ascent is checked to
+    have moved the image and raised the filter's activation."""
     import tensorflow as tf
     from engine.hooks import Intercept
 
-    m, f, size = free_model, 5, 40
+    m, size = free_model, 40
+    live = [f for f in range(16)
+            if _means(m, "c2", [F.classic_noise(3, f, size, size, 3)])[0, f] > 1e-3]
+    assert live, "no filter of c2 responds to the start noise"
+    f = live[0]
     x = F.classic_noise(3, f, size, size, 3)[None].astype(np.float64)
+    start = x.copy()
     for _ in range(40):
         xt = tf.constant(x, tf.float32)
         with tf.GradientTape() as tape:
@@ -71,6 +79,7 @@ def test_classic_is_the_seeds_recipe(free_model):
         g = tape.gradient(loss, xt)
         g /= tf.sqrt(tf.reduce_mean(tf.square(g))) + 1e-5
         x += g.numpy() * 1.0
+    final = x.copy()
     img = x[0]
     img -= img.mean()
     img /= img.std() + 1e-5
@@ -81,6 +90,11 @@ def test_classic_is_the_seeds_recipe(free_model):
     ours = F.filter_patterns(m, "c2", filters=[f], size=size, seed=3)[0]
     diff = np.abs(ours.astype(int) - expected)
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
+    moved = np.abs(expected.astype(int) - F.deprocess(start)[0]).mean()
+    assert moved > 2, f"the ascent hardly moved the image ({moved:.2f} levels)"
+    before = _means(m, "c2", start.astype(np.float32))[0, f]
+    after = _means(m, "c2", final.astype(np.float32))[0, f]
+    assert after > before + 1e-3
 
 
 def test_batch_equals_each_filter_alone(free_model, monkeypatch):
@@ -335,11 +349,59 @@ def test_regularized_knobs(free_model):
                                    jitter=0, scale=0, rotate=0, tv=0.2, l2=0.1, lr=0.02)
     c = free_model.filter_patterns("c2", **base, decorrelate=False, decay=1.5)
     assert a.shape == b.shape == c.shape == (2, 32, 32, 3)
-    assert not np.array_equal(a, c)
+    assert not np.array_equal(a, c) and not np.array_equal(a, b)
+    # each knob reaches the ascent: changing one alone changes the patterns
+    for knob in (dict(lr=0.3), dict(tv=0.5), dict(l2=0.5), dict(jitter=0.2), dict(scale=0.3),
+                 dict(rotate=30.0), dict(decay=2.0), dict(optimizer="normalized")):
+        other = free_model.filter_patterns("c2", **base, **knob)
+        assert not np.array_equal(a, other), knob
     with pytest.raises(UserError, match="param"):
         free_model.filter_patterns("c2", **base, param="wavelet")
     with pytest.raises(UserError, match="scale"):
         free_model.filter_patterns("c2", **base, scale=1.5)
+
+
+def _tv(p):
+    """Mean absolute neighbour difference of uint8 patterns, in [0, 1] units."""
+    x = p.astype(np.float64) / 255.0
+    return np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=2)).mean()
+
+
+def _grey_distance(p):
+    return float(np.sqrt(((p.astype(np.float64) / 255.0 - 0.5) ** 2).mean()))
+
+
+def test_regularized_penalties_pull_the_right_way(free_model):
+    """A total-variation weight makes the patterns smoother, an L2 weight brings them nearer
+    mid-grey, than the same ascent without them (a flipped sign does the opposite)."""
+    base = dict(filters=[0, 1, 2], size=32, steps=30, mode="regularized", seed=0,
+                param="pixel", jitter=0, scale=0, rotate=0)
+    plain = free_model.filter_patterns("c2", **base, tv=0, l2=0)
+    smooth = free_model.filter_patterns("c2", **base, tv=2.0, l2=0)
+    grey = free_model.filter_patterns("c2", **base, tv=0, l2=2.0)
+    print(f"\nTV {_tv(plain):.4f} -> {_tv(smooth):.4f}; "
+          f"grey distance {_grey_distance(plain):.4f} -> {_grey_distance(grey):.4f}")
+    assert _tv(smooth) < 0.8 * _tv(plain)
+    assert _grey_distance(grey) < 0.8 * _grey_distance(plain)
+
+
+def test_regularized_transforms_act(free_model):
+    """Jitter, zoom and rotation change the ascent (the model sees warped copies), and the
+    warp itself is right: a pure 3-pixel translation shifts the image by 3 pixels."""
+    import tensorflow as tf
+
+    from engine.filters import params as fp
+
+    base = dict(filters=[0, 1], size=32, steps=8, mode="regularized", seed=0)
+    still = free_model.filter_patterns("c2", **base, jitter=0, scale=0, rotate=0)
+    moved = free_model.filter_patterns("c2", **base)
+    assert not np.array_equal(still, moved)
+    img = np.random.default_rng(0).uniform(0, 255, (1, 20, 24, 3)).astype(np.float32)
+    cfg = fp.Regularized.from_options({})
+    out = fp.transform(tf.constant(img), tf.constant([[3.0, 0.0, 1.0, 0.0]]), cfg).numpy()
+    np.testing.assert_allclose(out[0, :, 3:], img[0, :, :-3], atol=1e-3)
+    out = fp.transform(tf.constant(img), tf.constant([[0.0, 2.0, 1.0, 0.0]]), cfg).numpy()
+    np.testing.assert_allclose(out[0, 2:], img[0, :-2], atol=1e-3)
 
 
 # -- the oneDNN crash shape --------------------------------------------------------------------

@@ -34,6 +34,7 @@ from .. import cancel as cancel_mod
 from .. import preprocess as prep
 from ..cam import targets
 from ..hooks import Intercept, first_output
+from ..lru import Lru
 
 # Copies per batch for a 224 x 224 input, scaled by area for other sizes: forward-only
 # work keeps no activations for a backward pass, so it can take bigger batches.
@@ -78,13 +79,17 @@ def n_chunks(count: int, chunk: int) -> int:
 
 
 # -- the functions ------------------------------------------------------------------------
+MAX_FUNCTIONS = 16  # compiled functions kept per model ((kind, layer) pairs)
+
+
 def _fn(m, kind: str, *key):
     st = _states.get(m)
     if st is None:
-        st = _states[m] = {}
+        st = _states[m] = Lru(MAX_FUNCTIONS)  # per model; an evicted function frees its traces
     fn = st.get((kind,) + key)
     if fn is None:
-        fn = st[(kind,) + key] = _BUILDERS[kind](m, *key)
+        fn = _BUILDERS[kind](m, *key)
+        st.put((kind,) + key, fn)
     return fn
 
 

@@ -92,9 +92,11 @@ class GuidedRelu:
         return False
 
 
-def guided_gradcam(gb: np.ndarray, cam01: np.ndarray) -> np.ndarray:
-    """GB (H, W, C) * Grad-CAM heatmap (h, w) in [0, 1] upsampled bilinearly to (H, W)."""
+def guided_gradcam(gb: np.ndarray, cam: np.ndarray) -> np.ndarray:
+    """GB (H, W, C) * the ReLU'd Grad-CAM map (h, w) upsampled bilinearly to (H, W):
+    Selvaraju et al. 2017, sec. 3.1, L = ReLU(sum_k alpha_k A^k), not a min-max-normalised
+    copy of it (pass the map before normalisation; its ReLU is taken here)."""
     from ..cam.overlay import upsample
 
-    up = upsample(cam01, gb.shape[:2])
+    up = upsample(np.maximum(np.asarray(cam, np.float32), 0.0), gb.shape[:2])
     return (gb * up[..., None]).astype(np.float32)

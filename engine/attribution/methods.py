@@ -100,7 +100,7 @@ def _guided(ctx, t, layer):
         from ..cam.api import compute_cam
 
         cam = compute_cam(m, t.image, method="gradcam", layer=layer, class_index=t.class_index)
-        ggc = product(gb, cam.heatmap)
+        ggc = product(gb, cam.raw)  # the ReLU'd map (the paper's), not the [0, 1] heatmap
         out = piece(saliency_map(ggc), info={"gradient": ggc, "guided_backprop": gb,
                                              "gradcam": cam.heatmap})
     if ctx.progress:

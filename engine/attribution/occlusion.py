@@ -1,9 +1,11 @@
 """Occlusion (Zeiler & Fergus 2014, "Visualizing and understanding convolutional
 networks", sec. 4.2): slide a square over the image and record how the class score falls.
 
-For every patch position (r, c) — top-left corners r = 0, s, 2s, ... <= H - p (and the
-same for columns), with p = `patch`, s = `stride`, as Captum counts them — the patch is
-set to `fill` (pixel value, default 128: the paper's grey square) and
+For every patch position (r, c) — top-left corners r = 0, s, 2s, ..., k*s with
+k = ceil((H - p) / s) (the same for columns), with p = `patch`, s = `stride`, as Captum
+counts them — the patch is set to `fill`. When (H - p) is not a multiple of s the last
+window starts at k*s > H - p and is clipped at the image's edge (Captum's windows: its
+negative padding crops the window), so every pixel is covered by at least one window (pixel value, default 128: the paper's grey square) and
     D(r, c) = S(x) - S(x with the patch at (r, c) filled)
 with S the class score before softmax. A positive value: the patch held evidence for the
 class. The heatmap is this grid of score drops, one value per position (signed, scaled
@@ -31,9 +33,12 @@ def default_patch(hw) -> int:
 
 
 def positions(h: int, w: int, patch: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
-    rows = np.arange(0, h - patch + 1, stride)
-    cols = np.arange(0, w - patch + 1, stride)
-    return rows, cols
+    """Top-left corners per axis: 0, s, ..., ceil((n - p) / s) * s (Captum's shift counts;
+    the last window may run past the edge and is clipped there)."""
+    def axis(n):
+        return np.arange(-(-(n - patch) // stride) + 1) * stride
+
+    return axis(h), axis(w)
 
 
 def coverage_mean(grid: np.ndarray, rows, cols, patch: int, hw) -> np.ndarray:

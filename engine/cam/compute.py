@@ -41,9 +41,12 @@ MAX_CHUNK = 64
 _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 
 
+MAX_FUNCTIONS = 16  # compiled functions kept per model: a script walking 200 layers keeps 16
+
+
 class _State:
     def __init__(self):
-        self.fns: dict = {}
+        self.fns = Lru(MAX_FUNCTIONS)  # (kind, layer) -> tf.function (its traces freed on eviction)
         self.inputs = Lru(4)  # image key -> (images, x)
         self.acts = Lru(4)  # (image key, layer) -> (A, logits)
         self.grads = Lru(8)  # (image key, layer, units, signs) -> (g, unit, sign, score)
@@ -193,7 +196,8 @@ def _fn(m, kind: str, layer: str):
     st = state(m)
     fn = st.fns.get((kind, layer))
     if fn is None:
-        fn = st.fns[(kind, layer)] = _BUILDERS[kind](m, layer)
+        fn = _BUILDERS[kind](m, layer)
+        st.fns.put((kind, layer), fn)
     return fn
 
 

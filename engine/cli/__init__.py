@@ -13,8 +13,13 @@ Importing this package imports no TensorFlow: the window and the checks read it 
 
 
 def main(argv=None) -> int:
-    from .dispatch import main as run
+    try:
+        from .dispatch import main as run
+    except KeyboardInterrupt:  # Ctrl-C while the command line's modules load
+        import sys
 
+        print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
+        return 130
     return run(argv)
 
 

@@ -57,6 +57,10 @@ def run(args, _out=None, _claimed=None) -> int:
         v = getattr(args, name)
         if v is not None and v < low:
             raise UserError(f"--{name.replace('_', '-')} must be at least {low}, not {v}")
+    from ..dataset.metrics import MAX_STEPS
+
+    if args.steps > MAX_STEPS:  # each step is a forward pass of the batch: bounded
+        raise UserError(f"--steps must be between 1 and {MAX_STEPS}, not {args.steps}")
     if args.ray_address and args.runner != "ray":
         raise UserError("--ray-address is for --runner ray")
     items = list_items(args.images, args.limit)
@@ -119,6 +123,9 @@ def run(args, _out=None, _claimed=None) -> int:
         finally:
             bar.close()
         out = runner.finalize(store, settings, f"{model.name}: {len(items)} images")
+    except UserError:
+        store.discard_if_unused()  # a refused new run leaves no folder to block the retry
+        raise
     finally:
         store.close()
     print(f"{out['images']} image(s) x {len(settings.methods)} method(s) = {out['rows']} rows, "

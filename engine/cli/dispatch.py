@@ -69,7 +69,7 @@ def _run(args) -> int:
     from .. import outputs
 
     command = commands.module(args.command)
-    with outputs.Outputs() as out:
+    with outputs.Outputs(outputs.command_inputs(args)) as out:  # no output overwrites an input
         claim = getattr(command, "claim", None)
         claimed = claim(args, out) if claim is not None else {}
         result = command.run(args, out, claimed)

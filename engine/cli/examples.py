@@ -46,6 +46,9 @@ def run(args, _out=None, _claimed=None) -> int:
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {args.out}: folder {folder} does not exist")
     items = list_items(args.images, args.limit)
+    from ..outputs import check_not_input, command_inputs
+
+    check_not_input(args.out, command_inputs(args) + [("--images", it.path) for it in items], "--out")
     check_model_spec(args.model)
     from .. import tf_runtime
 
@@ -61,7 +64,7 @@ def run(args, _out=None, _claimed=None) -> int:
     info = model.layer(args.layer, spatial=True)
     channels = (parse_filters(args.channels).copy() if args.channels
                 else list(range(min(64, info.channels or 0))))
-    index_dir = args.index or examples.default_index_dir()
+    index_dir = examples.check_index_dir(args.index) if args.index else examples.default_index_dir()
     sha = model_sha256(model)
     index = examples.load(index_dir, sha, args.layer, list_hash(items))
     reused = index is not None and examples.covers(index, channels, args.top, args.score)

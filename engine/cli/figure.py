@@ -20,7 +20,7 @@ import os
 import sys
 
 from ..errors import UserError
-from .common import MAX_SIZE, MAX_STEPS, interruptible
+from .common import MAX_SIZE, MAX_STEPS, check_model_spec, interruptible
 
 
 def add_parser(sub) -> None:
@@ -160,7 +160,7 @@ def run(args, _out=None, _claimed=None) -> int:
     if not args.out:
         raise UserError("figure needs --out FIG.pdf (or .svg, .png, .tif)")
     fmt = format_of(args.out)
-    _check_out(args.out, args.npy_dir)
+    _check_out(args.out, args.npy_dir, [("--image", p) for p in args.image] + [("--model", args.model)])
     spec, options = build(args)
     check_font(options.font)
     images = [load_image(p) for p in spec.images]
@@ -180,19 +180,23 @@ def _remake(args) -> int:
     recipe = recipes.load(args.recipe)
     out = args.out or (args.recipe[:-5] if args.recipe.lower().endswith(".json") else args.recipe)
     fmt = format_of(out)
-    _check_out(out, args.npy_dir)
     paths = recipes.image_paths(recipe, args.recipe)
+    _check_out(out, args.npy_dir, [("recipe's image", p) for p in paths]
+               + [("recipe's model", recipe["model"]["spec"])])
     changed = recipes.changed_inputs(recipe, paths)
     if changed and not args.allow_changed_inputs:
         raise UserError(f"{'; '.join(changed)}: the figure would not be the one recorded "
                         "(--allow-changed-inputs makes it anyway)")
     for problem in changed:
         print(f"warning: {problem}", file=sys.stderr)
-    spec = FigureSpec.from_dict(recipe["figure"])
-    spec = dataclasses.replace(spec, images=tuple(paths))
-    options = FigureOptions.from_dict(recipe["options"])
-    spec.check()
-    options.check()
+    try:  # a field of the wrong type (a hand-edited recipe) is one line, not a traceback
+        spec = FigureSpec.from_dict(recipe["figure"])
+        spec = dataclasses.replace(spec, images=tuple(paths))
+        options = FigureOptions.from_dict(recipe["options"])
+        spec.check()
+        options.check()
+    except (TypeError, ValueError, AttributeError, KeyError) as exc:
+        raise UserError(f"{args.recipe} is a damaged recipe: {exc}") from None
     images = [load_image(p) for p in paths]
     model = _open(recipe["model"]["spec"], recipe.get("preprocess") or "auto", args.device, args)
     interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
@@ -210,6 +214,7 @@ def _init(device: str) -> None:
 def _open(spec: str, preprocess: str, device: str, args=None):
     if spec != "demo" and not spec.startswith("builtin:") and not os.path.exists(spec):
         raise UserError(f"model file not found: {spec}")
+    check_model_spec(spec)  # a FIFO or a device is refused from os.stat
     _init(device)
     from ..model import open_model
 
@@ -218,7 +223,11 @@ def _open(spec: str, preprocess: str, device: str, args=None):
     return open_model(spec, preprocess=preprocess, device=device, **from_args(args))
 
 
-def _check_out(out: str, npy_dir: str | None) -> None:
+def _check_out(out: str, npy_dir: str | None, inputs=()) -> None:
+    from ..outputs import check_not_input
+
+    check_not_input(out, inputs, "--out")  # an output never overwrites an input
+    check_not_input(out + ".json", inputs, "the recipe")
     folder = os.path.dirname(os.path.abspath(out))
     if not os.path.isdir(folder):
         raise UserError(f"cannot write {out}: folder {folder} does not exist")

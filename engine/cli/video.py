@@ -42,7 +42,7 @@ def claim(args, out) -> dict:
     from ..video.io import OUTPUT_SUFFIXES, check_output
 
     check_output(args.out)  # its own message, naming the video formats
-    check_destination(args.out, OUTPUT_SUFFIXES, "--out")
+    check_destination(args.out, OUTPUT_SUFFIXES, "--out", out.inputs)
     return {}
 
 

@@ -106,10 +106,30 @@ def covers(index: dict, channels, k: int, score: str) -> bool:
             and index.get("k", 0) >= k and set(channels) <= have)
 
 
+def check_index_dir(folder: str, flag: str = "--index") -> str:
+    """Before the work: the index folder exists and is writable, or can be created (its
+    nearest existing parent is a writable folder); nothing is created here. UserError."""
+    from ..outputs import check_destination
+
+    folder = os.path.abspath(folder)
+    if os.path.exists(folder) and not os.path.isdir(folder):
+        raise UserError(f"{flag} {folder} is a file; give a folder for the stored index")
+    parent = folder
+    while not os.path.exists(parent):
+        parent = os.path.dirname(parent)
+    if not os.path.isdir(parent):
+        raise UserError(f"cannot create {flag} {folder}: {parent} is a file")
+    check_destination(os.path.join(parent, "index.json"), (".json",), flag)
+    return folder
+
+
 def save(index: dict, folder: str) -> str:
     from ..outputs import write_file
 
-    os.makedirs(folder, exist_ok=True)
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise UserError(f"cannot create {folder} ({exc.strerror or exc})") from None
     path = os.path.join(folder, index_name(index["model_sha256"], index["layer"], index["files_sha256"]))
 
     def write(tmp):

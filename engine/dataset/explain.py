@@ -20,6 +20,7 @@ from ..cam.api import method_name
 from ..cam.overlay import upsample
 from ..errors import Cancelled, UserError
 from . import metrics as M
+from .metrics import MAX_STEPS
 from .loader import Decoded, decode
 
 
@@ -49,8 +50,8 @@ class Settings:
             raise UserError(f"--save-maps {self.save_maps!r}: use none, npy or png")
         if not self.methods:
             raise UserError("--methods names no method")
-        if self.steps < 1:
-            raise UserError("--steps must be at least 1")
+        if not 1 <= self.steps <= MAX_STEPS:
+            raise UserError(f"--steps must be between 1 and {MAX_STEPS}, not {self.steps}")
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -86,23 +87,26 @@ def explain_batch(model, settings: Settings, decoded: list[Decoded], maps_dir: s
             good.remove(d)
     if not good:
         return [], errors
-    try:
-        rows = _explain(model, settings, good, wanted, maps_dir, cancel)
-    except (UserError, Cancelled):
-        raise  # a wrong setting (layer, method): the whole run is wrong, say it once
-    except Exception:
-        if len(good) == 1:
-            raise
-        # one image broke the batch: explain them one at a time to find it
-        rows = []
-        for d, w in zip(good, wanted):
-            try:
-                rows += _explain(model, settings, [d], [w], maps_dir, cancel)
-            except (UserError, Cancelled):
-                raise
-            except Exception as exc:
-                errors.append(error_row(d, f"{type(exc).__name__}: {exc}"[:300]))
+    # One image at a time through the model: a row's numbers then depend on its image alone,
+    # never on which other images share its batch (the local runner's batches and Ray's
+    # differ; a forward pass's float sums can differ with the batch's size and contents,
+    # and a 1e-7 change in a heatmap reorders near-ties in the deletion curve). The curves,
+    # the bulk of the work (steps + 1 copies per image per mode), stay batched per image.
+    rows = []
+    for d, w in zip(good, wanted):
+        try:
+            rows += _explain(model, settings, [d], [w], maps_dir, cancel)
+        except (UserError, Cancelled):
+            raise  # a wrong setting (layer, method): the whole run is wrong, say it once
+        except Exception as exc:  # this image broke the model: a row in errors.csv
+            errors.append(error_row(d, f"{type(exc).__name__}: {exc}"[:300]))
     return rows, errors
+
+
+def curve_chunk(steps: int) -> int:
+    """Copies per forward pass of one image's deletion / insertion curve: from the steps
+    alone (the same in every runner), at most 64."""
+    return max(1, min(int(steps) + 1, 64))
 
 
 def _wanted_class(model, settings, d: Decoded):
@@ -137,7 +141,8 @@ def _explain(model, settings: Settings, good: list[Decoded], wanted: list, maps_
             if mode in settings.metrics:
                 _, conf = faithfulness.curves(
                     model, imgs, heat, explained, mode=mode, steps=settings.steps,
-                    batch_size=n, substrate=settings.substrate, cancel=cancel)
+                    batch_size=curve_chunk(settings.steps), substrate=settings.substrate,
+                    cancel=cancel)
                 for i, a in enumerate(faithfulness.auc(conf)):
                     values[M.COLUMNS[mode]][i] = float(a)
                     curves[mode][i] = conf[i].astype(np.float32).tolist()

@@ -39,7 +39,17 @@ class Decoded:
 
 
 def decode(item: Item, index: int, input_shape: tuple) -> Decoded:
-    """One file ready for the model, or a Decoded with `error` (the reason) set."""
+    """One file ready for the model, or a Decoded with `error` (the reason) set. A FIFO, a
+    device or a symlink to one (/dev/zero) is refused from os.stat before it is opened:
+    reading it to hash it would block or never end."""
+    from ..input_files import regular_file
+
+    try:
+        regular_file(item.path, "image file")
+        if item.mask is not None:
+            regular_file(item.mask, "mask file")
+    except UserError as exc:
+        return Decoded(item, index, error=str(exc).replace(item.path, "the file", 1))
     try:
         with open(item.path, "rb") as f:
             data = f.read()

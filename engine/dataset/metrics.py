@@ -30,6 +30,8 @@ import math
 import cv2
 import numpy as np
 
+MAX_STEPS = 1000  # deletion/insertion curve steps: each is a forward pass of the batch (papers: 50)
+
 METRICS = ("deletion", "insertion", "drop", "increase", "pointing", "energy")
 COLUMNS = {"deletion": "deletion_auc", "insertion": "insertion_auc", "drop": "average_drop",
            "increase": "increase_in_confidence", "pointing": "pointing_game",

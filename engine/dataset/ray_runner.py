@@ -65,16 +65,13 @@ def run_ray(model_spec: str, preprocess: str, device: str, settings: Settings, s
     import os
 
     for name in ("ray", "ray.data"):  # keep the progress bar and the one-line errors readable
-        logging.getLogger(name).setLevel(logging.WARNING)
+        logging.getLogger(name).setLevel(logging.ERROR)
     os.environ.setdefault("RAY_BACKEND_LOG_LEVEL", "fatal")
     started = False
     if not ray.is_initialized():
-        try:
-            ray.init(address=address or None, include_dashboard=False, log_to_driver=False,
-                     logging_level="ERROR")
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            where = f"the Ray cluster at {address}" if address else "a local Ray instance"
-            raise UserError(f"cannot start or reach {where} ({str(exc).splitlines()[0][:200]})") from None
+        from .ray_connect import connect
+
+        connect(ray, address)  # one line on failure (token authentication named)
         started = True
     try:
         if not todo:

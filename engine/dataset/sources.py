@@ -67,8 +67,10 @@ def list_items(spec: str, limit: int | None = None) -> list[Item]:
             if is_image_path(f))
         items = [Item(os.path.abspath(p)) for p in paths]
         what = f"folder {spec}"
-    elif spec.lower().endswith(".csv") and os.path.isfile(spec):
-        items = _read_csv(spec)
+    elif spec.lower().endswith(".csv") and os.path.exists(spec):
+        from ..input_files import regular_file
+
+        items = _read_csv(regular_file(spec, "CSV file"))
         what = spec
     elif any(ch in spec for ch in "*?["):
         items = [Item(os.path.abspath(p)) for p in sorted(glob.glob(spec, recursive=True))
@@ -132,6 +134,9 @@ def list_hash(items: list[Item]) -> str:
 
 
 def file_sha256(path: str, chunk: int = 1 << 20) -> str:
+    from ..input_files import regular_file
+
+    regular_file(path)  # a FIFO or a device would block or never end: refused from os.stat
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while True:

@@ -50,6 +50,7 @@ class RunStore:
         self.chunks = os.path.join(self.run_dir, "chunks")
         self.maps_dir = os.path.join(self.run_dir, "maps")
         self._next = 0
+        self._made: str | None = None  # what open() created: "folder", "files" or None
 
     # -- opening ---------------------------------------------------------------------------
     def open(self, recipe: dict, resume: bool) -> set[str]:
@@ -75,6 +76,8 @@ class RunStore:
             if diff:
                 raise UserError(f"{self.run_dir} was made with different {_describe(existing, recipe, diff)}; "
                                 "resume it with the same settings, or give another --out folder")
+        if existing is None:
+            self._made = "files" if os.path.isdir(self.run_dir) else "folder"
         try:
             os.makedirs(self.chunks, exist_ok=True)
         except OSError as exc:
@@ -105,6 +108,21 @@ class RunStore:
             raise UserError(f"another ConvScope run is writing to {self.run_dir}; wait for it "
                             "to finish (or stop it) before resuming") from None
 
+    def discard_if_unused(self) -> None:
+        """After a refusal (the cluster unreachable, a setting that cannot work): remove
+        what open() created for a NEW run while no chunk was committed, so the same
+        command can simply be run again. A resumed run and committed work are kept."""
+        if self._made is None or self._chunk_names():
+            return
+        self.close()
+        if self._made == "folder":
+            shutil.rmtree(self.run_dir, ignore_errors=True)
+        else:  # an empty folder the user gave: empty it again
+            for name in ("chunks", "maps", "run.json", ".lock"):
+                p = os.path.join(self.run_dir, name)
+                shutil.rmtree(p, ignore_errors=True) if os.path.isdir(p) else _unlink(p)
+        self._made = None
+
     def close(self) -> None:
         lock = getattr(self, "_lock_file", None)
         if lock is not None:
@@ -120,9 +138,21 @@ class RunStore:
         done: set[str] = set()
         for name in self._chunk_names():
             for f in ("rows.parquet", "errors.parquet"):
-                t = pq.read_table(os.path.join(self.chunks, name, f), columns=["path"])
+                t = self._read_chunk(name, f, columns=["path"])
                 done.update(t.column("path").to_pylist())
         return done
+
+    def _read_chunk(self, name: str, f: str, **kw) -> pa.Table:
+        """One file of a committed chunk; UserError (one line) when it is missing or damaged
+        (chunks are renamed into place whole, so only something outside ConvScope can have
+        truncated or emptied one)."""
+        path = os.path.join(self.chunks, name, f)
+        try:
+            return pq.read_table(path, **kw)
+        except (OSError, pa.ArrowException) as exc:
+            why = "is missing" if not os.path.exists(path) else f"is damaged ({str(exc).splitlines()[0][:120]})"
+            raise UserError(f"{path} {why}; delete the folder {os.path.join(self.chunks, name)} and "
+                            "run again with --resume to compute its images again") from None
 
     # -- committing ------------------------------------------------------------------------
     def commit(self, rows: list[dict], errors: list[dict]) -> None:
@@ -146,8 +176,7 @@ class RunStore:
     def read(self, what: str = "rows") -> pa.Table:
         """Every committed row (or error), ordered by the item's position (then method)."""
         schema = ROW_SCHEMA if what == "rows" else ERROR_SCHEMA
-        tables = [pq.read_table(os.path.join(self.chunks, n, f"{what}.parquet"), schema=schema)
-                  for n in self._chunk_names()]
+        tables = [self._read_chunk(n, f"{what}.parquet", schema=schema) for n in self._chunk_names()]
         if not tables:
             return schema.empty_table()
         return pa.concat_tables(tables)
@@ -165,6 +194,13 @@ class RunStore:
     def read_json(self, name: str = "run.json") -> dict:
         with open(os.path.join(self.run_dir, name), encoding="utf-8") as f:
             return json.load(f)
+
+
+def _unlink(path: str) -> None:
+    try:
+        os.remove(path)
+    except OSError:
+        pass
 
 
 def _table(records: list[dict], schema: pa.Schema) -> pa.Table:

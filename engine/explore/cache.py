@@ -33,9 +33,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .store import LruBudget
+from .store import API_BUDGET, LruBudget
 
-STORE = LruBudget()  # one budget for the whole process
+# One budget for the whole process: API_BUDGET (256 MiB) in a Python session or script;
+# the window sets its own, larger one (a fraction of the RAM) when it opens.
+STORE = LruBudget(budget=API_BUDGET)
 _states: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 _tokens = itertools.count(1)
 

@@ -7,9 +7,11 @@ entry knows its size (the sum of its arrays' `nbytes`); inserting an entry evict
 least recently used ones until the total fits the budget. An entry larger than the whole
 budget is not stored (the caller computes per layer instead, and says so).
 
-The default budget is a fraction of the RAM available when the store is made
-(psutil.virtual_memory().available); `configure(fraction=..)` or `configure(budget=..)`
-changes it (the window has a setting for the fraction). Thread-safe: the engine thread
+The process's store (engine.explore.STORE) starts with API_BUDGET bytes: a Python
+session calling m.cam 300 times must not grow by a quarter of the RAM. The window, where
+the cache is what makes clicking through layers instant, sets a fraction of the RAM
+available (DEFAULT_FRACTION, or its setting) when it opens; `configure(fraction=..)` or
+`configure(budget=..)` changes either. Thread-safe: the engine thread
 fills it, idle prefetch runs on the same thread, and statistics may be read elsewhere.
 """
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any, Callable, Hashable
 
 import numpy as np
 
-DEFAULT_FRACTION = 0.25  # of the RAM available at start-up
+DEFAULT_FRACTION = 0.25  # of the RAM available at start-up (the window's default)
+API_BUDGET = 256 << 20  # bytes: the default of a Python (API) process
 
 
 def available_bytes() -> int:

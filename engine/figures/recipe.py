@@ -29,6 +29,11 @@ def app_version() -> str:
 
 
 def sha256_file(path: str) -> str:
+    """A regular file's SHA-256; a FIFO or a device (which would block or never end) is
+    refused from os.stat before it is opened (UserError)."""
+    from ..input_files import regular_file
+
+    regular_file(path)
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -98,14 +103,17 @@ def build(model_spec: str, preprocess: str, images: list, spec: FigureSpec,
 def load(path: str) -> dict:
     """A recipe from a .json sidecar or from a figure file's embedded copy; UserError if
     it is not one or comes from a newer ConvScope."""
-    if not os.path.isfile(path):
-        raise UserError(f"recipe file not found: {path}")
+    from ..input_files import regular_file
+
+    regular_file(path, "recipe file")  # not found / a folder / a FIFO or device: one line
     if path.lower().endswith(".json"):
         try:
             with open(path, encoding="utf-8") as f:
                 recipe = json.load(f)
         except (ValueError, UnicodeDecodeError):
             raise UserError(f"{path} is not a recipe: it is not valid JSON") from None
+        except RecursionError:  # [[[[...]]]] thousands deep: not a recipe
+            raise UserError(f"{path} is not a recipe: its JSON is nested too deeply") from None
     else:
         sidecar = path + ".json"
         if path.lower().endswith(".pdf") and os.path.isfile(sidecar):
@@ -131,6 +139,35 @@ def check(recipe, path: str) -> None:
     for key in ("model", "images", "figure", "options"):
         if key not in recipe:
             raise UserError(f"{path} is not a complete recipe: it has no {key!r} section")
+    check_fields(recipe, path)
+
+
+def check_fields(recipe: dict, path: str) -> None:
+    """Each section of the type the remake reads: model {spec: str, sha256: str|null},
+    images [{path: str|null, sha256: str|null, ...}], figure {...}, options {...},
+    preprocess str|null; UserError naming the first that is not."""
+    def bad(what: str):
+        raise UserError(f"{path} is a damaged recipe: {what}")
+
+    model = recipe["model"]
+    if not isinstance(model, dict):
+        bad("its model is not a {spec, sha256} entry")
+    if not isinstance(model.get("spec"), str) or not model["spec"].strip():
+        bad("its model has no spec (a file path, builtin:NAME or demo)")
+    if not isinstance(model.get("sha256"), (str, type(None))):
+        bad("its model's sha256 is not text")
+    images = recipe["images"]
+    if not isinstance(images, list) or not all(isinstance(e, dict) for e in images):
+        bad("its images are not a list of {path, sha256} entries")
+    for e in images:
+        for key in ("path", "sha256", "name"):
+            if not isinstance(e.get(key), (str, type(None))):
+                bad(f"an image's {key} is not text")
+    for key in ("figure", "options"):
+        if not isinstance(recipe[key], dict):
+            bad(f"its {key!r} section is not a mapping")
+    if not isinstance(recipe.get("preprocess"), (str, type(None))):
+        bad("its preprocess is not text")
 
 
 def changed_inputs(recipe: dict, image_paths: list) -> list[str]:

@@ -89,7 +89,10 @@ def explain_frames(model, frames, method: str = "gradcam", layer: str | None = N
                           cancel=cancel)
     # The model's own output for the class: from the logits the CAM pass left in the
     # per-model cache (no second forward pass; a cache miss recomputes them).
-    _, logits = compute.activations(model, imgs, results[0].layer)
+    if results[0].layer is not None:
+        _, logits = compute.activations(model, imgs, results[0].layer)
+    else:  # a pixel attribution (saliency, IG, ...) uses no layer: the logits alone
+        logits, _ = model.forward(compute.prepared(model, imgs), logits=True)
     unit, sign, _ = targets.resolve(model, [r.class_index for r in results], len(results))
     probs = targets.probability_np(logits, unit, sign, model.head.activation)
     return [FrameMap(r.heatmap, int(r.class_index), str(r.label), float(p), r.method, r.layer,

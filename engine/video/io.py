@@ -85,6 +85,9 @@ class VideoSource:
             raise UserError(f"video file not found: {path}")
         if os.path.isdir(path):
             raise UserError(f"{path} is a folder, not a video file")
+        from ..input_files import regular_file
+
+        regular_file(path, "video file")  # a FIFO would block the decoder: refused from os.stat
         ext = os.path.splitext(path)[1].lower()
         if ext not in VIDEO_SUFFIXES:
             from ..images import SUFFIXES
@@ -246,6 +249,10 @@ class VideoSink:
             self._writer = cv2.VideoWriter(path, cv2.CAP_FFMPEG, fourcc, self.fps,
                                            (self.width, self.height))
             if not self._writer.isOpened():
+                from .check import disk_full, failure
+
+                if disk_full(path):  # a full disk looks like a missing encoder: say which
+                    raise failure(path, "cannot open the video file")
                 raise UserError(f"cannot write {path}: OpenCV has no {FOURCC[self.ext]} encoder "
                                 "here; try .avi or .gif")
 
@@ -264,6 +271,9 @@ class VideoSink:
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            from .check import check_complete
+
+            check_complete(self.path, self.count)  # the encoder reports no write error itself
         elif self._gif:
             # GIF delays are in 1/100 s: round the frame time to what it can hold.
             duration = max(20, int(round(100.0 / self.fps)) * 10)
