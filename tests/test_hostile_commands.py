@@ -391,12 +391,14 @@ def test_ray_unreachable_is_one_line_and_leaves_no_run_folder(place, tmp_path):
     block the retry."""
     pytest.importorskip("ray")
     port = _free_port()
+    home = tmp_path / "home"
+    home.mkdir()
     r = _run(["batch", "--model", "demo", "--images", place["imgs"], "--out", str(tmp_path / "run"),
               "--metrics", "deletion", "--steps", "4", "--runner", "ray", "--ray-address",
               f"127.0.0.1:{port}"], timeout=400,
-             env={"HOME": str(tmp_path), "RAY_AUTH_TOKEN_PATH": str(tmp_path / "none")})
+             env={"HOME": str(home), "RAY_AUTH_TOKEN_PATH": str(home / "none")})
     _one_error_line(r, "cannot start or reach the Ray cluster")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["home"]
 
 
 @pytest.fixture(scope="module")
