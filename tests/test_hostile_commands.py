@@ -476,3 +476,26 @@ def test_ray_cluster_with_token_auth_uses_the_token_as_rays_cli_does(ray_head, p
                 for r in rows]
 
     assert len(a) == 3 and plain(a) == plain(b)  # equal to the last bit
+
+
+def test_video_encoder_on_a_full_disk_raises_enospc(tmp_path):
+    """OpenCV's encoder says nothing when the disk fills; the sink reads the file back and
+    raises ENOSPC (engine.outputs turns it into "the disk is full"). A real 64 KiB tmpfs."""
+    import errno
+
+    from engine.demo_clip import make_clip
+    from engine.video_io import VideoSink
+
+    d = tmp_path / "full"
+    d.mkdir()
+    if not hf.mount_tmpfs(d, "size=64k"):
+        pytest.skip("no tmpfs here (not root)")
+    try:
+        sink = VideoSink(str(d / "o.avi"), 25, (64, 64))
+        for frame in make_clip(12, 64).frames:
+            sink.write(frame)
+        with pytest.raises(OSError) as caught:
+            sink.close()
+        assert caught.value.errno == errno.ENOSPC
+    finally:
+        hf.unmount(d)
