@@ -375,7 +375,22 @@ def test_faithfulness_curves_endpoints(gap_model, imgs):
     _, mean_del = faithfulness.curves(m, [img], [r.heatmap], r.class_index, "deletion", steps=4, substrate="mean")
     flat = np.broadcast_to(m.pixels(img).mean(axis=(1, 2), keepdims=True), m.pixels(img).shape) / 255.0
     assert mean_del[0, -1] == pytest.approx(m.keras_model.predict(flat, verbose=0)[0, r.class_index], rel=1e-4)
-    assert faithfulness.deletion_auc(m, img, r.heatmap, r.class_index, steps=8) == pytest.approx(
-        faithfulness.auc(dele)[0])
+    # a middle point, recomputed: the top half of the pixels by the map (upsampled
+    # bilinearly, ties by position) set to black
+    from engine import preprocess as prep
+
+    x = m.pixels(img)[0]
+    h, w = x.shape[:2]
+    hm = cv2.resize(np.asarray(r.heatmap, np.float32), (w, h), interpolation=cv2.INTER_LINEAR)
+    top = np.argsort(-hm.ravel(), kind="stable")[:int(round(0.5 * h * w))]
+    y = x.reshape(h * w, -1).copy()
+    y[top] = 0.0
+    half = m.keras_model.predict(prep.apply(y.reshape(x.shape)[None], m.preprocess), verbose=0)
+    assert dele[0, 4] == pytest.approx(half[0, r.class_index], rel=1e-4)
+    # the AUCs are the trapezoid rule over the fractions (np.trapezoid, not the module's auc)
+    ref_del = float(np.trapezoid(dele[0].astype(np.float64), f))
+    ref_ins = float(np.trapezoid(ins[0].astype(np.float64), f))
+    assert faithfulness.deletion_auc(m, img, r.heatmap, r.class_index, steps=8) == pytest.approx(ref_del, rel=1e-6)
     both = faithfulness.insertion_auc(m, [img, imgs[1]], [r.heatmap, r.heatmap], r.class_index, steps=8)
-    assert both[0] == pytest.approx(faithfulness.auc(ins)[0], rel=1e-5) and len(both) == 2
+    assert both[0] == pytest.approx(ref_ins, rel=1e-5) and len(both) == 2
+    assert faithfulness.auc(np.array([[0.0, 1.0, 1.0, 0.0]]))[0] == pytest.approx(2 / 3)

@@ -164,9 +164,18 @@ def test_cam_view_groups_pixel_attributions_and_sends_their_options(window):
     # drawn over a grey copy: where the map is ~0 the picture is that grey
     from engine.attribution.display import resize
 
-    quiet = np.abs(resize(r.heatmap, image.shape[:2], signed=True)) < 1e-3
-    if quiet.any():
-        assert np.abs(cam.overlay[quiet].astype(float) - grey[quiet][:, None]).max() <= 2
+    # each pixel is (1 - a) grey + a colour, a = min(1, |v| / p99(|v|) * alpha / 0.4): so it
+    # lies within 255 a of the grey everywhere (an overlay on the colour image would not),
+    # the quietest tenth is near grey, and the strongest pixels are coloured
+    v = np.abs(resize(r.heatmap if r.display is None else r.display, image.shape[:2], signed=True))
+    a = np.clip(v / np.percentile(v, 99) * (cam.options.alpha / 0.4), 0.0, 1.0)
+    off = np.abs(cam.overlay.astype(float) - grey[..., None]).max(axis=2)
+    assert np.all(off <= 255.0 * a + 1.5)
+    quiet = v <= np.percentile(v, 10)
+    assert quiet.any() and off[quiet].max() <= 255.0 * a[quiet].max() + 1.5
+    colour = np.abs(image.astype(float) - grey[..., None]).max(axis=2)
+    assert colour[quiet].max() > 255.0 * a[quiet].max() + 1.5, "the image is grey there anyway"
+    assert off[a >= 0.9].max() > 10
     assert cam.legend.low.text() == "against"
     assert cam.set_method("gradcam")
     assert cam.cam_controls.layer.isEnabled()

@@ -391,12 +391,14 @@ def test_ray_unreachable_is_one_line_and_leaves_no_run_folder(place, tmp_path):
     block the retry."""
     pytest.importorskip("ray")
     port = _free_port()
+    home = tmp_path / "home"
+    home.mkdir()
     r = _run(["batch", "--model", "demo", "--images", place["imgs"], "--out", str(tmp_path / "run"),
               "--metrics", "deletion", "--steps", "4", "--runner", "ray", "--ray-address",
               f"127.0.0.1:{port}"], timeout=400,
-             env={"HOME": str(tmp_path), "RAY_AUTH_TOKEN_PATH": str(tmp_path / "none")})
+             env={"HOME": str(home), "RAY_AUTH_TOKEN_PATH": str(home / "none")})
     _one_error_line(r, "cannot start or reach the Ray cluster")
-    assert os.listdir(tmp_path) == []
+    assert os.listdir(tmp_path) == ["home"]
 
 
 @pytest.fixture(scope="module")
@@ -469,4 +471,31 @@ def test_ray_cluster_with_token_auth_uses_the_token_as_rays_cli_does(ray_head, p
     assert local.returncode == 0, local.stderr
     a = pq.read_table(tmp_path / "ray" / "results.parquet").to_pylist()
     b = pq.read_table(tmp_path / "local" / "results.parquet").to_pylist()
-    assert len(a) == 3 and a == b
+    def plain(rows):  # NaN (metrics not asked for) compared as None: NaN != NaN
+        return [{k: None if isinstance(v, float) and v != v else v for k, v in r.items()}
+                for r in rows]
+
+    assert len(a) == 3 and plain(a) == plain(b)  # equal to the last bit
+
+
+def test_video_encoder_on_a_full_disk_raises_enospc(tmp_path):
+    """OpenCV's encoder says nothing when the disk fills; the sink reads the file back and
+    raises ENOSPC (engine.outputs turns it into "the disk is full"). A real 64 KiB tmpfs."""
+    import errno
+
+    from engine.demo_clip import make_clip
+    from engine.video_io import VideoSink
+
+    d = tmp_path / "full"
+    d.mkdir()
+    if not hf.mount_tmpfs(d, "size=64k"):
+        pytest.skip("no tmpfs here (not root)")
+    try:
+        sink = VideoSink(str(d / "o.avi"), 25, (64, 64))
+        for frame in make_clip(12, 64).frames:
+            sink.write(frame)
+        with pytest.raises(OSError) as caught:
+            sink.close()
+        assert caught.value.errno == errno.ENOSPC
+    finally:
+        hf.unmount(d)

@@ -39,6 +39,24 @@ def token_available() -> bool:
         return False
 
 
+def _enable_token_auth() -> None:
+    """RAY_AUTH_MODE=token for this process and its children. Ray read its configuration
+    when it was imported, so it must be told to read it again (what Ray's own
+    _enable_token_auth does; its private home is used when present)."""
+    os.environ["RAY_AUTH_MODE"] = "token"
+    try:
+        from ray._private.authentication.authentication_token_setup import _enable_token_auth as ray_enable
+
+        ray_enable()
+    except (ImportError, AttributeError):
+        try:
+            from ray._raylet import Config
+
+            Config.initialize("")
+        except (ImportError, AttributeError):  # an older Ray: read at init
+            pass
+
+
 @contextlib.contextmanager
 def captured_stderr():
     """Everything written to file descriptor 2 inside the block (Python's and native
@@ -97,7 +115,7 @@ def connect(ray, address: str | None) -> None:
     one line, when it cannot."""
     check_reachable(address)
     if address and "RAY_AUTH_MODE" not in os.environ and token_available():
-        os.environ["RAY_AUTH_MODE"] = "token"  # as `ray start` does when a token exists
+        _enable_token_auth()  # as `ray start` does when a token exists
     where = f"the Ray cluster at {address}" if address else "a local Ray instance"
     failure = None
     with captured_stderr() as said:
