@@ -483,8 +483,8 @@ def test_video_encoder_on_a_full_disk_raises_enospc(tmp_path):
     raises ENOSPC (engine.outputs turns it into "the disk is full"). A real 64 KiB tmpfs."""
     import errno
 
-    from engine.demo_clip import make_clip
-    from engine.video_io import VideoSink
+    from engine.video.demo_clip import make_clip
+    from engine.video.io import VideoSink
 
     d = tmp_path / "full"
     d.mkdir()
