@@ -1,28 +1,7 @@
-"""ConvScope entry point: the window by default, headless sub-commands otherwise.
-
-    python main.py                      # the window, on the demo model
-    python main.py info --model demo    # see `python main.py --help`
-"""
+"""`python main.py ...` in a checkout = the installed `convscope` command (convscope/cli_entry.py)."""
 import sys
 
-
-def main(argv=None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:  # light: the sub-command table and a lazy entry point (no TensorFlow yet)
-        from engine.cli import commands, main as cli_main
-    except KeyboardInterrupt:  # Ctrl-C while the engine's first modules load (~0.2 s)
-        print("error: interrupted (Ctrl-C); nothing was written", file=sys.stderr)
-        return 130
-    if argv and argv[0] in commands.NAMES:
-        return cli_main(argv)
-    if argv and argv[0] == "gui":
-        argv = argv[1:]
-    if argv and argv[0] in ("-h", "--help"):
-        return cli_main(argv)
-    from gui.app import main as gui_main
-
-    return gui_main(argv)
-
+from convscope.cli_entry import main
 
 if __name__ == "__main__":
     sys.exit(main())

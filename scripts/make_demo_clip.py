@@ -1,5 +1,5 @@
 """Write the demo clip: a demo shape gliding over a cluttered background, changing shape
-every quarter (engine/video/demo_clip.py), as a video file any player opens.
+every quarter (convscope/engine/video/demo_clip.py), as a video file any player opens.
 
     python scripts/make_demo_clip.py --out demo_clip.mp4 [--frames 100] [--size 192] [--fps 25] [--seed 0] [--noise S]
 
@@ -13,7 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine.video.demo_clip import make_clip, write_clip  # noqa: E402
+from convscope.engine.video.demo_clip import make_clip, write_clip  # noqa: E402
 
 
 def main(argv=None) -> int:

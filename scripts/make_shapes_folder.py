@@ -9,7 +9,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from engine.dataset.demo_folder import write_folder  # noqa: E402
+from convscope.engine.dataset.demo_folder import write_folder  # noqa: E402
 
 
 def main() -> None:

@@ -1,12 +1,12 @@
-"""Train the demo classifier (shapes on clutter) reproducibly and write it to resources/models.
+"""Train the demo classifier (shapes on clutter) reproducibly and write it to convscope/resources/models.
 
     python scripts/train_demo.py [--epochs N] [--train N] [--samples-only]
 
 Writes demo.keras (no optimizer state, so it stays small) and demo.labels.json, then
 reports accuracy and a Grad-CAM "pointing game" on fresh samples, i.e. samples from seeds
-never used in training. Also writes the sample images in resources/samples: one demo image
+never used in training. Also writes the sample images in convscope/resources/samples: one demo image
 per class, and four public-domain / CC0 photographs bundled with scikit-image (see
-resources/samples/ATTRIBUTION.md).
+convscope/resources/samples/ATTRIBUTION.md).
 """
 from __future__ import annotations
 
@@ -25,10 +25,10 @@ import numpy as np  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from engine.demo_shapes import CLASSES, make_batch  # noqa: E402
+from convscope.engine.demo_shapes import CLASSES, make_batch  # noqa: E402
 
-OUT = ROOT / "resources" / "models"
-SAMPLES = ROOT / "resources" / "samples"
+OUT = ROOT / "convscope" / "resources" / "models"
+SAMPLES = ROOT / "convscope" / "resources" / "samples"
 # training uses seeds TRAIN_SEED + epoch; the tests use seeds outside all of these
 TRAIN_SEED, VAL_SEED, EVAL_SEED, POINT_SEED, SAMPLE_SEED = 10_000, 1, 1000, 2000, 7
 LAST_CONV = "conv5"
@@ -101,7 +101,7 @@ def pointing_game(model, n: int = 200, seed: int = POINT_SEED, dilate: int = 3,
 
 def write_samples(out: Path = SAMPLES) -> None:
     """demo_<class>.png (one per class) and the scikit-image photographs as JPEG."""
-    from engine.demo_shapes import make_sample
+    from convscope.engine.demo_shapes import make_sample
 
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(SAMPLE_SEED)

@@ -8,7 +8,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 # One pytest process holds dozens of models at once; a window's exploration cache gets only
-# what the process budget leaves beside them (engine/process_memory.py), so the suite gives
+# what the process budget leaves beside them (convscope/engine/process_memory.py), so the suite gives
 # itself room. The budget's own tests set the variable themselves (monkeypatch).
 os.environ.setdefault("CONVSCOPE_MEMORY_BUDGET", "16G")
 
@@ -19,7 +19,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -109,7 +109,7 @@ def images_dir(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def demo_model():
-    from engine import open_model
+    from convscope.engine import open_model
 
     return open_model("demo")
 

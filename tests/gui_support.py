@@ -10,8 +10,8 @@ from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QUrl
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QApplication
 
-from engine.loading import DEMO_PATH
-from engine.qt_bridge import running_threads
+from convscope.engine.loading import DEMO_PATH
+from convscope.engine.qt_bridge import running_threads
 from test_bridge import small_model_file  # noqa: F401 (fixture)
 
 SAMPLES = os.path.join(os.path.dirname(DEMO_PATH), "..", "samples")
@@ -48,7 +48,7 @@ def settle(window, timeout=60.0):
 
 
 def rgb_of(widget) -> np.ndarray:
-    from gui.qimage import from_qimage
+    from convscope.gui.qimage import from_qimage
 
     return from_qimage(widget.grab().toImage())
 
@@ -95,8 +95,8 @@ def settings_file(tmp_path_factory):
 def open_window(settings_path, **startup):
     """A real MainWindow on the settings file `settings_path` (Startup(**startup)), shown,
     its model loaded and the engine settled."""
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
 
     w = MainWindow(Settings.at(str(settings_path)), Startup(**startup))
     w.show()

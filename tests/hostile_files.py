@@ -73,7 +73,7 @@ def make_images(d):
 
 def make_models(d):
     """{name: path} of models the views cannot serve as they are, saved as .keras files."""
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras

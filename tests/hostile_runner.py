@@ -59,8 +59,8 @@ def _run_cli(argv):
 
 
 def _load(path):
-    from engine.errors import UserError
-    from engine.images import load_image
+    from convscope.engine.errors import UserError
+    from convscope.engine.images import load_image
 
     try:
         im = load_image(path)

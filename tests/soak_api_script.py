@@ -17,10 +17,10 @@ def rss_mib() -> float:
 
 
 def main(calls: int) -> None:
-    from engine.explore import cache as explore
-    from engine import open_model
-    from engine.cam import compute
-    from engine.images import from_array
+    from convscope.engine.explore import cache as explore
+    from convscope.engine import open_model
+    from convscope.engine.cam import compute
+    from convscope.engine.images import from_array
 
     m = open_model("demo")
     rng = np.random.default_rng(0)

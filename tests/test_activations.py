@@ -3,8 +3,8 @@ many layers, and the grid rendering matches the seeds' recipe."""
 import numpy as np
 import pytest
 
-from engine.explore import activation_view
-from engine import grid, load_image, open_model
+from convscope.engine.explore import activation_view
+from convscope.engine import grid, load_image, open_model
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_input_layers_record_what_the_model_is_fed(nested, images_dir):
 def test_output_files_get_the_usual_mode(tmp_path):
     import os
 
-    from engine import outputs
+    from convscope.engine import outputs
 
     outputs.save_png(str(tmp_path / "a.png"), np.zeros((4, 4, 3), np.uint8))
     mask = os.umask(0)

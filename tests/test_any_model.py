@@ -7,8 +7,8 @@ import sys
 import numpy as np
 import pytest
 
-from engine import UserError, from_array, open_model
-from engine.cli import main as cli
+from convscope.engine import UserError, from_array, open_model
+from convscope.engine.cli import main as cli
 
 LAYERS_PY = '''
 import keras
@@ -38,7 +38,7 @@ class Offset(keras.layers.Layer):
 
 
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -123,8 +123,8 @@ def test_two_pooled_branches_fall_back_to_the_order_rule():
     x = L.Concatenate(name="merge")([L.GlobalAveragePooling2D(name="gap_a")(a),
                                      L.GlobalAveragePooling2D(name="gap_b")(b)])
     km = keras.Model(inp, L.Dense(2, activation="softmax")(x))
-    from engine import default_layer
-    from engine.layers import describe
+    from convscope.engine import default_layer
+    from convscope.engine.layers import describe
 
     infos = describe(km)
     assert default_layer.walk_head(km, {i.path for i in infos}) is None
@@ -210,7 +210,7 @@ def test_custom_objects_code_without_the_class_or_broken(custom, tmp_path):
 
 
 def test_sidecar_code_is_found_not_run(custom):
-    from engine.model_options import sidecar_code
+    from convscope.engine.model_options import sidecar_code
 
     assert sidecar_code(custom["path"]) is None
     _forget_registration()

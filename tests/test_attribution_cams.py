@@ -4,13 +4,13 @@ import json
 import numpy as np
 import pytest
 
-from engine.cli import main as cli
-from engine import from_array, load_image, open_model
-from engine.attribution import smoothing
-from engine.cam import compute as cam_compute
-from engine.cam.result import normalise
+from convscope.engine.cli import main as cli
+from convscope.engine import from_array, load_image, open_model
+from convscope.engine.attribution import smoothing
+from convscope.engine.cam import compute as cam_compute
+from convscope.engine.cam.result import normalise
 
-STAR = "resources/samples/demo_star.png"
+STAR = "convscope/resources/samples/demo_star.png"
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_ablation_cam_on_a_nested_layer(nested_path, images_dir):
     r = m.cam(img, method="ablation-cam", layer=layer, class_index=1)
     A, _ = cam_compute.activations(m, [img], layer)
     import tensorflow as tf
-    from engine.hooks import Intercept, first_output
+    from convscope.engine.hooks import Intercept, first_output
 
     x = cam_compute.prepared(m, [img])
     k = A.shape[-1]
@@ -158,8 +158,8 @@ def test_cli_bad_attribution_options_one_line(tmp_path, capsys, args, text):
 
 
 def test_pixel_attributions_are_not_offered_on_video():
-    from engine import UserError
-    from engine.video.explain import check_live_method, live_note, live_ok
+    from convscope.engine import UserError
+    from convscope.engine.video.explain import check_live_method, live_note, live_ok
 
     assert live_ok("gradcam") and live_ok("guided-gradcam") is False and not live_ok("ablation-cam")
     # what the Live view's method menu says next to each refused method

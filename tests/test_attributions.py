@@ -5,16 +5,16 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import CancelToken, Cancelled, UserError, from_array, load_image, open_model
-from engine.attribution import graphs
-from engine.attribution import rise as rise_mod
-from engine.attribution.guided import GuidedRelu
+from convscope.engine import CancelToken, Cancelled, UserError, from_array, load_image, open_model
+from convscope.engine.attribution import graphs
+from convscope.engine.attribution import rise as rise_mod
+from convscope.engine.attribution.guided import GuidedRelu
 
-STAR = "resources/samples/demo_star.png"
+STAR = "convscope/resources/samples/demo_star.png"
 
 
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -180,7 +180,7 @@ def test_guided_patches_nested_relus_and_leave_nothing_behind(nested_path):
 
 
 def test_gradcam_unchanged_after_guided_methods(demo, star):
-    from engine.cam import compute as cam_compute
+    from convscope.engine.cam import compute as cam_compute
 
     def fresh(method):  # drop every compiled function and cache: a new trace
         cam_compute._states.pop(demo, None)

@@ -11,10 +11,10 @@ import time
 import numpy as np
 import pytest
 
-from engine import jobs as J
-from engine.cancel import CancelToken
-from engine.images import from_array
-from engine.worker import Worker
+from convscope.engine import jobs as J
+from convscope.engine.cancel import CancelToken
+from convscope.engine.images import from_array
+from convscope.engine.worker import Worker
 
 LABELS = ["circle", "square", "triangle", "star"]
 
@@ -24,7 +24,7 @@ def build_small_model(path: str) -> str:
 
     Small enough for the suite, but every view applies (GAP + Dense: all CAM methods) and a
     nested model is in it (layer paths `backbone/conv4`)."""
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -173,7 +173,7 @@ def test_compare_streams_every_method(worker):
 # -- the bridge: a real QThread ----------------------------------------------------------------
 @pytest.fixture
 def bridge(qtbot, small_model_file):
-    from engine.qt_bridge import EngineBridge, running_threads
+    from convscope.engine.qt_bridge import EngineBridge, running_threads
 
     b = EngineBridge()
     results = []
@@ -228,7 +228,7 @@ def test_cancel_by_channel_and_stop(qtbot, bridge):
 
 
 def test_stop_ends_the_thread_during_a_long_job(qtbot, small_model_file):
-    from engine.qt_bridge import EngineBridge, running_threads
+    from convscope.engine.qt_bridge import EngineBridge, running_threads
 
     b = EngineBridge()
     results = []

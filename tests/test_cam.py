@@ -7,16 +7,16 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import CancelToken, Cancelled, UserError, colormaps, load_image, open_model
-from engine.explore import cache as explore
-from engine.cam import METHODS, compute_cam, normalise
-from engine.cam import compute as cam_compute
-from engine.cam import faithfulness
+from convscope.engine import CancelToken, Cancelled, UserError, colormaps, load_image, open_model
+from convscope.engine.explore import cache as explore
+from convscope.engine.cam import METHODS, compute_cam, normalise
+from convscope.engine.cam import compute as cam_compute
+from convscope.engine.cam import faithfulness
 
 
 # -- fixtures: tiny models and image files ------------------------------------------------
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -123,7 +123,7 @@ def test_gradcam_equals_cam_up_to_scale_and_gap_identity(gap_model, imgs):
 
 
 def test_all_methods_finite_in_unit_range(gap_model, imgs):
-    from engine.cam import registry
+    from convscope.engine.cam import registry
 
     small = {"faster-scorecam": {"max_n": 3}, "rise": {"masks": 64}, "smoothgrad": {"samples": 4},
              "integrated-gradients": {"steps": 8}}
@@ -340,7 +340,7 @@ def test_overlay_blend_at_image_size(gap_model, imgs):
 
 
 def test_cli_cam_writes_overlay_npy_and_json(files, capsys):
-    from engine.cli import dispatch as cli
+    from convscope.engine.cli import dispatch as cli
 
     out, npy = files["dir"] / "ov.png", files["dir"] / "hm.npy"
     code = cli.main(["cam", "--model", files["gap"], "--image", files["images"][0], "--method", "gradcam++",
@@ -377,7 +377,7 @@ def test_faithfulness_curves_endpoints(gap_model, imgs):
     assert mean_del[0, -1] == pytest.approx(m.keras_model.predict(flat, verbose=0)[0, r.class_index], rel=1e-4)
     # a middle point, recomputed: the top half of the pixels by the map (upsampled
     # bilinearly, ties by position) set to black
-    from engine import preprocess as prep
+    from convscope.engine import preprocess as prep
 
     x = m.pixels(img)[0]
     h, w = x.shape[:2]

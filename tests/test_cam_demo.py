@@ -6,10 +6,10 @@ training script never uses (scripts/train_demo.py uses 10000-10005 for training,
 import cv2
 import numpy as np
 
-from engine import from_array
-from engine.cam import compute_cam
-from engine.cam.faithfulness import deletion_auc, insertion_auc
-from engine.demo_shapes import make_batch
+from convscope.engine import from_array
+from convscope.engine.cam import compute_cam
+from convscope.engine.cam.faithfulness import deletion_auc, insertion_auc
+from convscope.engine.demo_shapes import make_batch
 
 POINT_SEED, FAITH_SEED = 7301, 7302
 

@@ -4,8 +4,8 @@ convnet (binary classes, no GAP head). Fixtures: tests/conftest.py (real .keras 
 import numpy as np
 import pytest
 
-from engine import UserError, load_image, open_model
-from engine.cam import compute_cam, registry
+from convscope.engine import UserError, load_image, open_model
+from convscope.engine.cam import compute_cam, registry
 
 METHODS = registry.names("cam")  # the pixel attributions ignore layers: test_attributions.py
 

@@ -3,11 +3,11 @@ entry is all a new method needs, options and signed maps behave as documented.""
 import numpy as np
 import pytest
 
-from engine import UserError, from_array
-from engine.cam import compute_cam, registry
-from engine.cam import compute as cam_compute
-from engine.cam.weights import weighted_sum
-from engine.demo_shapes import make_batch
+from convscope.engine import UserError, from_array
+from convscope.engine.cam import compute_cam, registry
+from convscope.engine.cam import compute as cam_compute
+from convscope.engine.cam.weights import weighted_sum
+from convscope.engine.demo_shapes import make_batch
 
 
 @pytest.fixture()
@@ -93,8 +93,8 @@ def test_a_compute_method_gets_its_options_and_a_signed_map_keeps_its_sign(scrat
 
 
 def test_compute_given_as_a_module_path_is_imported_when_run():
-    m = registry.Method("late", "Late", "x", needs="compute", compute="engine.cam.weights:gradcam")
-    from engine.cam.weights import gradcam
+    m = registry.Method("late", "Late", "x", needs="compute", compute="convscope.engine.cam.weights:gradcam")
+    from convscope.engine.cam.weights import gradcam
 
     assert m.resolve_compute() is gradcam
 

@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 from PIL import Image as PILImage
 
-from engine import from_array, open_model
-from engine.cli import main as cli
+from convscope.engine import from_array, open_model
+from convscope.engine.cli import main as cli
 
 
 @pytest.fixture(scope="module")
@@ -32,7 +32,7 @@ def test_output_is_the_dense_head_and_its_logit_is_the_objective(demo):
     import keras
     import tensorflow as tf
 
-    from engine.filters.params import classic_noise, deprocess
+    from convscope.engine.filters.params import classic_noise, deprocess
 
     a = demo.filter_patterns("predictions", filters=[3], steps=1, seed=1)
     b = demo.filter_patterns("output", filters=[3], steps=1, seed=1)

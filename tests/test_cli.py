@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image as P
 
-from engine.cli import main as cli
+from convscope.engine.cli import main as cli
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -54,7 +54,7 @@ def test_activations_grid_and_npy(capsys, seq_sigmoid_path, images_dir, tmp_path
     grid = np.asarray(P.open(out_png))
     assert grid.shape == (4 * 21 + 3, 4 * 21 + 3, 3)
     # independent re-computation with the API
-    from engine import load_image, open_model
+    from convscope.engine import load_image, open_model
 
     ref = open_model(seq_sigmoid_path).activations(load_image(images_dir / "plain.png"), ["conv2d_2"])
     np.testing.assert_allclose(a, ref["conv2d_2"], rtol=1e-6)

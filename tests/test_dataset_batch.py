@@ -15,8 +15,8 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image as P
 
-from engine.cli import main as cli_main
-from engine.dataset.demo_folder import write_folder
+from convscope.engine.cli import main as cli_main
+from convscope.engine.dataset.demo_folder import write_folder
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -115,10 +115,10 @@ def test_metrics_equal_independent_recomputation(shapes, tmp_path, demo_model):
 
 def test_pointing_game_on_200_fresh_shapes(tmp_path, demo_model):
     """Grad-CAM on the demo model points at the object (Zhang et al.'s game, 15 px)."""
-    from engine.dataset.explain import Settings
-    from engine.dataset.runner import finalize, pending, run_local
-    from engine.dataset.sources import list_items
-    from engine.dataset.store import RunStore
+    from convscope.engine.dataset.explain import Settings
+    from convscope.engine.dataset.runner import finalize, pending, run_local
+    from convscope.engine.dataset.sources import list_items
+    from convscope.engine.dataset.store import RunStore
 
     listing = write_folder(str(tmp_path / "shapes"), n=200, seed=7401)
     items = list_items(listing)

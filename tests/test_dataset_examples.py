@@ -6,16 +6,16 @@ import os
 import numpy as np
 import pytest
 
-from engine.cli import main as cli_main
-from engine.dataset.demo_folder import write_folder
-from engine.dataset.receptive_field import receptive_field
-from engine.dataset.topk import TopK
+from convscope.engine.cli import main as cli_main
+from convscope.engine.dataset.demo_folder import write_folder
+from convscope.engine.dataset.receptive_field import receptive_field
+from convscope.engine.dataset.topk import TopK
 
 
 def _geometry_net():
     """Every kind of geometry: same/valid padding, strides, dilation, pooling, zero padding,
     cropping, a depthwise and a separable conv, a residual merge and a nested model."""
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("cpu")
     import keras
@@ -50,7 +50,7 @@ def _empirical_box(model, path, uy, ux, size):
     """Bounding box of the input pixels whose gradient on unit (uy, ux) is non-zero."""
     import tensorflow as tf
 
-    from engine.hooks import Intercept
+    from convscope.engine.hooks import Intercept
 
     x = tf.Variable(np.random.default_rng(0).random((1, size, size, 3)).astype(np.float32))
     with tf.GradientTape() as tape:
@@ -66,7 +66,7 @@ def _empirical_box(model, path, uy, ux, size):
 def test_receptive_field_equals_the_gradient_support(path):
     model = _geometry_net()
     field = receptive_field(model, path)
-    from engine.layers import index
+    from convscope.engine.layers import index
 
     out = index(model)[path].output.shape
     h, w = out[1], out[2]

@@ -7,12 +7,12 @@ import os
 
 import pyarrow.parquet as pq
 
-from engine.dataset.demo_folder import write_folder
-from engine.dataset.explain import Settings
-from engine.dataset.ray_runner import run_ray
-from engine.dataset.runner import finalize, make_recipe, pending
-from engine.dataset.sources import list_items
-from engine.dataset.store import RunStore
+from convscope.engine.dataset.demo_folder import write_folder
+from convscope.engine.dataset.explain import Settings
+from convscope.engine.dataset.ray_runner import run_ray
+from convscope.engine.dataset.runner import finalize, make_recipe, pending
+from convscope.engine.dataset.sources import list_items
+from convscope.engine.dataset.store import RunStore
 
 
 def _run(model, settings, items, listing, folder, runner, batch_size=4):
@@ -22,7 +22,7 @@ def _run(model, settings, items, listing, folder, runner, batch_size=4):
     if runner == "ray":
         run_ray("demo", "auto", "cpu", settings, store, todo, batch_size=batch_size)
     else:
-        from engine.dataset.runner import run_local
+        from convscope.engine.dataset.runner import run_local
 
         run_local(model, settings, store, todo, batch_size=batch_size)
     finalize(store, settings)

@@ -9,8 +9,8 @@ import pyarrow as pa
 import pytest
 from PIL import Image as P
 
-from engine.dataset import metrics as M
-from engine.dataset.store import RunStore
+from convscope.engine.dataset import metrics as M
+from convscope.engine.dataset.store import RunStore
 
 
 def _hit_at(distance: int, tolerance=None) -> float:
@@ -34,7 +34,7 @@ def test_pointing_game_tolerance_is_15_pixels():
 
 
 def test_settings_use_the_papers_tolerance():
-    from engine.dataset.explain import Settings
+    from convscope.engine.dataset.explain import Settings
 
     assert Settings().tolerance == 15
 
@@ -79,7 +79,7 @@ def test_chunk_files_are_in_place_only_after_the_rename(tmp_path):
 def test_resume_does_not_retry_files_that_failed(tmp_path, capsys):
     """A finished run with one unreadable file, resumed: the file is not tried again (it is
     done: it has its error row), so errors.csv still lists it once and no chunk is added."""
-    from engine.cli import main as cli_main
+    from convscope.engine.cli import main as cli_main
 
     d = tmp_path / "imgs"
     d.mkdir()

@@ -1,4 +1,4 @@
-"""The shipped demo classifier and the generator of its images (engine/demo_shapes.py).
+"""The shipped demo classifier and the generator of its images (convscope/engine/demo_shapes.py).
 
 Fresh samples come from seeds that scripts/train_demo.py never uses (it uses 10000 + epoch,
 1, 1000, 2000 and 7).
@@ -11,17 +11,17 @@ import sys
 import numpy as np
 import pytest
 
-from engine.demo_shapes import CLASSES, Sample, make_batch, make_sample
+from convscope.engine.demo_shapes import CLASSES, Sample, make_batch, make_sample
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-MODEL = os.path.join(ROOT, "resources", "models", "demo.keras")
-LABELS = os.path.join(ROOT, "resources", "models", "demo.labels.json")
+MODEL = os.path.join(ROOT, "convscope", "resources", "models", "demo.keras")
+LABELS = os.path.join(ROOT, "convscope", "resources", "models", "demo.labels.json")
 FRESH_SEED = 424_242
 
 
 @pytest.fixture(scope="module")
 def model():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -61,7 +61,7 @@ def test_sample_images_classified(model):
     import cv2
 
     for i, name in enumerate(CLASSES):
-        bgr = cv2.imread(os.path.join(ROOT, "resources", "samples", f"demo_{name}.png"))
+        bgr = cv2.imread(os.path.join(ROOT, "convscope", "resources", "samples", f"demo_{name}.png"))
         assert bgr is not None and bgr.shape == (96, 96, 3)
         pred = model.predict(bgr[None, ..., ::-1] / 255.0, verbose=0)
         assert pred.argmax() == i, name
@@ -116,6 +116,6 @@ def test_bad_label_rejected():
 
 
 def test_generator_needs_no_tensorflow():
-    code = ("import sys; import engine.demo_shapes; "
+    code = ("import sys; import convscope.engine.demo_shapes; "
             "assert 'tensorflow' not in sys.modules and 'PySide6' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True)

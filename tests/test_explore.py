@@ -3,13 +3,13 @@ one backward pass, a memory budget with LRU eviction, and nothing ever stale.
 
 Costs are asserted on ConvModel.passes (a counter of forward / backward passes), never on
 time. "Fresh" results come from a second ConvModel of the same file with the exploration
-cache switched off, i.e. the per-layer paths (engine/model.py, engine/cam/compute.py).
+cache switched off, i.e. the per-layer paths (convscope/engine/model.py, convscope/engine/cam/compute.py).
 """
 import numpy as np
 import pytest
 
-from engine.explore import cache as explore
-from engine import from_array, open_model
+from convscope.engine.explore import cache as explore
+from convscope.engine import from_array, open_model
 
 GRADIENT_METHODS = ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam")
 

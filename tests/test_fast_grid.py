@@ -1,11 +1,11 @@
-"""The fast activation grid (engine/explore/fast_grid.py) draws exactly what the straightforward
+"""The fast activation grid (convscope/engine/explore/fast_grid.py) draws exactly what the straightforward
 pipeline draws: channel-first normalisation (the seeds' formula, written out here),
 a colour table indexed per value, tiles padded with the background colour."""
 import numpy as np
 import pytest
 
-from engine import colormaps, grid
-from engine.explore import fast_grid
+from convscope.engine import colormaps, grid
+from convscope.engine.explore import fast_grid
 
 GAP = np.array([31, 33, 36], np.uint8)
 

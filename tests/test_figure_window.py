@@ -49,7 +49,7 @@ def test_export_figure_from_the_cam_view(window, tmp_path):
 
 
 def test_export_figure_from_compare_takes_the_strip(window, image_files):
-    window.open_inputs(__import__("gui.inputs", fromlist=["from_paths"]).from_paths(image_files[1:2]))
+    window.open_inputs(__import__("convscope.gui.inputs", fromlist=["from_paths"]).from_paths(image_files[1:2]))
     window.view("compare")
     settle(window, 180)
     dialog = window.actions_.ask_figure()

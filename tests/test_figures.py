@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 from PIL import Image as P
 
-from engine.cli import main as cli
-from engine.loading import DEMO_PATH
+from convscope.engine.cli import main as cli
+from convscope.engine.loading import DEMO_PATH
 
 SAMPLES = os.path.join(os.path.dirname(DEMO_PATH), "..", "samples")
 STAR = os.path.join(SAMPLES, "demo_star.png")
@@ -203,7 +203,7 @@ def test_bad_recipes_are_one_line_errors(capsys, tmp_path):
 
 
 def test_npy_dir_holds_the_arrays_drawn(capsys, tmp_path, demo_model):
-    from engine import load_image
+    from convscope.engine import load_image
 
     d = tmp_path / "arrays"
     d.mkdir()
@@ -222,8 +222,8 @@ def test_known_maps_are_reused_not_recomputed(demo_model, tmp_path):
     comes out in the figure's arrays, so it was not computed again."""
     import dataclasses
 
-    from engine import load_image
-    from engine.figures import FigureOptions, FigureSpec, compute
+    from convscope.engine import load_image
+    from convscope.engine.figures import FigureOptions, FigureSpec, compute
 
     img = load_image(STAR)
     real = demo_model.cam(img, method="gradcam")
@@ -263,7 +263,7 @@ def test_other_kinds_write_their_labels(capsys, tmp_path, kind, extra):
 
 
 def test_activation_channels_are_the_most_active():
-    from engine.figures.data import top_channels
+    from convscope.engine.figures.data import top_channels
 
     act = np.zeros((4, 4, 6), np.float32)
     act[..., 4], act[..., 1], act[..., 2] = 3.0, 2.0, 2.0
@@ -306,9 +306,9 @@ def test_caption_and_colour_bar_say_how_pixel_and_signed_maps_are_scaled(capsys,
 def test_a_window_map_of_a_signed_method_is_drawn_as_one(demo_model):
     """The window hands its CamReady messages (plain arrays) to the figure: an Integrated
     Gradients map must come back as the signed pixel map it is, not as a CAM."""
-    from engine import jobs as J
-    from engine import load_image
-    from engine.figures import FigureSpec, compute
+    from convscope.engine import jobs as J
+    from convscope.engine import load_image
+    from convscope.engine.figures import FigureSpec, compute
 
     img = load_image(STAR)
     r = demo_model.cam(img, method="integrated-gradients", steps=8)

@@ -4,13 +4,13 @@ formulas in numpy."""
 import numpy as np
 import pytest
 
-from engine.filters import params as fp
-from engine.errors import UserError
+from convscope.engine.filters import params as fp
+from convscope.engine.errors import UserError
 
 
 @pytest.fixture(scope="module")
 def tf():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("cpu")
     import tensorflow

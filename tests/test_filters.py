@@ -10,14 +10,14 @@ import textwrap
 import numpy as np
 import pytest
 
-from engine import open_model
-from engine import preprocess as prep
-from engine.cancel import CancelToken
-from engine.errors import Cancelled, UserError
-from engine.filters import ascent as F
+from convscope.engine import open_model
+from convscope.engine import preprocess as prep
+from convscope.engine.cancel import CancelToken
+from convscope.engine.errors import Cancelled, UserError
+from convscope.engine.filters import ascent as F
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-DEMO = os.path.join(ROOT, "resources", "models", "demo.keras")
+DEMO = os.path.join(ROOT, "convscope", "resources", "models", "demo.keras")
 
 
 def _save(model, model_dir, name):
@@ -60,7 +60,7 @@ def test_classic_is_the_seeds_recipe(free_model):
     the ascent would not move and any recipe would "match"), and the ascent is checked to
     have moved the image and raised the filter's activation."""
     import tensorflow as tf
-    from engine.hooks import Intercept
+    from convscope.engine.hooks import Intercept
 
     m, size = free_model, 40
     live = [f for f in range(16)
@@ -323,7 +323,7 @@ def test_regularized_mode(trained_model):
 
 def test_transform_is_the_affine_warp_it_claims():
     import tensorflow as tf
-    from engine.filters import params as fp
+    from convscope.engine.filters import params as fp
 
     cfg = fp.Regularized()
     img = np.random.default_rng(0).random((1, 16, 16, 3)).astype(np.float32)
@@ -390,7 +390,7 @@ def test_regularized_transforms_act(free_model):
     warp itself is right: a pure 3-pixel translation shifts the image by 3 pixels."""
     import tensorflow as tf
 
-    from engine.filters import params as fp
+    from convscope.engine.filters import params as fp
 
     base = dict(filters=[0, 1], size=32, steps=8, mode="regularized", seed=0)
     still = free_model.filter_patterns("c2", **base, jitter=0, scale=0, rotate=0)
@@ -411,7 +411,7 @@ def test_strided_pointwise_on_8_channels_does_not_crash(tmp_path):
     script = textwrap.dedent(f"""
         import sys, numpy as np
         sys.path.insert(0, {ROOT!r})
-        from engine import tf_runtime, open_model
+        from convscope.engine import tf_runtime, open_model
         tf_runtime.init("cpu")
         import keras
         inp = keras.Input((None, None, 3))

@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 from PIL import Image as P
 
-from engine.errors import UserError
-from engine.images import KEEP_MAX_PIXELS, load_image
+from convscope.engine.errors import UserError
+from convscope.engine.images import KEEP_MAX_PIXELS, load_image
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 pytestmark = pytest.mark.timeout(600)
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.timeout(600)
 
 def _seeds() -> dict:
     """{suffix-tagged name: bytes} of real image files, small."""
-    photo = P.open(os.path.join(ROOT, "resources", "samples", "cat.jpg")).convert("RGB")
+    photo = P.open(os.path.join(ROOT, "convscope", "resources", "samples", "cat.jpg")).convert("RGB")
     photo = photo.resize((48, 36))
     out = {}
 
@@ -90,7 +90,7 @@ def test_image_decoder_never_fails_otherwise(tmp_path, name, mutations):
 
 @pytest.fixture(scope="module")
 def model_seeds(tmp_path_factory):
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -110,7 +110,7 @@ def model_seeds(tmp_path_factory):
 
 @pytest.mark.parametrize("suffix", [".keras", ".h5"])
 def test_model_loader_never_fails_otherwise(model_seeds, tmp_path_factory, suffix):
-    from engine import open_model
+    from convscope.engine import open_model
 
     d = tmp_path_factory.mktemp("fuzzed")
     count = iter(range(10**6))

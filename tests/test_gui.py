@@ -13,8 +13,8 @@ from PySide6.QtCore import QPoint, QPointF, Qt, QTimer
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication
 
-from engine import jobs as J
-from engine.qt_bridge import running_threads
+from convscope.engine import jobs as J
+from convscope.engine.qt_bridge import running_threads
 from gui_support import (drop, image_files, rgb_of, settings_file, settle, spin,  # noqa: F401
                          wait_until, window)
 from test_bridge import LABELS, broken_model_file, small_model_file  # noqa: F401 (fixtures)
@@ -26,8 +26,8 @@ pytestmark = pytest.mark.timeout(300)
 def test_plain_start_opens_the_demo_on_a_sample(qapp, tmp_path):
     """`python main.py` with no arguments: the demo model, the bundled samples in the strip,
     demo_circle.png analysed (predicted, activations drawn)."""
-    from gui.main_window import MainWindow
-    from gui.settings import Settings
+    from convscope.gui.main_window import MainWindow
+    from convscope.gui.settings import Settings
 
     w = MainWindow(Settings.at(str(tmp_path / "s.ini")))
     w.show()
@@ -67,7 +67,7 @@ def test_startup_opens_model_and_analyses_the_image(window):
 
 
 def test_layer_tree_nests_filters_and_marks(window):
-    from gui.layer_tree import LayerTreeModel
+    from convscope.gui.layer_tree import LayerTreeModel
 
     panel = window.model_panel
     model = panel.tree_model
@@ -96,7 +96,7 @@ def test_layer_tree_nests_filters_and_marks(window):
 
 
 def test_selecting_layers_draws_their_activations(window):
-    from engine.explore import activation_view
+    from convscope.engine.explore import activation_view
 
     view = window.activations_view
     for path, shape in [("conv1", (64, 64, 8)), ("backbone/conv3", (16, 16, 32)),
@@ -108,7 +108,7 @@ def test_selecting_layers_draws_their_activations(window):
         # what is drawn is the engine's grid of these very activations
         expected = activation_view.normalise(view.act, "channel")
         assert view.picture[: shape[0], : shape[1]].shape[:2] == expected[0].shape
-        from engine import colormaps
+        from convscope.engine import colormaps
         np.testing.assert_array_equal(view.picture[: shape[0], : shape[1]],
                                       colormaps.apply_u8(expected[0], "viridis"))
         np.testing.assert_array_equal(view.canvas.item.image, view.picture)
@@ -238,7 +238,7 @@ def test_dropping_images_adds_them_to_the_strip(window, image_files):
 def test_paste_an_image_from_the_clipboard(window):
     rgb = np.zeros((40, 50, 3), np.uint8)
     rgb[:, :25] = (250, 10, 10)
-    from gui.qimage import to_qimage
+    from convscope.gui.qimage import to_qimage
 
     QApplication.clipboard().setImage(to_qimage(rgb))
     before = len(window.session.images)
@@ -262,7 +262,7 @@ def test_export_and_copy_the_view(window, tmp_path):
     np.testing.assert_array_equal(saved[::k, ::k], fig)
     np.testing.assert_array_equal(saved, np.repeat(np.repeat(fig, k, 0), k, 1))
     window.actions_.copy_view()
-    from gui.qimage import from_qimage
+    from convscope.gui.qimage import from_qimage
 
     copied = from_qimage(QApplication.clipboard().image())
     if copied.size:
@@ -342,7 +342,7 @@ def test_builtin_without_cached_weights_offers_random_weights(window, small_mode
 def test_an_exception_in_a_slot_shows_in_the_window(window):
     from PySide6.QtCore import QEventLoop
 
-    from gui import crash_guard
+    from convscope.gui import crash_guard
 
     crash_guard.install(lambda text, details: window.notify(text, details=details))
     try:
@@ -363,7 +363,7 @@ def test_an_exception_in_a_slot_shows_in_the_window(window):
 
 
 def test_settings_are_kept_in_the_temporary_file(window, settings_file, small_model_file):
-    from gui.settings import Settings
+    from convscope.gui.settings import Settings
 
     window.activations_view.per_row.setValue(5)
     window.settings.sync()
@@ -375,7 +375,7 @@ def test_settings_are_kept_in_the_temporary_file(window, settings_file, small_mo
 
 
 def test_gui_and_engine_defaults_agree():
-    from engine.filters.ascent import DEFAULT_STEPS
-    from gui.views.filters import DEFAULT_STEPS as GUI_STEPS
+    from convscope.engine.filters.ascent import DEFAULT_STEPS
+    from convscope.gui.views.filters import DEFAULT_STEPS as GUI_STEPS
 
     assert GUI_STEPS is DEFAULT_STEPS  # the engine's own table (engine.filters.spec), no copy

@@ -54,9 +54,9 @@ STARTUP = textwrap.dedent("""
     sys.meta_path.insert(0, Spy())
     from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
-    from engine.qt_bridge import running_threads
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
+    from convscope.engine.qt_bridge import running_threads
 
     app = QApplication([])
     w = MainWindow(Settings.at(sys.argv[3]), Startup(model=sys.argv[1], images=[sys.argv[2]]))
@@ -85,7 +85,7 @@ STARTUP = textwrap.dedent("""
 
 def test_window_shows_before_tensorflow_which_loads_on_the_engine_thread(
         tmp_path, small_model_file, photo):
-    from engine.loading import DEMO_PATH
+    from convscope.engine.loading import DEMO_PATH
 
     model = "demo" if os.path.isfile(DEMO_PATH) else small_model_file
     out = subprocess.run([sys.executable, "-c", STARTUP, model, photo,

@@ -7,9 +7,9 @@ import os
 import pytest
 from PySide6.QtCore import Qt
 
-from engine import jobs as J
-from engine.dataset.demo_folder import write_folder
-from engine.dataset.jobs import DatasetBatch, DatasetIndex
+from convscope.engine import jobs as J
+from convscope.engine.dataset.demo_folder import write_folder
+from convscope.engine.dataset.jobs import DatasetBatch, DatasetIndex
 from gui_support import open_window, settings_file, settle, spin, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.timeout(300)

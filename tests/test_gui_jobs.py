@@ -12,9 +12,9 @@ import pytest
 from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import QApplication
 
-from engine import jobs as J
-from engine.cam import registry
-from gui.views.cam_options import compare_order
+from convscope.engine import jobs as J
+from convscope.engine.cam import registry
+from convscope.gui.views.cam_options import compare_order
 
 PIXEL_METHODS = registry.names("pixel")
 from gui_support import (image_files, settings_file, settle, spin,  # noqa: F401
@@ -162,7 +162,7 @@ def test_cam_view_groups_pixel_attributions_and_sends_their_options(window):
     image = window.session.image.pixels
     grey = image.astype(float) @ [0.299, 0.587, 0.114]
     # drawn over a grey copy: where the map is ~0 the picture is that grey
-    from engine.attribution.display import resize
+    from convscope.engine.attribution.display import resize
 
     # each pixel is (1 - a) grey + a colour, a = min(1, |v| / p99(|v|) * alpha / 0.4): so it
     # lies within 255 a of the grey everywhere (an overlay on the colour image would not),

@@ -10,11 +10,11 @@ import cv2
 import numpy as np
 import pytest
 
-from engine import jobs as J
-from engine.video.demo_clip import make_clip, write_clip
-from engine.qt_bridge import running_threads
-from engine.video.io import read_frames, write_video
-from gui.video_reader import running_readers
+from convscope.engine import jobs as J
+from convscope.engine.video.demo_clip import make_clip, write_clip
+from convscope.engine.qt_bridge import running_threads
+from convscope.engine.video.io import read_frames, write_video
+from convscope.gui.video_reader import running_readers
 from gui_support import drop, open_window, settle, spin, wait_until
 
 pytestmark = pytest.mark.timeout(300)
@@ -75,7 +75,7 @@ def test_overlay_follows_the_object(live_window, clips):
 @pytest.fixture(scope="module")
 def slow_model_file(tmp_path_factory):
     """A real Keras model ~20x slower per frame than the demo (192 px, 48-channel convs)."""
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -190,7 +190,7 @@ def test_scrub_step_and_activations_mode(live_window, clips):
     live_window.model_panel.select("conv3")
     view.mode.setCurrentIndex(view.mode.findData("activations"))
     wait_until(lambda: view.last.mode == "activations" and not live_window.client.pending("live"), 30)
-    from engine.explore.activation_view import render_grid
+    from convscope.engine.explore.activation_view import render_grid
 
     act = live_window.session.model.layers  # conv3: 24 x 24 x 32 on the demo model
     info = next(i for i in act if i.path == "conv3")

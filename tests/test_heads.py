@@ -1,4 +1,4 @@
-"""Heads read by what they are (engine/heads.py): softmax, sigmoid, logits, binary logit,
+"""Heads read by what they are (convscope/engine/heads.py): softmax, sigmoid, logits, binary logit,
 regression; --head overrides the guess; info says which it found and why.
 
 The TF transfer-learning tutorial's binary classifier (a pretrained base nested in a
@@ -12,14 +12,14 @@ import json
 import numpy as np
 import pytest
 
-from engine import UserError, from_array, open_model
-from engine.cli import main as cli
+from convscope.engine import UserError, from_array, open_model
+from convscope.engine.cli import main as cli
 
 SIDE = 48
 
 
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras

@@ -243,8 +243,8 @@ def _disk_full_without_mount(place, monkeypatch, capsys):
     half-way through the .npy, in-process."""
     import errno
 
-    from engine import outputs
-    from engine.cli import main as cli
+    from convscope.engine import outputs
+    from convscope.engine.cli import main as cli
 
     real = np.save
 
@@ -315,11 +315,11 @@ def test_ctrl_c_while_the_engine_modules_import_is_one_line(monkeypatch, capsys)
 
     class CtrlC(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path=None, target=None):
-            if name == "engine.cli":
+            if name == "convscope.engine.cli":
                 raise KeyboardInterrupt
             return None
 
-    monkeypatch.delitem(sys.modules, "engine.cli", raising=False)
+    monkeypatch.delitem(sys.modules, "convscope.engine.cli", raising=False)
     monkeypatch.setattr(sys, "meta_path", [CtrlC()] + sys.meta_path)
     assert entry.main(["info", "--model", "demo"]) == 130
     err = capsys.readouterr().err.strip().splitlines()

@@ -10,9 +10,9 @@ import tracemalloc
 import numpy as np
 import pytest
 
-from engine import interrupts, outputs
-from engine.errors import UserError
-from engine.images import from_array, load_image
+from convscope.engine import interrupts, outputs
+from convscope.engine.errors import UserError
+from convscope.engine.images import from_array, load_image
 
 NO_HEAD = "builtin:vgg16?weights=none&include_top=false"
 
@@ -107,7 +107,7 @@ def test_fifo_and_devices_are_refused_without_opening(tmp_path):
         assert isinstance(err, UserError) and words in str(err), err
     model_fifo = tmp_path / "m.keras"
     os.mkfifo(model_fifo)
-    from engine import open_model
+    from convscope.engine import open_model
 
     err = _within(60, lambda: open_model(str(model_fifo)))
     assert isinstance(err, UserError) and "named pipe" in str(err), err
@@ -126,7 +126,7 @@ def test_bad_arrays_are_user_errors(array, words):
 
 
 def test_class_index_of_any_numeric_kind(demo_model):
-    img = load_image(os.path.join(os.path.dirname(__file__), "..", "resources", "samples",
+    img = load_image(os.path.join(os.path.dirname(__file__), "..", "convscope", "resources", "samples",
                                   "demo_star.png"))
     ref = demo_model.cam(img, class_index=2)
     for same in (np.array(2), np.int64(2), 2.0, np.float32(2)):
@@ -142,7 +142,7 @@ def test_class_index_of_any_numeric_kind(demo_model):
 # -- model shapes the views cannot serve as they are -----------------------------------------
 @pytest.fixture(scope="module")
 def no_head():
-    from engine import open_model
+    from convscope.engine import open_model
 
     return open_model(NO_HEAD)
 
@@ -164,7 +164,7 @@ def test_model_without_classifier_head_through_the_api(no_head):
 def test_two_input_model_is_refused_with_the_reason(tmp_path):
     import keras
 
-    from engine import open_model
+    from convscope.engine import open_model
 
     a, b = keras.Input((16, 16, 3)), keras.Input((16, 16, 3))
     x = keras.layers.Concatenate()([keras.layers.Conv2D(2, 3)(a), keras.layers.Conv2D(2, 3)(b)])
@@ -179,8 +179,8 @@ def test_overlay_of_a_huge_image_is_bounded_and_exact():
     here independently; the old full-size float blend needed ~1.4 GB of temporaries."""
     import cv2
 
-    from engine import colormaps
-    from engine.cam.overlay import OVERLAY_MAX_PIXELS, blend
+    from convscope.engine import colormaps
+    from convscope.engine.cam.overlay import OVERLAY_MAX_PIXELS, blend
 
     h, w = 5000, 8000
     pixels = np.empty((h, w, 3), np.uint8)
@@ -203,10 +203,10 @@ def test_overlay_of_a_huge_image_is_bounded_and_exact():
 
 def test_scorecam_chunks_follow_the_memory_budget(demo_model, monkeypatch):
     """A budget that fits two masked copies per pass: same weights as the default chunks."""
-    from engine import memory
-    from engine.cam import compute
+    from convscope.engine import memory
+    from convscope.engine.cam import compute
 
-    img = load_image(os.path.join(os.path.dirname(__file__), "..", "resources", "samples",
+    img = load_image(os.path.join(os.path.dirname(__file__), "..", "convscope", "resources", "samples",
                                   "demo_circle.png"))
     ref = demo_model.cam(img, method="faster-scorecam", max_n=6)
     per = memory.per_image_bytes(demo_model, 96, 96)
@@ -221,7 +221,7 @@ def test_scorecam_chunks_follow_the_memory_budget(demo_model, monkeypatch):
 def test_oversized_filter_run_is_refused_with_what_fits(tmp_path, monkeypatch):
     import keras
 
-    from engine import open_model
+    from convscope.engine import open_model
 
     inp = keras.Input((None, None, 3))
     keras.Model(inp, keras.layers.Conv2D(4, 3, name="c")(inp)).save(tmp_path / "f.keras")
@@ -237,9 +237,9 @@ def test_free_size_model_traces_a_bounded_number_of_times(tmp_path):
     and the inputs land on few shapes (a 32-pixel grid)."""
     import keras
 
-    from engine.explore import cache as explore
-    from engine import open_model
-    from engine.cam import compute
+    from convscope.engine.explore import cache as explore
+    from convscope.engine import open_model
+    from convscope.engine.cam import compute
 
     inp = keras.Input((None, None, 3))
     x = keras.layers.Conv2D(4, 3, activation="relu", name="c")(inp)

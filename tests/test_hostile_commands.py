@@ -147,8 +147,8 @@ def _run(argv, **kw):
 
 @pytest.fixture(scope="module")
 def place(tmp_path_factory):
-    from engine.video.demo_clip import make_clip
-    from engine.video.io import write_video
+    from convscope.engine.video.demo_clip import make_clip
+    from convscope.engine.video.io import write_video
 
     root = tmp_path_factory.mktemp("hostile2")
     clip = make_clip(12, 64)
@@ -336,7 +336,7 @@ def test_new_commands(group, place, case_id, argv, rc, words):
         assert "named pipe" in why["fifo.png"] and "a device" in why["zero.png"], why
         assert os.path.getsize(os.path.join(out, "atlas.png")) > 0
     if case_id == "video_saliency_works":
-        from engine.video.io import read_frames
+        from convscope.engine.video.io import read_frames
 
         frames, info = read_frames(os.path.join(out, "s.avi"))
         assert frames.shape == (12, 64, 64, 3) and info.fps == 25
@@ -353,9 +353,9 @@ def test_no_input_was_touched(group):
 
 
 def test_same_file_sees_through_links(tmp_path):
-    """engine.outputs.same_file: symlink, ./ and .. spellings, hard link, a symlinked
+    """convscope.engine.outputs.same_file: symlink, ./ and .. spellings, hard link, a symlinked
     folder; a copy or a new name is not the same file."""
-    from engine.outputs import same_file
+    from convscope.engine.outputs import same_file
 
     a = tmp_path / "a.png"
     a.write_bytes(b"x")
@@ -483,8 +483,8 @@ def test_video_encoder_on_a_full_disk_raises_enospc(tmp_path):
     raises ENOSPC (engine.outputs turns it into "the disk is full"). A real 64 KiB tmpfs."""
     import errno
 
-    from engine.video.demo_clip import make_clip
-    from engine.video.io import VideoSink
+    from convscope.engine.video.demo_clip import make_clip
+    from convscope.engine.video.io import VideoSink
 
     d = tmp_path / "full"
     d.mkdir()

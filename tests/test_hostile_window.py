@@ -30,8 +30,8 @@ def files(tmp_path_factory):
 
 
 def _window(settings_path, **startup):
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
 
     w = MainWindow(Settings.at(settings_path), Startup(**startup))
     shown = []
@@ -41,7 +41,7 @@ def _window(settings_path, **startup):
 
 
 def _close(w):
-    from engine.qt_bridge import running_threads
+    from convscope.engine.qt_bridge import running_threads
 
     w.close()
     spin(50)
@@ -68,7 +68,7 @@ def test_bad_startup_files_and_layer_reach_the_message_bar(qapp, small_model_fil
 
 def test_dropped_files_decode_off_the_gui_thread_and_a_fifo_never_hangs(
         qapp, small_model_file, files, tmp_path, monkeypatch):
-    import gui.inputs as inputs
+    import convscope.gui.inputs as inputs
 
     threads = []
     real = inputs.load_image

@@ -2,9 +2,9 @@
 import numpy as np
 import pytest
 
-from engine import UserError, load_image
-from engine import images as image_io
-from engine import preprocess
+from convscope.engine import UserError, load_image
+from convscope.engine import images as image_io
+from convscope.engine import preprocess
 
 
 @pytest.mark.parametrize("name", ["plain.png", "photo.bmp", "photo.tiff", "photo.webp"])

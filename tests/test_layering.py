@@ -36,14 +36,14 @@ def _rel(path):
 
 
 def test_engine_imports_qt_only_in_the_bridge():
-    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("engine")
+    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("convscope/engine")
                  for name, line in _imports(p)
-                 if name in QT and _rel(p) != os.path.join("engine", "qt_bridge.py")]
+                 if name in QT and _rel(p) != os.path.join("convscope", "engine", "qt_bridge.py")]
     assert not offenders, offenders
 
 
 def test_bridge_uses_qtcore_only():
-    path = os.path.join(ROOT, "engine", "qt_bridge.py")
+    path = os.path.join(ROOT, "convscope", "engine", "qt_bridge.py")
     tree = ast.parse(open(path, encoding="utf-8").read())
     qt = [n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)
           and n.module and n.module.startswith("PySide6")]
@@ -51,7 +51,7 @@ def test_bridge_uses_qtcore_only():
 
 
 def test_gui_imports_no_tensorflow_or_keras():
-    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("gui")
+    offenders = [f"{_rel(p)}:{line} imports {name}" for p in _modules("convscope/gui")
                  for name, line in _imports(p) if name in TF]
     assert not offenders, offenders
 
@@ -59,10 +59,10 @@ def test_gui_imports_no_tensorflow_or_keras():
 def test_gui_never_imports_engine_modules_that_pull_in_keras():
     # engine.model, engine.layers, engine.hooks, engine.cam and engine.filters.ascent import Keras
     # at module level: the GUI receives their objects but must not import them.
-    heavy = {"engine.model", "engine.layers", "engine.hooks", "engine.cam", "engine.filters.ascent",
-             "engine.filters.params", "engine.legacy_h5", "engine.tf_runtime", "engine.cli"}
+    heavy = {"convscope.engine.model", "convscope.engine.layers", "convscope.engine.hooks", "convscope.engine.cam", "convscope.engine.filters.ascent",
+             "convscope.engine.filters.params", "convscope.engine.legacy_h5", "convscope.engine.tf_runtime", "convscope.engine.cli"}
     offenders = []
-    for p in _modules("gui"):
+    for p in _modules("convscope/gui"):
         tree = ast.parse(open(p, encoding="utf-8").read())
         for node in ast.walk(tree):
             names = []
@@ -71,7 +71,7 @@ def test_gui_never_imports_engine_modules_that_pull_in_keras():
             elif isinstance(node, ast.Import):
                 names = [a.name for a in node.names]
             hits = [n for n in names if any(n == h or n.startswith(h + ".") for h in heavy)
-                    and n not in LIGHT and not (n == "engine.cam" and isinstance(node, ast.ImportFrom)
+                    and n not in LIGHT and not (n == "convscope.engine.cam" and isinstance(node, ast.ImportFrom)
                                                 and all(a.name in ("registry", "overlay")
                                                         for a in node.names))]
             offenders += [f"{_rel(p)}:{node.lineno} imports {h}" for h in hits]
@@ -79,9 +79,9 @@ def test_gui_never_imports_engine_modules_that_pull_in_keras():
 
 
 # Light modules inside heavy packages: what the GUI and CLI share with the engine.
-LIGHT = {"engine.cam.registry", "engine.cam.overlay"}
-SPEC_MODULES = ("engine.cam.registry", "engine.cam.overlay", "engine.filters.spec",
-                "engine.builtin_models", "engine.summary", "engine.jobs", "engine.cli")
+LIGHT = {"convscope.engine.cam.registry", "convscope.engine.cam.overlay"}
+SPEC_MODULES = ("convscope.engine.cam.registry", "convscope.engine.cam.overlay", "convscope.engine.filters.spec",
+                "convscope.engine.builtin_models", "convscope.engine.summary", "convscope.engine.jobs", "convscope.engine.cli")
 
 
 def test_importing_the_spec_modules_does_not_import_tensorflow():
@@ -97,24 +97,24 @@ def test_importing_the_spec_modules_does_not_import_tensorflow():
 
 def test_gui_holds_no_copy_of_an_engine_constant():
     # The constants the GUI shows are the engine's own objects, not equal copies.
-    from engine import builtin_models
-    from engine.filters import spec as filter_spec
-    from engine.cam import registry
-    from gui import model_dialogs, settings
-    from gui.views import filters as filters_view
+    from convscope.engine import builtin_models
+    from convscope.engine.filters import spec as filter_spec
+    from convscope.engine.cam import registry
+    from convscope.gui import model_dialogs, settings
+    from convscope.gui.views import filters as filters_view
 
     assert filters_view.DEFAULT_STEPS is filter_spec.DEFAULT_STEPS
     assert filters_view.MODES is filter_spec.MODES
     assert model_dialogs.BUILTINS is builtin_models.BUILTINS
     assert settings.DEFAULTS["cam/method"] == registry.DEFAULT_METHOD
     assert settings.DEFAULTS["filters/steps"] == filter_spec.DEFAULT_STEPS["regularized"]
-    import gui.views.cam_options as cam_options
+    import convscope.gui.views.cam_options as cam_options
     for copy in ("METHOD_NAMES", "METHOD_TIPS", "match_method", "method_title"):
         assert not hasattr(cam_options, copy), copy
 
 
 def test_importing_the_gui_does_not_import_tensorflow():
-    code = ("import sys; import gui.app, gui.main_window, engine.qt_bridge, engine.worker; "
+    code = ("import sys; import convscope.gui.app, convscope.gui.main_window, convscope.engine.qt_bridge, convscope.engine.worker; "
             "bad = [m for m in ('tensorflow', 'keras') if m in sys.modules]; print(bad); "
             "sys.exit(1 if bad else 0)")
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True,
@@ -124,7 +124,7 @@ def test_importing_the_gui_does_not_import_tensorflow():
 
 
 def test_gui_modules_stay_small():
-    big = [f"{_rel(p)} ({n} lines)" for p in _modules("gui")
+    big = [f"{_rel(p)} ({n} lines)" for p in _modules("convscope/gui")
            if (n := sum(1 for _ in open(p, encoding="utf-8"))) > 400]
     assert not big, big
 
@@ -144,7 +144,7 @@ def _module_name(path):
 def engine_import_graph():
     """module -> the engine modules it imports (anywhere in the file, lazy imports too);
     `from X import name` counts as importing X.name when that is a module, else X."""
-    modules = {_module_name(p): p for p in _modules("engine")}
+    modules = {_module_name(p): p for p in _modules("convscope/engine")}
     graph = {}
     for name, path in modules.items():
         tree = ast.parse(open(path, encoding="utf-8").read(), path)
@@ -199,27 +199,27 @@ def import_cycles(graph):
 
 def test_the_cycle_finder_finds_a_planted_circle():
     graph = engine_import_graph()
-    assert graph["engine.cli.dispatch"] >= {"engine.cli.commands", "engine.cli.common"}
-    graph["engine.cam.registry"] = graph["engine.cam.registry"] | {"engine.attribution.entries"}
-    assert ["engine.attribution.entries", "engine.cam.registry"] in import_cycles(graph)
+    assert graph["convscope.engine.cli.dispatch"] >= {"convscope.engine.cli.commands", "convscope.engine.cli.common"}
+    graph["convscope.engine.cam.registry"] = graph["convscope.engine.cam.registry"] | {"convscope.engine.attribution.entries"}
+    assert ["convscope.engine.attribution.entries", "convscope.engine.cam.registry"] in import_cycles(graph)
 
 
 def test_no_import_circle_among_engine_modules():
     # A registry names the modules that register into it (engine.cam.registry.ENTRY_MODULES)
-    # instead of importing them; sub-commands import engine.cli.common, never the dispatcher.
+    # instead of importing them; sub-commands import convscope.engine.cli.common, never the dispatcher.
     assert import_cycles(engine_import_graph()) == []
 
 
 def test_capabilities_live_in_their_packages():
     # filters, video, exploration and the command line each have a folder (README "For
     # developers"); a new module of theirs goes there, not at engine/'s top level.
-    top = [n for n in os.listdir(os.path.join(ROOT, "engine")) if n.endswith(".py")]
+    top = [n for n in os.listdir(os.path.join(ROOT, "convscope", "engine")) if n.endswith(".py")]
     strays = [n for n in top if n.startswith(("filter", "video", "explore", "cli", "live",
                                                "animation", "prefetch", "activation_view",
                                                "fast_grid", "demo_clip"))]
     assert strays == [], strays
     for package in ("filters", "video", "explore", "cli"):
-        doc = ast.get_docstring(ast.parse(open(os.path.join(ROOT, "engine", package, "__init__.py"),
+        doc = ast.get_docstring(ast.parse(open(os.path.join(ROOT, "convscope", "engine", package, "__init__.py"),
                                                encoding="utf-8").read()))
         assert doc and "Entry point" in doc, package
 

@@ -7,7 +7,7 @@ import shutil
 import numpy as np
 import pytest
 
-from engine import tf_runtime  # noqa: E402
+from convscope.engine import tf_runtime  # noqa: E402
 
 tf_runtime.init("auto")
 
@@ -17,8 +17,8 @@ import h5py  # noqa: E402
 import keras  # noqa: E402
 
 import legacy_fixtures  # noqa: E402
-from engine import legacy_h5  # noqa: E402
-from engine.errors import UserError  # noqa: E402
+from convscope.engine import legacy_h5  # noqa: E402
+from convscope.engine.errors import UserError  # noqa: E402
 
 ATOL = 1e-5
 
@@ -287,7 +287,7 @@ def test_open_model_end_to_end_on_legacy_nested_file(files):
     """The engine opens a Keras 2 transfer-learning file and shows its inner layers."""
     import keras
 
-    from engine import from_array, open_model
+    from convscope.engine import from_array, open_model
 
     fx = files["nested_backbone"]
     m = open_model(str(fx.path), preprocess="none")

@@ -11,10 +11,10 @@ from typing import ClassVar
 import numpy as np
 import pytest
 
-from engine import jobs as J
-from engine.errors import Remedy, UserError
-from engine.summary import HeadInfo, LayerInfo, ModelSummary
-from engine.worker import HANDLERS, Throttle, Worker, handles
+from convscope.engine import jobs as J
+from convscope.engine.errors import Remedy, UserError
+from convscope.engine.summary import HeadInfo, LayerInfo, ModelSummary
+from convscope.engine.worker import HANDLERS, Throttle, Worker, handles
 from gui_support import image_files, open_window, settings_file, settle, spin, wait_until  # noqa: F401
 from test_bridge import ramp_image, small_model_file  # noqa: F401 (fixture)
 
@@ -135,7 +135,7 @@ def test_a_user_error_carries_its_remedy_to_the_window_result():
 # -- the window --------------------------------------------------------------------------------
 @pytest.fixture
 def fresh_window(qapp, small_model_file, image_files, settings_file):
-    from engine.qt_bridge import running_threads
+    from convscope.engine.qt_bridge import running_threads
 
     w = open_window(settings_file, model=small_model_file, images=[image_files[0]],
                     view="activations")
@@ -167,7 +167,7 @@ def test_an_engine_warning_shows_in_the_message_bar(fresh_window):
 
 
 def test_the_window_does_not_close_while_the_engine_thread_runs(fresh_window):
-    from engine.qt_bridge import running_threads
+    from convscope.engine.qt_bridge import running_threads
 
     w = fresh_window
     w.CLOSE_WAIT_MS = 50

@@ -4,8 +4,8 @@ import os
 import numpy as np
 import pytest
 
-from engine import UserError, open_model
-from engine.layers import default_cam_layer
+from convscope.engine import UserError, open_model
+from convscope.engine.layers import default_cam_layer
 
 
 def test_keras_file_nested_two_levels(nested_path):
@@ -42,7 +42,7 @@ def test_default_cam_layer_resnet_is_not_last_conv():
     import keras
 
     m = keras.applications.ResNet50(weights=None, input_shape=(64, 64, 3))
-    from engine.layers import describe
+    from convscope.engine.layers import describe
 
     assert default_cam_layer(describe(m)) == "conv5_block3_out"  # the Add+ReLU, not conv5_block3_3_conv
 
@@ -50,7 +50,7 @@ def test_default_cam_layer_resnet_is_not_last_conv():
 def test_default_cam_layer_skips_mobilenet_1x1_head():
     import keras
 
-    from engine.layers import describe
+    from convscope.engine.layers import describe
 
     m = keras.applications.MobileNet(weights=None, input_shape=(128, 128, 3), alpha=0.25)
     assert default_cam_layer(describe(m)) == "conv_pw_13_relu"

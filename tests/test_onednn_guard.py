@@ -12,10 +12,10 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 SCRIPT = textwrap.dedent("""
     import sys, numpy as np
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
     tf_runtime.init("cpu")
     import keras, tensorflow as tf
-    from engine.hooks import Intercept
+    from convscope.engine.hooks import Intercept
     keras.utils.set_random_seed(0)
     L = keras.layers
     inp = keras.Input((60, 60, 3))
@@ -76,13 +76,13 @@ def test_the_guard_leaves_no_strided_pointwise_convolution_in_the_graph():
     """Whatever the CPU: the gradient graph traced inside Intercept holds no 1x1 convolution
     with stride 2 (the shape oneDNN crashes on), while the same graph traced without it does
     (so this check can see one), and the 3x3 stride-2 convolution is left alone."""
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("cpu")
     import keras
     import tensorflow as tf
 
-    from engine.hooks import Intercept
+    from convscope.engine.hooks import Intercept
 
     keras.utils.set_random_seed(0)
     L = keras.layers
@@ -131,14 +131,14 @@ def test_every_compiled_cam_and_ascent_graph_is_guarded(tmp_path):
     """The engine's own compiled functions (CAM's fused gradient, the filter ascent with its
     loop) run the model inside Intercept. The model's only strided convolution is the 1x1
     shortcut on 8 channels, so any strided convolution in their graphs would be it."""
-    from engine import open_model, tf_runtime
+    from convscope.engine import open_model, tf_runtime
 
     tf_runtime.init("cpu")
     import keras
     import tensorflow as tf
 
-    from engine.filters import ascent as filters_mod
-    from engine.cam import compute as cam_compute
+    from convscope.engine.filters import ascent as filters_mod
+    from convscope.engine.cam import compute as cam_compute
 
     keras.utils.set_random_seed(0)
     L = keras.layers

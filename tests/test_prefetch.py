@@ -1,12 +1,12 @@
-"""Idle prefetch on the engine thread (engine/explore/prefetch.py, engine/qt_bridge.py): what it
+"""Idle prefetch on the engine thread (convscope/engine/explore/prefetch.py, convscope/engine/qt_bridge.py): what it
 computes while the engine is idle, and that a real job stops it. A real QThread and the
 real small model; costs are read from ConvModel.passes, never from the clock."""
 import numpy as np
 
-from engine.explore import cache as explore
-from engine import jobs as J
-from engine.images import from_array
-from engine.explore.prefetch import PrefetchHint
+from convscope.engine.explore import cache as explore
+from convscope.engine import jobs as J
+from convscope.engine.images import from_array
+from convscope.engine.explore.prefetch import PrefetchHint
 from test_bridge import bridge, small_model_file, wait_until  # noqa: F401 (fixtures)
 
 
@@ -21,7 +21,7 @@ def drained(bridge):
 
 
 def test_idle_prefetch_answers_the_next_clicks(qtbot, bridge, small_model_file):
-    from engine import open_model
+    from convscope.engine import open_model
 
     m = bridge.worker.model
     imgs = [photo(1), photo(2), photo(3)]

@@ -1,13 +1,13 @@
-"""One memory budget per process (engine/process_memory.py): the exploration cache gets what
+"""One memory budget per process (convscope/engine/process_memory.py): the exploration cache gets what
 CONVSCOPE_MEMORY_BUDGET (or the default) leaves beside the resident set (TensorFlow, the
 model's weights and traces) and one job's working set; the engine thread applies it when it
 opens a model, so the window obeys the same variable as the command line."""
 import numpy as np
 import pytest
 
-from engine.explore import cache as explore
-from engine import jobs as J
-from engine.process_memory import job_bytes, resident_bytes, weights_bytes
+from convscope.engine.explore import cache as explore
+from convscope.engine import jobs as J
+from convscope.engine.process_memory import job_bytes, resident_bytes, weights_bytes
 from test_bridge import small_model_file, wait_until  # noqa: F401 (fixtures)
 
 MiB = 1 << 20
@@ -44,7 +44,7 @@ def test_cache_gets_what_the_budget_leaves(demo_model, monkeypatch, cap_restored
 
 def test_engine_thread_applies_the_budget_when_it_opens_a_model(qtbot, monkeypatch,
                                                                 small_model_file, cap_restored):
-    from engine.qt_bridge import EngineBridge
+    from convscope.engine.qt_bridge import EngineBridge
 
     monkeypatch.setenv("CONVSCOPE_MEMORY_BUDGET", "64M")  # below what the process holds
     explore.configure(budget=1 << 30)

@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from engine import session_io
+from convscope.engine import session_io
 from gui_support import image_files, settings_file, settle, spin, wait_until, window  # noqa: F401
 from test_bridge import small_model_file  # noqa: F401 (fixture)
 
@@ -20,8 +20,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def _open_window(settings_path, startup=None):
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
 
     w = MainWindow(Settings.at(str(settings_path)), startup or Startup())
     w.show()
@@ -39,7 +39,7 @@ def _state(w):
 
 
 def test_saved_session_reopens_the_same_view_layer_method_and_class(window, tmp_path, image_files):
-    from gui.main_window import Startup
+    from convscope.gui.main_window import Startup
 
     window.view("cam")
     window.cam_options.set_follow_tree(True)
@@ -92,7 +92,7 @@ def test_corrupt_session_is_a_clear_error(window, tmp_path, capsys):
     bad.write_text('{"convscope_session": 1, "images": [')
     assert not window.sessions.open_path(str(bad))
     assert "not a ConvScope session (not valid JSON)" in window.notifications.current_text()
-    from gui.app import main as gui_main
+    from convscope.gui.app import main as gui_main
 
     assert gui_main(["--session", str(bad)]) == 2
     err = capsys.readouterr().err

@@ -12,14 +12,14 @@ import math
 import numpy as np
 import pytest
 
-from engine import open_model
-from engine.images import from_array
+from convscope.engine import open_model
+from convscope.engine.images import from_array
 
 BIASES = {1: 6.0, 0: -6.0}  # the class that wins -> output bias
 
 
 def _keras():
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -86,7 +86,7 @@ def test_top_class_without_a_class_given_is_the_one_that_wins(models, image, win
 def test_faithfulness_confidence_of_class_0_is_one_minus_sigmoid(models, image):
     """Deletion curve of class 0 on the model where it wins: the first point is the
     image's 1 - sigmoid(z), the last the all-black image's (the deletion substrate)."""
-    from engine.cam import faithfulness
+    from convscope.engine.cam import faithfulness
 
     m = models[0]
     heat = m.cam(image).heatmap
@@ -103,10 +103,10 @@ def test_batch_row_of_a_class_0_image(models, image, tmp_path):
     """`batch` on the class-0 model: explained class 0, its confidence 1 - sigmoid(z),
     and the average drop from the masked image's class-0 confidence (Chattopadhay et al.:
     max(0, Y - O) / Y)."""
-    from engine.dataset.explain import Settings, explain_batch
-    from engine.dataset.loader import decode
-    from engine.dataset.sources import Item
-    from engine.cam.overlay import upsample
+    from convscope.engine.dataset.explain import Settings, explain_batch
+    from convscope.engine.dataset.loader import decode
+    from convscope.engine.dataset.sources import Item
+    from convscope.engine.cam.overlay import upsample
     from PIL import Image as P
 
     m = models[0]

@@ -12,9 +12,9 @@ flat (about 0 KB per job); keeping each job's image alive (a deliberate leak) fa
 import numpy as np
 import pytest
 
-from engine import jobs as J
-from engine.images import from_array
-from engine.worker import Worker
+from convscope.engine import jobs as J
+from convscope.engine.images import from_array
+from convscope.engine.worker import Worker
 
 pytestmark = pytest.mark.timeout(900)
 METHODS = ("gradcam", "gradcam++", "layercam", "hirescam", "xgradcam")
@@ -27,7 +27,7 @@ def _rss_mb() -> float:
 
 @pytest.fixture(scope="module")
 def two_models(tmp_path_factory):
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     tf_runtime.init("auto")
     import keras
@@ -79,7 +79,7 @@ def test_a_closed_model_is_freed_with_its_caches(two_models):
     import gc
     import weakref
 
-    from engine import open_model
+    from convscope.engine import open_model
 
     m = open_model(two_models[0])
     img = from_array(np.zeros((50, 60, 3), np.uint8))

@@ -34,7 +34,7 @@ def soak():
 
 
 def test_api_cache_budget_is_small(soak):
-    from engine.explore.store import API_BUDGET
+    from convscope.engine.explore.store import API_BUDGET
 
     assert soak["budget"] == API_BUDGET == 256 * MiB
     assert 0 < soak["used"] <= soak["budget"]
@@ -57,9 +57,9 @@ def test_window_keeps_the_larger_budget(qapp, tmp_path):
     """The window sets a fraction of the RAM (its setting; 25 % by default) when it opens."""
     from gui_support import open_window, spin
 
-    from engine.explore import cache as explore
-    from engine.explore.store import API_BUDGET, DEFAULT_FRACTION, available_bytes
-    from engine.qt_bridge import running_threads
+    from convscope.engine.explore import cache as explore
+    from convscope.engine.explore.store import API_BUDGET, DEFAULT_FRACTION, available_bytes
+    from convscope.engine.qt_bridge import running_threads
 
     explore.configure(budget=API_BUDGET)
     w = open_window(tmp_path / "s.ini")

@@ -4,7 +4,7 @@ two blocks begin and end (process-wide catch_warnings did, and CI lost a warning
 import threading
 import warnings
 
-from engine.thread_warnings import captured, reraise
+from convscope.engine.thread_warnings import captured, reraise
 
 
 def _in_thread(enter: threading.Event, leave: threading.Event, out: list):

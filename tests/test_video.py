@@ -14,13 +14,13 @@ import numpy as np
 import pytest
 from PIL import Image as P
 
-from engine import load_image
-from engine.cancel import CancelToken
-from engine.cli import main as cli
-from engine.video.demo_clip import make_clip, write_clip
-from engine.errors import Cancelled, UserError
-from engine.video.explain import Smoother, caption_box, caption_text, explain_frames
-from engine.video.io import VideoSource, read_frames, write_video
+from convscope.engine import load_image
+from convscope.engine.cancel import CancelToken
+from convscope.engine.cli import main as cli
+from convscope.engine.video.demo_clip import make_clip, write_clip
+from convscope.engine.errors import Cancelled, UserError
+from convscope.engine.video.explain import Smoother, caption_box, caption_text, explain_frames
+from convscope.engine.video.io import VideoSource, read_frames, write_video
 
 N_FRAMES = 20
 
@@ -166,7 +166,7 @@ def test_every_nth_frame_keeps_its_map_and_gif(capsys, demo_model, clip_mp4, tmp
     source, _ = read_frames(clip_mp4, 10)
     video, _ = read_frames(out)
     assert len(video) == 10
-    from engine.cam.overlay import blend
+    from convscope.engine.cam.overlay import blend
 
     for i in range(10):
         key = i - i % 3
@@ -230,7 +230,7 @@ def test_bad_options(capsys, clip_mp4, tmp_path, flags, words):
 
 
 def test_cancel_leaves_no_file(demo_model, clip_mp4, tmp_path):
-    from engine.video.pipeline import VideoOptions, explain_video
+    from convscope.engine.video.pipeline import VideoOptions, explain_video
 
     token = CancelToken()
     seen = []
@@ -256,9 +256,9 @@ def test_truncated_file_reader_stops_with_error(clip, tmp_path):
 
 
 def test_live_frame_job_smooths_and_refuses_slow_methods(demo_model, clip):
-    """The engine's side of the Live view (engine/video/live.py), run as the engine thread runs it."""
-    from engine import jobs as J
-    from engine.worker import Worker
+    """The engine's side of the Live view (convscope/engine/video/live.py), run as the engine thread runs it."""
+    from convscope.engine import jobs as J
+    from convscope.engine.worker import Worker
 
     worker = Worker()
     worker.model = demo_model

@@ -29,7 +29,7 @@ def main():
     ap.add_argument("--repeats", type=int, default=5)
     args = ap.parse_args()
 
-    from engine import from_array, open_model
+    from convscope.engine import from_array, open_model
 
     m = open_model(f"builtin:{args.model}?weights=none")
     import keras

@@ -34,7 +34,7 @@ from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 def photo():
-    from engine import from_array
+    from convscope.engine import from_array
 
     try:
         from skimage import data
@@ -56,8 +56,8 @@ def main() -> None:
     import warnings
 
     warnings.filterwarnings("ignore")
-    from engine import open_model
-    from engine.attribution import graphs, occlusion as occ_mod
+    from convscope.engine import open_model
+    from convscope.engine.attribution import graphs, occlusion as occ_mod
 
     m = open_model("builtin:vgg16?weights=none", device="cpu")
     import keras

@@ -34,7 +34,7 @@ def make_folder(folder: str, n: int, size: int = 224) -> None:
     import numpy as np
     from PIL import Image
 
-    from engine.demo_shapes import make_sample
+    from convscope.engine.demo_shapes import make_sample
 
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(0)
@@ -53,12 +53,12 @@ def peak_rss_mb() -> float:
 
 
 def throughput(args) -> None:
-    from engine.dataset.explain import Settings, explain_batch
-    from engine.dataset.loader import batches, decode
-    from engine.dataset.runner import pending, run_local
-    from engine.dataset.sources import list_items
-    from engine.dataset.store import RunStore
-    from engine.model import open_model
+    from convscope.engine.dataset.explain import Settings, explain_batch
+    from convscope.engine.dataset.loader import batches, decode
+    from convscope.engine.dataset.runner import pending, run_local
+    from convscope.engine.dataset.sources import list_items
+    from convscope.engine.dataset.store import RunStore
+    from convscope.engine.model import open_model
 
     tmp = tempfile.mkdtemp(prefix="bench-batch-")
     folder = os.path.join(tmp, "imgs")
@@ -105,7 +105,7 @@ def throughput(args) -> None:
 
 def rss_child(args) -> None:
     """One whole run in this (fresh) process; prints the peak RSS."""
-    from engine.cli import main as cli_main
+    from convscope.engine.cli import main as cli_main
 
     folder, out = args.rss_child
     code = cli_main(["batch", "--model", args.rss_model, "--images", folder, "--out", out,

@@ -50,7 +50,7 @@ from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 def photos(n: int):
-    from engine import from_array
+    from convscope.engine import from_array
 
     try:
         from skimage import data
@@ -66,12 +66,12 @@ def scorecam_memory() -> None:
     """In a fresh process: peak RSS growth while Score-CAM evaluates one chunk of masked
     copies (every chunk of a full run has this shape, so this is its peak too). The first
     chunk also traces the graph, so the figure is an upper bound."""
-    from engine import open_model
-    from engine.cam import compute as cam_compute
-    from engine.cam import compute_cam
+    from convscope.engine import open_model
+    from convscope.engine.cam import compute as cam_compute
+    from convscope.engine.cam import compute_cam
 
     m = open_model("builtin:vgg16?weights=none", device="cpu")
-    __import__("engine.explore").explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
+    __import__("convscope.engine.explore").engine.explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
     imgs = photos(1)
     m.forward(m.prepare(imgs), record=[LAYER], logits=True)  # batch-1 pass: the baseline
     base = rss_mb()
@@ -106,12 +106,12 @@ def main() -> None:
         scorecam_memory()
         return
 
-    from engine import open_model
-    from engine.cam import compute as cam_compute
-    from engine.cam import compute_cam
+    from convscope.engine import open_model
+    from convscope.engine.cam import compute as cam_compute
+    from convscope.engine.cam import compute_cam
 
     m = open_model("builtin:vgg16?weights=none", device="cpu")
-    __import__("engine.explore").explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
+    __import__("convscope.engine.explore").engine.explore.enable(m, False)  # the one-shot per-layer path (as the CLI)
     import keras
     import tensorflow as tf
 

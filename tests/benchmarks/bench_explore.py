@@ -146,8 +146,8 @@ def pct(values, q):
 
 
 def gui_part(args, paths):
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
 
     settings = Settings.at(os.path.join(tempfile.mkdtemp(), "bench.ini"))
     w = MainWindow(settings, Startup(model=f"builtin:{args.model}?weights=none", images=paths,
@@ -258,8 +258,8 @@ def best_ms(fn, repeats=5):
 
 
 def api_part(m, paths):
-    from engine.explore import cache as explore
-    from engine import load_image
+    from convscope.engine.explore import cache as explore
+    from convscope.engine import load_image
 
     img = load_image(paths[0])
     x = m.prepare(img)
@@ -328,7 +328,7 @@ def main():
     F = a["forward"]
     B = a["forward_backward_all"] - F
     print(f"\n{args.model} (random weights), 224x224, device {m.device}, model load "
-          f"(incl. tracing) {g['load_s']:.1f} s, budget {m and __import__('engine').explore.STORE.budget / 2**30:.1f} GiB")
+          f"(incl. tracing) {g['load_s']:.1f} s, budget {m and __import__('convscope.engine').engine.explore.STORE.budget / 2**30:.1f} GiB")
     print(f"one forward pass {F:.0f} ms; all layers recorded {a['record_all']:.0f} ms "
           f"({a['record_all'] / F:.2f}x); forward + backward to every layer {a['forward_backward_all']:.0f} ms "
           f"(backward {B:.0f} ms = {B / F:.2f}x forward)")

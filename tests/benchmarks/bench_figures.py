@@ -3,7 +3,7 @@
     python tests/benchmarks/bench_figures.py [--repeat 2] [--methods gradcam,gradcam++,...]
 
 VGG16 with random weights (builtin:vgg16?weights=none), four 224-px-class sample photos
-(resources/samples), four methods on the default layer (block5_conv3), CPU. Both sides run
+(convscope/resources/samples), four methods on the default layer (block5_conv3), CPU. Both sides run
 in this process after one warm-up (tracing excluded); each time is the best of --repeat.
 "maps alone" = ConvModel.cam on the four images, once per method (what the figure needs);
 "figure" = make_figure(...) writing the PDF: the same maps plus the class probabilities,
@@ -24,7 +24,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
-SAMPLES = os.path.join(ROOT, "resources", "samples")
+SAMPLES = os.path.join(ROOT, "convscope", "resources", "samples")
 PHOTOS = ("cat.jpg", "coffee.jpg", "astronaut.jpg", "rocket.jpg")
 
 
@@ -37,8 +37,8 @@ def main() -> None:
                    help="the photos at their own size (451-640 px) instead of 224 x 224")
     args = p.parse_args()
 
-    from engine import load_image, open_model
-    from engine.figures import FigureOptions, FigureSpec, make_figure
+    from convscope.engine import load_image, open_model
+    from convscope.engine.figures import FigureOptions, FigureSpec, make_figure
 
     methods = tuple(args.methods.split(","))
     model = open_model(args.model)

@@ -51,7 +51,7 @@ def main() -> None:
     if args.quick:
         args.filters, args.steps, args.sample = 16, 10, 2
 
-    from engine import open_model, tf_runtime
+    from convscope.engine import open_model, tf_runtime
 
     print("device:", tf_runtime.init("auto"))
     import keras

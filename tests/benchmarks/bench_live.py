@@ -32,12 +32,12 @@ from timing import best  # noqa: E402  (tests/benchmarks/timing.py)
 
 
 def bench(name: str, spec: str, size: int, n: int, repeat: int, batch: int, folder: str) -> dict:
-    from engine import from_array, jobs as J
-    from engine.cam import compute, compute_cam
-    from engine.video.demo_clip import make_clip
-    from engine.video.io import read_frames, write_video
-    from engine.video.pipeline import VideoOptions, explain_video
-    from engine.worker import Worker
+    from convscope.engine import from_array, jobs as J
+    from convscope.engine.cam import compute, compute_cam
+    from convscope.engine.video.demo_clip import make_clip
+    from convscope.engine.video.io import read_frames, write_video
+    from convscope.engine.video.pipeline import VideoOptions, explain_video
+    from convscope.engine.worker import Worker
 
     worker = Worker()
     worker.run_all(J.StartEngine())
@@ -85,7 +85,7 @@ def main(argv=None) -> int:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--skip-vgg", action="store_true")
     args = p.parse_args(argv)
-    from engine import tf_runtime
+    from convscope.engine import tf_runtime
 
     print(f"device: {tf_runtime.init('auto')}")
     rows = []

@@ -52,9 +52,9 @@ def main():
     photo = os.path.join(folder, "chelsea.png")
     P.fromarray(data.chelsea()).save(photo)
 
-    from engine.explore import cache as explore
-    from gui.main_window import MainWindow, Startup
-    from gui.settings import Settings
+    from convscope.engine.explore import cache as explore
+    from convscope.gui.main_window import MainWindow, Startup
+    from convscope.gui.settings import Settings
 
     rss0 = psutil.Process().memory_info().rss
     t0 = time.perf_counter()
@@ -79,7 +79,7 @@ def main():
     walked = w.session.layer
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
     rss = psutil.Process().memory_info().rss
-    from engine import memory
+    from convscope.engine import memory
 
     print(f"model          builtin:{args.model}?weights=none "
           f"(input {w.session.model.summary.input_shape}, {w.session.model.summary.params:,} params)")

@@ -1,4 +1,4 @@
-"""Every built-in architecture (engine/builtin_models.py), random weights, a small input:
+"""Every built-in architecture (convscope/engine/builtin_models.py), random weights, a small input:
 info, predict, activations, Grad-CAM at the default layer, filters 0-1.
 
 Each architecture is built once per test session (a session fixture parametrised by name;
@@ -10,7 +10,7 @@ CI; the rest is marked `zoo_slow` and deselected by default (pyproject addopts):
 import numpy as np
 import pytest
 
-from engine.builtin_models import BUILTINS
+from convscope.engine.builtin_models import BUILTINS
 
 # Fast half (CI): the squeeze-excitation families the default-layer rule got wrong, and
 # MobileNet's 1x1-conv head, at 64 px. ResNet/VGG/... are in tests/test_model_loading.py too.
@@ -47,10 +47,10 @@ def zoo(request):
     """(name, ConvModel) built with random weights at a small input, once per session."""
     import gc
 
-    from engine import tf_runtime
-    from engine.labels import imagenet
-    from engine.loading import Loaded
-    from engine.model import ConvModel
+    from convscope.engine import tf_runtime
+    from convscope.engine.labels import imagenet
+    from convscope.engine.loading import Loaded
+    from convscope.engine.model import ConvModel
 
     tf_runtime.init("auto")
     import keras
@@ -63,7 +63,7 @@ def zoo(request):
     m = ConvModel(Loaded(keras_model=km, name=name, source=f"builtin:{name}?weights=none",
                          labels=imagenet(), auto_preprocess=BUILTINS[name].preprocess))
     yield name, m
-    from engine.explore import cache as explore
+    from convscope.engine.explore import cache as explore
 
     explore.clear() if hasattr(explore, "clear") else None
     del m, km
@@ -75,7 +75,7 @@ def zoo(request):
 def photo():
     from skimage import data
 
-    from engine.images import from_array
+    from convscope.engine.images import from_array
 
     return from_array(data.chelsea())
 

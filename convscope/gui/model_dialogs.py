@@ -1,0 +1,65 @@
+"""Choosing a model: a file, or a built-in keras.applications architecture."""
+from __future__ import annotations
+
+import os
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel,
+                               QListWidget, QListWidgetItem, QVBoxLayout)
+
+from convscope.engine.builtin_models import BUILTINS
+
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+
+
+def is_model_path(path: str) -> bool:
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, "saved_model.pb"))
+    return os.path.splitext(path)[1].lower() in MODEL_SUFFIXES
+
+
+def builtin_spec(name: str, random_weights: bool) -> str:
+    return f"builtin:{name}" + ("?weights=none" if random_weights else "")
+
+
+def ask_model_file(parent, start_dir: str = "") -> str | None:
+    path, _ = QFileDialog.getOpenFileName(parent, "Open a Keras model", start_dir, MODEL_FILTER)
+    return path or None
+
+
+class BuiltinDialog(QDialog):
+    """A list of architectures; ImageNet weights (downloaded once) or random ones."""
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.setWindowTitle("Built-in architecture")
+        self.list = QListWidget()
+        for name, arch in BUILTINS.items():
+            item = QListWidgetItem(f"{arch.ctor}   ·   {arch.side}×{arch.side}")
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.list.addItem(item)
+        self.list.setCurrentRow(0)
+        self.random = QCheckBox("random weights (no download; the structure only)")
+        note = QLabel("ImageNet weights are downloaded by Keras the first time and cached "
+                      "(~/.keras/models). Offline without a cached copy, choose random "
+                      "weights: activations and filters still show the architecture.")
+        note.setWordWrap(True)
+        note.setStyleSheet("color: #666;")
+        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Open
+                                   | QDialogButtonBox.StandardButton.Cancel)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.list, 1)
+        layout.addWidget(self.random)
+        layout.addWidget(note)
+        layout.addWidget(buttons)
+        buttons.accepted.connect(self.accept)
+        buttons.rejected.connect(self.reject)
+        self.list.itemDoubleClicked.connect(self.accept)
+        self.resize(420, 480)
+
+    def spec(self) -> str | None:
+        item = self.list.currentItem()
+        if item is None:
+            return None
+        return builtin_spec(item.data(Qt.ItemDataRole.UserRole), self.random.isChecked())

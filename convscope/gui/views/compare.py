@@ -1,0 +1,168 @@
+"""Compare methods: every CAM method and pixel attribution side by side, same image,
+layer and class.
+
+The engine computes the methods one after another (one job), the fast ones first and the
+long ones (one pass per channel, mask or position) last, and streams each map as it is
+done (Cancel in the status bar stops the rest); a method that does not apply to this
+model says why in its tile.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
+
+from convscope.engine import jobs as J
+from convscope.engine.cam import registry
+
+from ..canvas import BACKGROUND
+from ..qimage import from_qimage, to_pixmap
+from .base import View
+from .cam_options import CamControls, compare_order, draw
+
+
+class PictureTile(QWidget):
+    """A method's name, its overlay scaled to fit (aspect kept), and a note."""
+
+    def __init__(self, method: str, parent=None):
+        super().__init__(parent)
+        self.method = method
+        self.pixmap: QPixmap | None = None
+        self.overlay: np.ndarray | None = None
+        self.text = "waiting…"
+        self.note = ""
+        self.setMinimumSize(120, 120)
+        self.setToolTip(registry.tip(method))
+
+    def sizeHint(self) -> QSize:
+        return QSize(220, 220)
+
+    def set_overlay(self, overlay: np.ndarray, note: str) -> None:
+        self.overlay, self.pixmap, self.note, self.text = overlay, to_pixmap(overlay), note, ""
+        self.update()
+
+    def set_text(self, text: str) -> None:
+        self.overlay, self.pixmap, self.text, self.note = None, None, text, ""
+        self.update()
+
+    def paintEvent(self, _event) -> None:
+        p = QPainter(self)
+        p.fillRect(self.rect(), QColor(BACKGROUND))
+        p.setPen(QColor("#eeeeee"))
+        title = QRect(6, 2, self.width() - 12, 20)
+        p.drawText(title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
+                   registry.title(self.method))
+        p.setPen(QColor("#a0a0a0"))
+        p.drawText(title, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.note)
+        area = self.rect().adjusted(4, 24, -4, -4)
+        if self.pixmap is None:
+            p.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.text)
+            return
+        scaled = self.pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
+        target = QRect(0, 0, scaled.width(), scaled.height())
+        target.moveCenter(area.center())
+        p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
+        p.drawPixmap(target, self.pixmap)
+
+
+class CompareView(View):
+    key, title, channel = "compare", "Compare methods", "compare"
+
+    def __init__(self, session, client, settings, options, parent=None):
+        super().__init__(session, client, settings, parent)
+        self.options = options
+        self.cam_controls = CamControls(options, session)
+        self.add_controls(self.cam_controls, 1)
+        self.board = QWidget()
+        self.grid = QGridLayout(self.board)
+        self.grid.setSpacing(4)
+        self.grid.setContentsMargins(0, 0, 0, 0)
+        self.message = QLabel()
+        self.message.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.message.setWordWrap(True)
+        self.message.setStyleSheet(f"background: {BACKGROUND}; color: #c8c8c8; padding: 24px;")
+        self.info = QLabel()
+        self.info.setStyleSheet("color: #555;")
+        box = QVBoxLayout()
+        box.addWidget(self.board, 1)
+        box.addWidget(self.message, 1)
+        self.layout_.addLayout(box, 1)
+        self.layout_.addWidget(self.info)
+        self.tiles: dict[str, PictureTile] = {}
+        self.results: dict[str, J.CamReady] = {}
+
+        client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
+        session.sigModelChanged.connect(self.invalidate)
+        session.sigImageChanged.connect(self.invalidate)
+        session.sigLayerChanged.connect(lambda: options.follow_tree and self.invalidate())
+        options.sigChanged.connect(self.invalidate)
+        options.sigLookChanged.connect(self._redraw)
+        self._say("")
+
+    def _say(self, text: str) -> None:
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self.board.setVisible(not text)
+
+    def _layout_tiles(self, methods) -> None:
+        for tile in self.tiles.values():
+            self.grid.removeWidget(tile)
+            tile.deleteLater()
+        self.tiles = {m: PictureTile(m) for m in methods}
+        cols = max(1, math.ceil(math.sqrt(len(methods))))
+        for i, m in enumerate(methods):
+            self.grid.addWidget(self.tiles[m], i // cols, i % cols)
+
+    def request(self) -> None:
+        why = self.missing_input(need_spatial_layer=self.options.follow_tree)
+        methods = compare_order(self.session.model.cam_methods) if self.session.model else ()
+        if not why and not methods:
+            why = self.session.model.cam_note or "No class activation map methods available."
+        self.results = {}
+        if why:
+            self._say(why)
+            self.info.setText("")
+            return
+        self._say("")
+        self._layout_tiles(methods)
+        s = self.session
+        self.info.setText(f"computing {len(methods)} methods…")
+        self.client.send(J.CompareCams(image=s.image, methods=tuple(methods),
+                                       layer=s.layer if self.options.follow_tree else None,
+                                       class_index=self.options.class_index))
+
+    def _on_ready(self, r: J.CamReady) -> None:
+        if r.method not in self.tiles:
+            return
+        self.results[r.method] = r
+        self._draw_tile(r)
+        done = [x for x in self.results.values() if not x.error]
+        if done:
+            first = done[0]
+            self.info.setText(f"image {self.session.image.name} · layer {first.layer} · class "
+                              f"<b>{first.label}</b> ({first.class_index}) · "
+                              f"{len(self.results)}/{len(self.tiles)} methods done")
+
+    def _draw_tile(self, r: J.CamReady) -> None:
+        tile = self.tiles[r.method]
+        if r.error or r.heatmap is None:
+            tile.set_text(f"does not apply here:\n{r.error}")
+        else:
+            tile.set_overlay(draw(r, self.options.alpha, self.options.colormap),
+                             f"{1000 * r.seconds:.0f} ms")
+
+    def _redraw(self) -> None:
+        for r in self.results.values():
+            if r.method in self.tiles:
+                self._draw_tile(r)
+
+    def job_failed(self, result) -> None:
+        self._say(result.message)
+
+    def figure(self) -> np.ndarray | None:
+        if not self.results:
+            return None
+        return from_qimage(self.board.grab().toImage())
