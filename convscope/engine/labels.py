@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import os
 
+from ..resources import path as _resource_path
 from .errors import UserError
 
-RESOURCES = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))),
-                         "resources")
+# The package data (convscope/resources), found through importlib.resources: wherever the
+# package is installed (checkout, wheel, PyInstaller bundle), never relative to a checkout.
+RESOURCES = _resource_path()
 
 
 def imagenet() -> list[str]:

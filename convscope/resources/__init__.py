@@ -1,6 +1,8 @@
 """ConvScope's package data: the demo model (models/), sample images (samples/) and
 ImageNet's class names (imagenet_classes.json). Found through importlib.resources, so they
-are read from wherever the package is installed (a wheel, a zip, a PyInstaller bundle)."""
+are read from wherever the package is installed (a checkout, a wheel, a PyInstaller
+bundle), never from a path relative to a checkout. pyproject.toml's package-data ships
+every file of this folder."""
 from importlib import resources as _res
 
 
@@ -10,5 +12,23 @@ def files():
 
 
 def path(*parts: str) -> str:
-    """A real file-system path of one resource (they are installed as plain files)."""
-    return str(files().joinpath(*parts))
+    """A file-system path of a resource (they are installed as plain files), or of the
+    folder itself with no parts."""
+    return str(files().joinpath(*parts)) if parts else str(files())
+
+
+def listing() -> list[str]:
+    """Every data file, as a '/'-joined path relative to this folder (code excluded)."""
+    out = []
+
+    def walk(node, prefix):
+        for child in node.iterdir():
+            name = prefix + child.name
+            if child.is_dir():
+                if child.name != "__pycache__":
+                    walk(child, name + "/")
+            elif not child.name.endswith((".py", ".pyc")):
+                out.append(name)
+
+    walk(files(), "")
+    return sorted(out)
