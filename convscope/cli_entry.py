@@ -8,6 +8,11 @@ import sys
 
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv and argv[0] in ("--version", "-V"):
+        from convscope import __version__
+
+        print(f"convscope {__version__}")
+        return 0
     try:  # light: the sub-command table and a lazy entry point (no TensorFlow yet)
         from convscope.engine.cli import commands, main as cli_main
     except KeyboardInterrupt:  # Ctrl-C while the engine's first modules load (~0.2 s)

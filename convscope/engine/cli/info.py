@@ -13,10 +13,16 @@ def run(args, out, claimed) -> tuple[int, str]:
     model, _ = open_for(args)
     s = model.describe()
     if args.json:
-        print(to_json(s.as_dict()))
+        print(to_json(dict(s.as_dict(), convscope_version=_version())))  # issue 22
     else:
         _print_info(s)
     return 0, ""
+
+
+def _version() -> str:
+    from ... import __version__
+
+    return __version__
 
 
 def _print_info(s) -> None:  # engine.summary.ModelSummary

@@ -44,6 +44,9 @@ def make_recipe(model, model_spec: str, images_spec: str, items: list[Item], set
 
 def versions() -> dict:
     out = {"python": platform.python_version(), "platform": sys.platform}
+    from ... import __version__  # the ConvScope that made it (issue 22)
+
+    out["convscope"] = __version__
     for name in ("numpy", "tensorflow", "keras", "pyarrow", "matplotlib", "cv2"):
         mod = sys.modules.get(name)
         if mod is None:

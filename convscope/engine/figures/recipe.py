@@ -72,6 +72,9 @@ def versions() -> dict:
 
     out = {"numpy": numpy.__version__, "matplotlib": matplotlib.__version__,
            "python": platform.python_version()}
+    from ... import __version__  # the ConvScope that made it (issue 22)
+
+    out["convscope"] = __version__
     import sys
 
     for name in ("tensorflow", "keras"):
