@@ -113,6 +113,11 @@ def main(argv=None) -> int:
                   "use the command-line sub-commands (see --help), or --screenshot", file=sys.stderr)
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
+    from .qt_libraries import problem  # missing X11 libraries: one line, not Qt's abort
+
+    if (missing := problem()) is not None:
+        print(f"error: {missing}", file=sys.stderr)
+        return 2
 
     from PySide6.QtWidgets import QApplication
 
