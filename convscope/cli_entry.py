@@ -13,6 +13,10 @@ def main(argv=None) -> int:
 
         print(f"convscope {__version__}")
         return 0
+    if argv and argv[0] == "doctor":  # no model, no window: what this installation found
+        from convscope.doctor import main as doctor_main
+
+        return doctor_main(argv)
     try:  # light: the sub-command table and a lazy entry point (no TensorFlow yet)
         from convscope.engine.cli import commands, main as cli_main
     except KeyboardInterrupt:  # Ctrl-C while the engine's first modules load (~0.2 s)

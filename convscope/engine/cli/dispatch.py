@@ -18,9 +18,19 @@ def parser() -> argparse.ArgumentParser:
     p = Parser(prog="convscope", description="See what a convolutional network has learned. "
                "With no command (or `gui`), the window opens.")
     sub = p.add_subparsers(dest="command", parser_class=Parser)
+    # issue 22: handled by convscope/cli_entry.py before this parser; listed for --help
+    p.add_argument("--version", action="version", version=f"convscope {_version()}")
+    sub.add_parser("doctor", help="what this installation found: Python, TensorFlow and its "
+                   "devices, Qt, OpenCV, Ray, cache folders, memory (for bug reports)")
     for name in commands.NAMES:
         commands.module(name).add_parser(sub)
     return p
+
+
+def _version() -> str:
+    from ... import __version__
+
+    return __version__
 
 
 def main(argv=None) -> int:
