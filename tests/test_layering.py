@@ -20,15 +20,30 @@ def _modules(package):
                 yield os.path.join(folder, name)
 
 
+def _top(name):
+    """The top-level name, with ConvScope's own packages as `engine` / `gui` (the folders
+    inside the `convscope` package)."""
+    parts = name.split(".")
+    return parts[1] if parts[0] == "convscope" and len(parts) > 1 else parts[0]
+
+
 def _imports(path):
-    """Top-level names imported anywhere in the file (lazy imports in functions too)."""
+    """Top-level names imported anywhere in the file (lazy imports in functions too);
+    relative imports resolved against the file's package (`from ..gui import x` in
+    convscope/engine/ is `gui`)."""
     tree = ast.parse(open(path, encoding="utf-8").read(), path)
+    package = os.path.relpath(os.path.dirname(path), ROOT).split(os.sep)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             for alias in node.names:
-                yield alias.name.split(".")[0], node.lineno
+                yield _top(alias.name), node.lineno
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module.split(".")[0], node.lineno
+            yield _top(node.module), node.lineno
+        elif isinstance(node, ast.ImportFrom):
+            base = package[:len(package) - (node.level - 1)]
+            for alias in ([None] if node.module else node.names):
+                full = base + (node.module.split(".") if node.module else [alias.name])
+                yield _top(".".join(full)), node.lineno
 
 
 def _rel(path):
