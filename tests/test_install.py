@@ -198,3 +198,17 @@ def test_window_with_libxcb_cursor_bound_over_in_a_mount_namespace():
                        text=True, timeout=120, env=_env(QT_QPA_PLATFORM="xcb", DISPLAY=":99"))
     _assert_one_line_naming_cursor(r)
     assert os.path.getsize(lib) > 0  # the real library was never touched
+
+
+# -- the desktop entry ---------------------------------------------------------------------
+def test_desktop_entry_installs_with_the_command_it_should_run(tmp_path):
+    script = os.path.join(ROOT, "packaging", "install-desktop.sh")
+    r = subprocess.run(["sh", script, "/opt/convscope/convscope"], capture_output=True,
+                       text=True, timeout=60, env=dict(os.environ, XDG_DATA_HOME=str(tmp_path)))
+    assert r.returncode == 0, r.stderr
+    entry = (tmp_path / "applications" / "convscope.desktop").read_text()
+    lines = entry.splitlines()
+    assert lines[0] == "[Desktop Entry]" and "Exec=/opt/convscope/convscope %F" in lines
+    assert "Icon=convscope" in lines and "Type=Application" in lines
+    icon = tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "convscope.svg"
+    assert icon.read_bytes() == open(os.path.join(ROOT, "packaging", "convscope.svg"), "rb").read()
