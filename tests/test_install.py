@@ -212,3 +212,45 @@ def test_desktop_entry_installs_with_the_command_it_should_run(tmp_path):
     assert "Icon=convscope" in lines and "Type=Application" in lines
     icon = tmp_path / "icons" / "hicolor" / "scalable" / "apps" / "convscope.svg"
     assert icon.read_bytes() == open(os.path.join(ROOT, "packaging", "convscope.svg"), "rb").read()
+
+
+# -- the base install is the whole app ------------------------------------------------------
+OPTIONAL = {"ray": "distributed"}  # imported only by `batch --runner ray`, with a clear error
+
+
+def test_every_module_the_app_imports_is_a_base_dependency():
+    """`pip install .` must carry everything convscope/ imports (figure --recipe FIG.pdf
+    needed pypdf, once only in [dev]); the only exception is an extra's own feature."""
+    import ast
+    from importlib import metadata
+
+    tomllib = pytest.importorskip("tomllib")
+    with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
+        project = tomllib.load(f)["project"]
+
+    def names(reqs):
+        return {re.split(r"[\s\[<>=!~;]", r, 1)[0].lower().replace("_", "-") for r in reqs}
+
+    base = names(project["dependencies"])
+    imported = set()
+    for d, _, files in os.walk(os.path.join(ROOT, "convscope")):
+        for n in files:
+            if n.endswith(".py"):
+                tree = ast.parse(open(os.path.join(d, n), encoding="utf-8").read())
+                for node in ast.walk(tree):
+                    if isinstance(node, ast.Import):
+                        imported |= {a.name.split(".")[0] for a in node.names}
+                    elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                        imported.add(node.module.split(".")[0])
+    third_party = sorted(m for m in imported - set(sys.stdlib_module_names) - {"convscope"}
+                         if m not in ("__future__",))
+    dists = metadata.packages_distributions()
+    missing = []
+    for module in third_party:
+        if module in OPTIONAL:
+            assert module in names(project["optional-dependencies"][OPTIONAL[module]]), module
+            continue
+        provided = {d.lower().replace("_", "-") for d in dists.get(module, [])}
+        if not provided & base:
+            missing.append(f"{module} (from {sorted(provided) or '?'})")
+    assert not missing, missing
