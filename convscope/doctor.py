@@ -136,6 +136,8 @@ def _text(doc: dict) -> str:
         for key, value in values.items():
             if isinstance(value, list):
                 value = ", ".join(value) if value else "(none)"
+            elif value is None:
+                value = "(none)"
             lines.append(f"  {key:<18} {value}")
     return "\n".join(lines)
 
