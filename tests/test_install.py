@@ -45,6 +45,18 @@ def test_version_is_one_number_everywhere(capsys):
     assert json.loads(capsys.readouterr().out)["convscope_version"] == v
 
 
+def test_recipes_runs_and_sessions_take_the_running_package_version(monkeypatch):
+    # not importlib.metadata: that describes whichever convscope is installed (here the
+    # shared env's editable install of another checkout), not the code that is running
+    from convscope.engine.dataset import runner
+    from convscope.engine.figures import recipe
+
+    monkeypatch.setattr(convscope, "__version__", "9.8.7")
+    assert recipe.app_version() == "9.8.7"  # figure recipes' and session files' app_version
+    assert recipe.versions()["convscope"] == "9.8.7"
+    assert runner.versions()["convscope"] == "9.8.7"  # run.json
+
+
 def test_pyproject_reads_the_version_from_the_package():
     tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
 

@@ -44,7 +44,9 @@ def make_recipe(model, model_spec: str, images_spec: str, items: list[Item], set
 
 def versions() -> dict:
     out = {"python": platform.python_version(), "platform": sys.platform}
-    from ... import __version__  # the ConvScope that made it (issue 22)
+    # the ConvScope that made it: the running package's own version (issue 22), not the
+    # metadata of whichever convscope distribution is installed (another checkout, or "dev")
+    from ... import __version__
 
     out["convscope"] = __version__
     for name in ("numpy", "tensorflow", "keras", "pyarrow", "matplotlib", "cv2"):
@@ -55,12 +57,6 @@ def versions() -> dict:
             except ImportError:
                 continue
         out[name] = getattr(mod, "__version__", "?")
-    try:
-        from importlib.metadata import version
-
-        out["convscope"] = version("convscope")
-    except Exception:
-        out["convscope"] = "dev"
     return out
 
 

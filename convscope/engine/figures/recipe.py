@@ -20,12 +20,11 @@ FORMAT = 1  # the recipe layout; a newer one is refused
 
 
 def app_version() -> str:
-    try:
-        from importlib.metadata import version
+    """The running package's version (convscope.__version__, the one source; issue 22), not
+    the metadata of whichever convscope distribution happens to be installed."""
+    from ... import __version__
 
-        return version("convscope")
-    except Exception:
-        return "0.1.0"
+    return __version__
 
 
 def sha256_file(path: str) -> str:
