@@ -163,8 +163,9 @@ def run(args, interruptible) -> int:
     if args.model != "demo" and not args.model.startswith("builtin:") and not os.path.exists(args.model):
         raise UserError(f"model file not found: {args.model}")
     model = _open(args.model, args.preprocess, args.device)
-    interruptible(lambda token: make_figure(model, spec, options, out=args.out, fmt=fmt,
-                                            images=images, npy_dir=args.npy_dir, cancel=token))
+    made = interruptible(lambda token: make_figure(model, spec, options, out=args.out, fmt=fmt,
+                                                   images=images, npy_dir=args.npy_dir, cancel=token))
+    _warn(made)
     _report(spec, args.out, args.npy_dir)
     return 0
 
@@ -191,8 +192,9 @@ def _remake(args, interruptible) -> int:
     options.check()
     images = [load_image(p) for p in paths]
     model = _open(recipe["model"]["spec"], recipe.get("preprocess") or "auto", args.device)
-    interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
-                                            images=images, npy_dir=args.npy_dir, cancel=token))
+    made = interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
+                                                   images=images, npy_dir=args.npy_dir, cancel=token))
+    _warn(made)
     _report(spec, out, args.npy_dir)
     return 0
 
@@ -220,6 +222,12 @@ def _check_out(out: str, npy_dir: str | None) -> None:
         raise UserError(f"cannot write {out}: it is a folder")
     if npy_dir is not None and not os.path.isdir(npy_dir):
         raise UserError(f"--npy-dir {npy_dir}: no such folder")
+
+
+def _warn(made) -> None:
+    """What the layout had to adapt so no text overlaps (bands, smaller fonts), on stderr."""
+    for text in (made.layout or {}).get("warnings", ()) if made is not None else ():
+        print(f"warning: {text}", file=sys.stderr)
 
 
 def _report(spec, out: str, npy_dir: str | None) -> None:
