@@ -101,7 +101,9 @@ def draw(fig, data, options) -> dict:
     for (box, lines, label_size), (_, bar_cmap, signed) in zip(g.colorbars, bars):
         _colorbar(fig, box, size, bar_cmap, "\n".join(lines), label_size, signed=signed,
                   tick_size=options.font_size)
-    info = {"size_in": [width, g.height], "panels": panels}
+    info = {"size_in": [width, g.height], "panels": panels,
+            "colorbars": [{"colormap": c, "range": [-1.0 if sg else 0.0, 1.0], "label": label}
+                          for label, c, sg in bars] if g.colorbars else []}
     info.update(g.info())
     return info
 

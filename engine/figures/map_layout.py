@@ -190,10 +190,13 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
                                          label_size, "right", "center"))
                 yy -= row_h[r] + GAP * 1.6
     if colorbar_labels:
-        grid_top, grid_bottom = H - top_of[0], H - grid_bottom_from_top
+        # tick labels stick out half a line above and below a bar: keep them off the
+        # caption, the titles and the other bar
+        grid_top = H - top_of[0] - 0.6 * f
+        grid_bottom = H - grid_bottom_from_top + 0.6 * f
         span = grid_top - grid_bottom
         n = len(colorbar_labels)
-        gap = 0.1 if n > 1 else 0.0
+        gap = 1.5 * f if n > 1 else 0.0
         each = (span - gap * (n - 1)) / n
         bar_h = (min(each, max(0.8, 0.6 * each)) if n == 1 and (n_rows > 1 or n_bands > 1)
                  else 0.95 * each)
