@@ -79,7 +79,8 @@ def _parser() -> argparse.ArgumentParser:
                    f"{filter_spec.DEFAULT_SIZE} (models with a free input size)")
     c.add_argument("--steps", type=int, default=None, help="default: " + ", ".join(
         f"{n} {mode}" for mode, n in filter_spec.DEFAULT_STEPS.items()))
-    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES)
+    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES,
+                   help=filter_spec.CLASSIC_HELP)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--batch-size", type=int, default=None, help="images per compiled step (default: what fits)")
     reg = c.add_argument_group("regularized mode")
@@ -117,6 +118,9 @@ def _parser() -> argparse.ArgumentParser:
     cli_figure.add_parser(sub)
     cli_batch.add_parser(sub, command)
     cli_examples.add_parser(sub, command)
+    from .cli_help import state_defaults
+
+    state_defaults(p)  # every --help states each default (issue 17)
     return p
 
 

@@ -19,6 +19,7 @@ import dataclasses
 import os
 import sys
 
+from . import filter_spec
 from .errors import UserError
 
 
@@ -42,7 +43,8 @@ def add_parser(sub) -> None:
     c.add_argument("--top-classes", type=int, default=None, help="classes figure: the K top predictions")
     c.add_argument("--top", type=int, default=None, help="activations: the N most active channels")
     c.add_argument("--filters", default=None, help="filters figure: e.g. 0-15 or 1,5,9")
-    c.add_argument("--mode", default="classic", choices=("classic", "regularized"), help="filter patterns")
+    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES,
+                   help="filter patterns: " + filter_spec.CLASSIC_HELP)
     c.add_argument("--steps", type=int, default=None, help="filter patterns: ascent steps")
     c.add_argument("--size", type=int, default=64, help="filter patterns: side in pixels")
     c.add_argument("--seed", type=int, default=0)

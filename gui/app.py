@@ -44,11 +44,15 @@ def parse_args(argv):
     p.add_argument("--layer", default=None, help="layer path to select")
     p.add_argument("--method", default=None, help="CAM method (gradcam, gradcam++, scorecam, …)")
     p.add_argument("--mode", default=None, choices=("classic", "regularized"),
-                   help="filter-pattern mode (Filters view)")
+                   help="filter-pattern mode (Filters view); default: the last one used, "
+                   "regularized at first (classic = the seeds' recipe)")
     p.add_argument("--screenshot", default=None, metavar="OUT.png")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--preprocess", default="auto")
     p.add_argument("--session", default=None, metavar="S.convscope", help="open a saved session")
+    from engine.cli_help import state_defaults
+
+    state_defaults(p)  # --help states each default
     return p.parse_args(argv)
 
 

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
 
 from engine import colormaps, jobs as J
 from engine.figures.data import KnownPatterns
+from engine.filter_spec import DEFAULT_MODE, DEFAULT_SIZE, DEFAULT_STEPS
 from engine.figures.spec import KINDS, FigureOptions, FigureSpec
 
 from .views.cam_options import compare_order
@@ -77,7 +78,8 @@ def start_spec(window, kind: str | None = None, all_images: bool = False) -> tup
         try:
             layer_, filters, size, steps, mode = filters_view.key_now()
         except Exception:
-            layer_, filters, size, steps, mode = s.layer, (), 64, 40, "classic"
+            layer_, filters, size, steps, mode = (s.layer, (), DEFAULT_SIZE,
+                                                  DEFAULT_STEPS[DEFAULT_MODE], DEFAULT_MODE)
         spec = FigureSpec(kind=kind, layers=(layer_,) if layer_ else (), filters=tuple(filters),
                           filter_size=size, filter_steps=steps, filter_mode=mode)
     return spec, tuple(known)

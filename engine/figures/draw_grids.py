@@ -3,6 +3,7 @@ each tile labelled with its channel / filter index."""
 from __future__ import annotations
 
 from .. import activation_view, colormaps, grid as grid_mod
+from ..filter_spec import DEFAULT_STEPS
 from . import layout as L
 from .draw_maps import CAPTION_RIGHT, _colorbar
 
@@ -91,7 +92,7 @@ def _activations_caption(data, options) -> str:
 def _filters_caption(data) -> str:
     spec = data.spec
     n, s = data.patterns.shape[0], data.patterns.shape[1]
-    steps = spec.filter_steps or {"classic": 40, "regularized": 128}.get(spec.filter_mode)
+    steps = spec.filter_steps or DEFAULT_STEPS.get(spec.filter_mode)
     return (f"Filter patterns of layer {data.layer}: {n} inputs ({s}x{s} px) that maximise each "
             f"filter's mean activation, gradient ascent, {spec.filter_mode} mode, "
             f"{steps} steps, seed {spec.seed}.")
