@@ -146,7 +146,8 @@ def figures(rows: list[dict], curves: dict, title: str = ""):
             ax.set_ylabel("class confidence")
             ax.set_title(mode)
             ax.grid(alpha=0.3)
-            ax.legend(fontsize=8)
+            if ax.get_legend_handles_labels()[0]:  # a mode not computed has no curves
+                ax.legend(fontsize=8)
         out.append(fig2)
     return out
 
