@@ -85,7 +85,7 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
     right = 0.02
     if colorbar_labels:
         tick_w = T.width_in("-0.5", font_size) + 0.12
-        right += 0.6 * f + 0.9 * f + tick_w + 2 * LINE * f + 0.02
+        right += 0.6 * f + 0.9 * f + tick_w + 3 * LINE * f + 0.02  # label: up to 3 lines
 
     # -- the left margin: row labels, horizontal, wrapped to a measured column -------------
     label_lines, label_size = [], font_size
@@ -204,7 +204,7 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
         for k, label in enumerate(colorbar_labels):
             slot_top = grid_top - k * (each + gap)
             box = Box(x, slot_top - each + (each - bar_h) / 2, 0.9 * f, bar_h)
-            lines, size, how = T.fit(label, bar_h, font_size, floor, 2)
+            lines, size, how = T.fit(label, bar_h, font_size, floor, 3)
             if how:
                 a.warnings.append(f"the colour bar's label {label!r} set at {size:g} pt to fit the bar")
             a.colorbars.append((box, lines, size))
