@@ -330,16 +330,16 @@ def test_transform_is_the_affine_warp_it_claims():
 
 def test_regularized_knobs(free_model):
     base = dict(filters=[0, 1], size=32, steps=6, mode="regularized", seed=0)
-    a = free_model.filter_patterns("c2", mode="classic", **base)
-    b = free_model.filter_patterns("c2", mode="classic", **base, param="pixel", optimizer="normalized",
+    a = free_model.filter_patterns("c2", **base)
+    b = free_model.filter_patterns("c2", **base, param="pixel", optimizer="normalized",
                                    jitter=0, scale=0, rotate=0, tv=0.2, l2=0.1, lr=0.02)
-    c = free_model.filter_patterns("c2", mode="classic", **base, decorrelate=False, decay=1.5)
+    c = free_model.filter_patterns("c2", **base, decorrelate=False, decay=1.5)
     assert a.shape == b.shape == c.shape == (2, 32, 32, 3)
     assert not np.array_equal(a, c)
     with pytest.raises(UserError, match="param"):
-        free_model.filter_patterns("c2", mode="classic", **base, param="wavelet")
+        free_model.filter_patterns("c2", **base, param="wavelet")
     with pytest.raises(UserError, match="scale"):
-        free_model.filter_patterns("c2", mode="classic", **base, scale=1.5)
+        free_model.filter_patterns("c2", **base, scale=1.5)
 
 
 # -- the oneDNN crash shape --------------------------------------------------------------------

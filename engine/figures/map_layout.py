@@ -82,10 +82,14 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
     floor = min(HEAD_FLOOR_PT, font_size)
 
     # -- the right margin: colour bars, their ticks and (rotated) labels -------------------
-    right = 0.02
-    if colorbar_labels:
+    def right_margin(bar_lines: int) -> float:
+        if not colorbar_labels:
+            return 0.02
         tick_w = T.width_in("-0.5", font_size) + 0.12
-        right += 0.6 * f + 0.9 * f + tick_w + 3 * LINE * f + 0.02  # label: up to 3 lines
+        return 0.02 + 0.6 * f + 0.9 * f + tick_w + bar_lines * LINE * f + 0.02
+
+    bar_lines = 3  # the colour bar's label may take 3 lines; 2 when the columns need the room
+    right = right_margin(bar_lines)
 
     # -- the left margin: row labels, horizontal, wrapped to a measured column -------------
     label_lines, label_size = [], font_size
@@ -108,26 +112,29 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
 
     # -- columns: wrap, shrink, then split into bands ------------------------------------
     n_maps = len(titles) - 1
-    room_w = width - left - right
-    chosen = None
-    for n_bands in range(1, max(1, n_maps) + 1):
-        per = math.ceil(n_maps / n_bands) if n_maps else 0
-        cols = per + 1
-        cell_w = (room_w - (cols - 1) * GAP) / cols
-        if cell_w <= 0:
-            continue
-        if cell_w < MIN_CELL_MM * MM and per > 1:
-            continue
-        fitted = [T.fit(t, cell_w, font_size, floor, MAX_HEAD_LINES) for t in titles]
-        if all(how != "broken" for _, _, how in fitted) or per <= 1:
-            chosen = (n_bands, per, cell_w, fitted)
-            break
-    if chosen is None:  # the width holds not even one map column at the floor: one per band
-        per = 1
+
+    def plan_columns(room_w: float):
+        for n_bands in range(1, max(1, n_maps) + 1):
+            per = math.ceil(n_maps / n_bands) if n_maps else 0
+            cols = per + 1
+            cell_w = (room_w - (cols - 1) * GAP) / cols
+            if cell_w <= 0:
+                continue
+            if cell_w < MIN_CELL_MM * MM and per > 1:
+                continue
+            fitted = [T.fit(t, cell_w, font_size, floor, MAX_HEAD_LINES) for t in titles]
+            if all(how != "broken" for _, _, how in fitted) or per <= 1:
+                return n_bands, per, cell_w, fitted
+        # the width holds not even one map column at the floor: one per band
         cell_w = max(0.05, (room_w - GAP) / 2)
-        chosen = (max(1, n_maps), 1, cell_w, [T.fit(t, cell_w, font_size, floor, MAX_HEAD_LINES)
-                                            for t in titles])
-    n_bands, per, cell_w, fitted = chosen
+        return max(1, n_maps), 1, cell_w, [T.fit(t, cell_w, font_size, floor, MAX_HEAD_LINES)
+                                           for t in titles]
+
+    n_bands, per, cell_w, fitted = plan_columns(width - left - right)
+    if any(how == "broken" for _, _, how in fitted) and colorbar_labels:
+        bar_lines = 2  # a narrow figure: the bar's label gives up a line to the columns
+        right = right_margin(bar_lines)
+        n_bands, per, cell_w, fitted = plan_columns(width - left - right)
     head_size = min(s for _, s, _ in fitted)
     heads = [T.wrap(t, cell_w, head_size) or T.hard_wrap(t, cell_w, head_size) for t in titles]
     if n_bands > 1:
@@ -204,7 +211,7 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
         for k, label in enumerate(colorbar_labels):
             slot_top = grid_top - k * (each + gap)
             box = Box(x, slot_top - each + (each - bar_h) / 2, 0.9 * f, bar_h)
-            lines, size, how = T.fit(label, bar_h, font_size, floor, 3)
+            lines, size, how = T.fit(label, bar_h, font_size, floor, bar_lines)
             if how:
                 a.warnings.append(f"the colour bar's label {label!r} set at {size:g} pt to fit the bar")
             a.colorbars.append((box, lines, size))
