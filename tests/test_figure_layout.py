@@ -173,3 +173,21 @@ def test_cli_figure_with_17_methods_warns_and_does_not_overlap(capsys, tmp_path)
     assert code == 0, err
     assert "warning: 17 methods do not fit side by side" in err
     assert intersecting(words(out)) == []
+
+
+def test_one_short_row_with_signed_and_unsigned_maps_keeps_the_bars_apart(data17, demo_model, tmp_path):
+    """One wide image, one unsigned and one signed map: two colour bars beside a short row;
+    their tick labels must not meet each other or the caption."""
+    from engine.figures import FigureOptions, draw, write
+
+    g = data17.grid
+    keep = [g.col_titles.index("Grad-CAM"), g.col_titles.index("Integrated Gradients")]
+    grid = dataclasses.replace(g, col_titles=[g.col_titles[i] for i in keep],
+                               cells=[[g.cells[1][i] for i in keep]], row_class=g.row_class[1:],
+                               row_conf=g.row_conf[1:])
+    data = dataclasses.replace(data17, grid=grid, images=data17.images[1:])
+    for width in ("double", "single"):
+        made = draw(demo_model, data, FigureOptions(width=width), "pdf")
+        write(made, str(tmp_path / "short.pdf"))
+        assert len(made.layout["colorbars"]) == 2
+        assert intersecting(words(tmp_path / "short.pdf")) == [], width

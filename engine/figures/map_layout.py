@@ -30,6 +30,7 @@ LINE = 1.32  # line height, in font sizes (text drawn with LINESPACING: ~1.27 x 
 LINESPACING = 1.35  # matplotlib linespacing: lines this far apart never share a glyph box
 TEXT_PAD = 0.03  # inches between a cell and its title / row label
 BAND_GAP = 0.08  # extra inches between bands
+MIN_BAR_LINES = 3.2  # a colour bar is at least this many lines of text tall (3 tick labels)
 
 
 @dataclass
@@ -174,6 +175,14 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
         if b < n_bands - 1:
             y += BAND_GAP
     grid_bottom_from_top = y
+    if colorbar_labels:
+        # each bar tall enough for its three tick labels and their gaps (a single short row
+        # with a signed and an unsigned bar): the grid's region grows downwards if not
+        n = len(colorbar_labels)
+        need = n * MIN_BAR_LINES * LINE * f + 1.5 * f * (n - 1) + 1.2 * f
+        short = need - (grid_bottom_from_top - top_of[0])
+        if short > 0:
+            grid_bottom_from_top += short
     bottom = 0.04 + (len(caption_lines) * LINE * f + 0.02 if caption_lines else 0.0)
     a.height = grid_bottom_from_top + bottom
     H = a.height
