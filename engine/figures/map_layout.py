@@ -176,10 +176,14 @@ def arrange(width: float, titles: list, aspects: list, font_size: float, row_lab
             y += BAND_GAP
     grid_bottom_from_top = y
     if colorbar_labels:
-        # each bar tall enough for its three tick labels and their gaps (a single short row
-        # with a signed and an unsigned bar): the grid's region grows downwards if not
+        # each bar tall enough for its three tick labels and for its label in bar_lines
+        # lines at the figure's font (a single short row with a signed and an unsigned bar):
+        # the grid's region grows downwards if not
         n = len(colorbar_labels)
-        need = n * MIN_BAR_LINES * LINE * f + 1.5 * f * (n - 1) + 1.2 * f
+        longest = max(max(T.width_in(lab, font_size) / bar_lines * 1.25,
+                          max(T.width_in(w, font_size) for w in lab.split()) + 0.05)
+                      for lab in colorbar_labels)
+        need = n * max(MIN_BAR_LINES * LINE * f, longest) + 1.5 * f * (n - 1) + 1.2 * f
         short = need - (grid_bottom_from_top - top_of[0])
         if short > 0:
             grid_bottom_from_top += short
