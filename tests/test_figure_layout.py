@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 
+import numpy as np
 import pytest
 
 from engine.cli import main as cli
@@ -191,3 +192,19 @@ def test_one_short_row_with_signed_and_unsigned_maps_keeps_the_bars_apart(data17
         write(made, str(tmp_path / "short.pdf"))
         assert len(made.layout["colorbars"]) == 2
         assert intersecting(words(tmp_path / "short.pdf")) == [], width
+
+
+@pytest.mark.parametrize("dpi", [100, 150])
+def test_raster_row_labels_stay_inside_the_page(data17, demo_model, dpi):
+    """Agg hints glyphs to pixels (a line can render wider than its outline's advance):
+    the row labels still start inside the figure, nothing is cut at its left edge."""
+    import io
+
+    from PIL import Image
+
+    from engine.figures import FigureOptions, draw
+
+    made = draw(demo_model, data17, FigureOptions(width="double", dpi=dpi), "png")
+    grey = np.asarray(Image.open(io.BytesIO(made.content)).convert("L"))
+    assert (grey[:, :2] < 160).sum() == 0
+    assert (grey[:, :40] < 160).sum() > 50  # ... and the labels are there

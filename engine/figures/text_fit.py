@@ -14,6 +14,9 @@ import re
 
 BREAK_AFTER = "-/_"
 PT = 72.0  # points per inch
+# raster output (Agg) hints glyphs to whole pixels: at low dpi a line can come out a few
+# per cent wider than its outline's advance width; room is kept for that
+RENDER_SLACK = 1.06
 
 
 def width_in(text: str, size: float) -> float:
@@ -24,7 +27,7 @@ def width_in(text: str, size: float) -> float:
     if not text:
         return 0.0
     w = TextToPath().get_text_width_height_descent(text, FontProperties(size=size), ismath=False)[0]
-    return w / PT
+    return RENDER_SLACK * w / PT
 
 
 def lines_width(lines, size: float) -> float:
