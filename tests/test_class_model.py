@@ -34,8 +34,8 @@ def test_output_is_the_dense_head_and_its_logit_is_the_objective(demo):
 
     from convscope.engine.filters.params import classic_noise, deprocess
 
-    a = demo.filter_patterns("predictions", filters=[3], steps=1, seed=1)
-    b = demo.filter_patterns("output", filters=[3], steps=1, seed=1)
+    a = demo.filter_patterns("predictions", mode="classic", filters=[3], steps=1, seed=1)
+    b = demo.filter_patterns("output", mode="classic", filters=[3], steps=1, seed=1)
     assert np.array_equal(a, b)
     km = demo.keras_model
     feats = keras.Model(km.inputs, km.get_layer("gap").output)
@@ -49,7 +49,7 @@ def test_output_is_the_dense_head_and_its_logit_is_the_objective(demo):
     ref = deprocess(x1)
     assert np.abs(a.astype(int) - ref).max() <= 1 and (a != ref).mean() < 0.01
     with pytest.raises(Exception, match="out of range"):
-        demo.filter_patterns("output", filters=[4], steps=1)
+        demo.filter_patterns("output", mode="classic", filters=[4], steps=1)
 
 
 def test_cli_animate_gif_and_mp4(tmp_path, capsys):

@@ -104,11 +104,11 @@ def test_subprocess_exit_status_and_no_traceback(seq_sigmoid_path, tmp_path):
 def test_filters_grid_and_npy_match_the_api(capsys, demo_model, tmp_path):
     out_png, out_npy = tmp_path / "f.png", tmp_path / "f.npy"
     code, _, err = run_cli(capsys, "filters", "--model", "demo", "--layer", "conv2", "--filters", "0-4",
-                           "--steps", "3", "--per-row", "3", "--out", str(out_png), "--npy", str(out_npy))
+                           "--mode", "classic", "--steps", "3", "--per-row", "3", "--out", str(out_png), "--npy", str(out_npy))
     assert code == 0, err
     patterns = np.load(out_npy)
     assert patterns.shape == (5, 96, 96, 3) and patterns.dtype == np.uint8
-    ref = demo_model.filter_patterns("conv2", filters=range(5), steps=3, seed=0)
+    ref = demo_model.filter_patterns("conv2", mode="classic", filters=range(5), steps=3, seed=0)
     np.testing.assert_array_equal(patterns, ref)
     grid = np.asarray(P.open(out_png))
     assert grid.shape == (2 * 96 + 5, 3 * 96 + 2 * 5, 3)  # the seed's black 5-px margins
@@ -117,7 +117,7 @@ def test_filters_grid_and_npy_match_the_api(capsys, demo_model, tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["--filters", "0-99"], "out of range"),
-    (["--tv", "0.1"], "--mode regularized"),
+    (["--mode", "classic", "--tv", "0.1"], "--mode regularized"),
     (["--filters", "a-b"], "give indices"),
     (["--layer", "gap"], "no spatial output"),
 ])

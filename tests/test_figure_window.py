@@ -48,16 +48,45 @@ def test_export_figure_from_the_cam_view(window, tmp_path):
     dialog.close()
 
 
-def test_export_figure_from_compare_takes_the_strip(window, image_files):
-    window.open_inputs(__import__("convscope.gui.inputs", fromlist=["from_paths"]).from_paths(image_files[1:2]))
+def test_export_figure_from_compare_is_the_image_on_screen_and_its_class(window, image_files,
+                                                                        small_model_file):
+    """Compare's figure: the image on screen x the methods shown (not the whole strip), its
+    row labelled with the class its maps explain; "all open images" adds the others, each
+    explained for its own top prediction."""
+    from convscope.gui.inputs import from_paths
+
+    window.open_inputs(from_paths(image_files[1:2]))
+    assert len(window.session.images) >= 2
+    window.cam_options.set_class(1)  # a fixed class, chosen on screen
     window.view("compare")
     settle(window, 180)
+    shown = window.compare_view
+    assert {r.class_index for r in shown.results.values() if r.heatmap is not None} == {1}
     dialog = window.actions_.ask_figure()
-    assert dialog.spec.kind == "methods"
-    assert len(dialog.spec.images) == len(window.session.images) >= 2
-    assert set(dialog.spec.methods) == set(window.session.model.cam_methods)
+    s = dialog.spec
+    on_screen = window.session.image
+    assert s.kind == "methods" and s.images == (on_screen.path or on_screen.name,)
+    assert s.methods == tuple(shown.tiles) and s.classes == (1,)
     wait_until(lambda: dialog.last is not None and dialog.last.job_id == dialog._preview_id,
                180, "the methods preview")
-    grid = window.client.bridge.worker._figures._data.grid
-    assert len(grid.cells) == len(window.session.images)
+    data = window.client.bridge.worker._figures._data
+    assert len(data.grid.cells) == 1 and data.grid.row_class == [1]
+    # the maps on screen travelled with the job: drawn as they are, not recomputed
+    assert any(c.heatmap is r.heatmap for c in data.grid.cells[0] for r in shown.results.values()
+               if not isinstance(c, str))
+
+    dialog.all_images.setChecked(True)
+    assert len(dialog.spec.images) == len(window.session.images)
+    assert dialog.spec.classes == (1,) + (None,) * (len(window.session.images) - 1)
+    wait_until(lambda: dialog.last is not None and dialog.last.job_id == dialog._preview_id
+               and len(window.client.bridge.worker._figures._data.grid.cells) > 1,
+               240, "the all-images preview")
+    data = window.client.bridge.worker._figures._data
+    from convscope.engine import open_model
+
+    model = open_model(small_model_file)  # an independent copy, on this thread
+    for r, image in enumerate(data.images[1:], start=1):
+        top = model.predict(image, top=1)[0].index
+        assert data.grid.row_class[r] == top  # each other image: its own top prediction
+    dialog.all_images.setChecked(False)
     dialog.close()

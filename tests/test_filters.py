@@ -87,7 +87,7 @@ def test_classic_is_the_seeds_recipe(free_model):
     img = np.clip(img + 0.5, 0, 1) * 255
     expected = np.clip(img, 0, 255).astype("uint8")
 
-    ours = F.filter_patterns(m, "c2", filters=[f], size=size, seed=3)[0]
+    ours = F.filter_patterns(m, "c2", mode="classic", filters=[f], size=size, seed=3)[0]
     diff = np.abs(ours.astype(int) - expected)
     assert diff.max() <= 1 and (diff == 0).mean() > 0.99
     moved = np.abs(expected.astype(int) - F.deprocess(start)[0]).mean()
@@ -99,17 +99,17 @@ def test_classic_is_the_seeds_recipe(free_model):
 
 def test_batch_equals_each_filter_alone(free_model, monkeypatch):
     filters = [3, 0, 7, 12, 15]
-    batch = free_model.filter_patterns("c2", filters=filters, size=36, seed=5)
+    batch = free_model.filter_patterns("c2", mode="classic", filters=filters, size=36, seed=5)
     assert batch.shape == (5, 36, 36, 3) and batch.dtype == np.uint8
-    alone = np.stack([free_model.filter_patterns("c2", filters=[f], size=36, seed=5)[0] for f in filters])
-    chunked = free_model.filter_patterns("c2", filters=filters, size=36, seed=5, batch_size=2)
+    alone = np.stack([free_model.filter_patterns("c2", mode="classic", filters=[f], size=36, seed=5)[0] for f in filters])
+    chunked = free_model.filter_patterns("c2", mode="classic", filters=filters, size=36, seed=5, batch_size=2)
     monkeypatch.setattr(F, "MEMORY_BUDGET", 1)  # the automatic chunking: one image per call
-    auto = free_model.filter_patterns("c2", filters=filters, size=36, seed=5)
+    auto = free_model.filter_patterns("c2", mode="classic", filters=filters, size=36, seed=5)
     for other in (alone, chunked, auto):
         diff = np.abs(batch.astype(int) - other)
         assert diff.max() <= 1 and (diff == 0).mean() > 0.999
     # a different seed gives a different pattern; the same seed the same one
-    assert not np.array_equal(batch, free_model.filter_patterns("c2", filters=filters, size=36, seed=6))
+    assert not np.array_equal(batch, free_model.filter_patterns("c2", mode="classic", filters=filters, size=36, seed=6))
 
 
 def _textures(n, size, seed):
@@ -172,7 +172,7 @@ def _own_filter_scores(m, layer, patterns, filters, seed, h, w):
 def test_patterns_activate_their_own_filter(trained_model, layer):
     m = trained_model
     filters = list(range(m.layer(layer).channels))
-    patterns = m.filter_patterns(layer, size=32, seed=0)
+    patterns = m.filter_patterns(layer, mode="classic", size=32, seed=0)
     assert patterns.shape == (len(filters), 32, 32, 3) and patterns.dtype == np.uint8
     score = _own_filter_scores(m, layer, patterns, filters, 0, 32, 32)
     # filters can be alike (two horizontal-edge detectors): "best" holds for most only
@@ -188,7 +188,7 @@ def test_demo_model_patterns(demo_model):
     m, layer = demo_model, "conv3"
     h, w, _ = m.input_shape
     filters = list(range(0, m.layer(layer).channels, 4))
-    classic = m.filter_patterns(layer, filters=filters, size=64, seed=0)
+    classic = m.filter_patterns(layer, mode="classic", filters=filters, size=64, seed=0)
     assert classic.shape == (len(filters), h, w, 3)  # fixed-size model: its own size
     score = _own_filter_scores(m, layer, classic, filters, 0, h, w)
     assert score["noise"] >= 0.5 and score["mean"] >= 0.85 and score["best"] >= 0.3, score
@@ -200,7 +200,7 @@ def test_demo_model_patterns(demo_model):
 # -- streaming and cancellation -----------------------------------------------------------
 def test_progress_arrives_in_order(free_model):
     calls = []
-    out = free_model.filter_patterns("c2", filters=[1, 2, 3], size=32, steps=12, every=5,
+    out = free_model.filter_patterns("c2", mode="classic", filters=[1, 2, 3], size=32, steps=12, every=5,
                                      progress=lambda s, n, p: calls.append((s, n, p.copy())))
     assert [(s, n) for s, n, _ in calls] == [(5, 12), (10, 12), (12, 12)]
     for _, _, p in calls:
@@ -262,7 +262,7 @@ def test_nested_inner_layers(nested_path, model_dir):
     transfer = open_model(nested_path)
     for m, layer, filters in ((transfer, "mobilenetv2_0.35_64/block_3_expand_relu", [0, 5, 9]),
                               (deep, "block/inner/conv_b", [2, 3, 7])):
-        p = m.filter_patterns(layer, filters=filters, steps=15, seed=1)
+        p = m.filter_patterns(layer, mode="classic", filters=filters, steps=15, seed=1)
         assert p.shape == (len(filters), 64, 64, 3)
         # same contrast on both sides: the start noise through the seed's deprocessing
         own = np.diag(_means(m, layer, p)[:, filters])
@@ -276,13 +276,13 @@ def test_bad_requests_are_user_errors(free_model, seq_sigmoid_path):
     with pytest.raises(UserError, match="no spatial output"):
         seq.filter_patterns("flatten_1")  # (a Dense layer is class-model visualisation: issue 10)
     with pytest.raises(UserError, match="out of range"):
-        free_model.filter_patterns("c2", filters=[16])
+        free_model.filter_patterns("c2", mode="classic", filters=[16])
     with pytest.raises(UserError, match="unknown option"):
-        free_model.filter_patterns("c2", filters=[0], jiter=3)
+        free_model.filter_patterns("c2", mode="classic", filters=[0], jiter=3)
     with pytest.raises(UserError, match="mode"):
         free_model.filter_patterns("c2", filters=[0], mode="deepdream")
     with pytest.raises(UserError, match="too small"):
-        free_model.filter_patterns("c2", filters=[0], size=4)
+        free_model.filter_patterns("c2", mode="classic", filters=[0], size=4)
 
 
 def test_fixed_input_size_wins(seq_sigmoid_path):
@@ -290,7 +290,7 @@ def test_fixed_input_size_wins(seq_sigmoid_path):
     h, w, note = F.plan_size(m, 64)
     assert (h, w) == (48, 48) and "48x48" in note
     assert F.plan_size(m, 48)[2] is None
-    p = m.filter_patterns("conv2d_2", filters=[0, 1], size=64, steps=5)
+    p = m.filter_patterns("conv2d_2", mode="classic", filters=[0, 1], size=64, steps=5)
     assert p.shape == (2, 48, 48, 3)
 
 
@@ -302,7 +302,7 @@ def test_gray_model_and_large_size(model_dir):
     x = keras.layers.Conv2D(4, 5, strides=2, activation="relu", name="g1")(inp)
     out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(x))
     m = open_model(_save(keras.Model(inp, out), model_dir, "filters_gray"))
-    p = m.filter_patterns("g1", size=150, steps=5)
+    p = m.filter_patterns("g1", mode="classic", size=150, steps=5)
     assert p.shape == (4, 150, 150, 3)
     assert np.array_equal(p[..., 0], p[..., 1]) and np.array_equal(p[..., 0], p[..., 2])
 
@@ -422,7 +422,7 @@ def test_strided_pointwise_on_8_channels_does_not_crash(tmp_path):
         out = keras.layers.Dense(2)(keras.layers.GlobalAveragePooling2D()(z))
         keras.Model(inp, out).save({str(tmp_path / "strided.keras")!r})
         m = open_model({str(tmp_path / "strided.keras")!r})
-        p = m.filter_patterns("add", filters=[0, 1, 2, 3], size=60, steps=3)
+        p = m.filter_patterns("add", mode="classic", filters=[0, 1, 2, 3], size=60, steps=3)
         p = m.filter_patterns("add", filters=[0, 1], size=60, steps=3, mode="regularized")
         print("ok", p.shape)
     """)

@@ -18,6 +18,7 @@ from typing import Any, ClassVar
 
 from .errors import Remedy
 from .summary import ModelSummary
+from .filters.spec import DEFAULT_MODE
 
 _ids = itertools.count(1)
 
@@ -92,7 +93,7 @@ class FilterPatterns(Job):
     filters: tuple = ()
     size: int = 64
     steps: int = 40
-    mode: str = "classic"
+    mode: str = DEFAULT_MODE  # one default everywhere (filters.spec)
     seed: int = 0
     animate: str = ""  # also write the ascent forming to this .gif / .mp4 file
     every: int = 5  # animate: steps between frames

@@ -44,7 +44,8 @@ def parse_args(argv):
     p.add_argument("--layer", default=None, help="layer path to select")
     p.add_argument("--method", default=None, help="CAM method (gradcam, gradcam++, scorecam, …)")
     p.add_argument("--mode", default=None, choices=("classic", "regularized"),
-                   help="filter-pattern mode (Filters view)")
+                   help="filter-pattern mode (Filters view); default: the last one used, "
+                   "regularized at first (classic = the seeds' recipe)")
     p.add_argument("--screenshot", default=None, metavar="OUT.png")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "gpu"))
     p.add_argument("--preprocess", default="auto")
@@ -52,6 +53,9 @@ def parse_args(argv):
     from convscope.engine.model_options import add_model_options
 
     add_model_options(p)  # --custom-objects, --trust-model, --head: for the --model opened
+    from convscope.engine.help_defaults import state_defaults
+
+    state_defaults(p)  # --help states each default
     return p.parse_args(argv)
 
 

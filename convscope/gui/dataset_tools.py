@@ -19,6 +19,7 @@ class DatasetTools:
         self.results = None
         self.last_index = None  # the latest DatasetIndexReady
         menu = window.menuBar().addMenu("Tools")
+        window.actions_.help_last()  # Help stays the last menu
         self.run_action = menu.addAction("Run over a folder…")
         self.run_action.setStatusTip("CAMs and their faithfulness metrics over a folder of images")
         self.run_action.triggered.connect(lambda *_: self.ask_run())

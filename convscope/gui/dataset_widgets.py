@@ -12,11 +12,12 @@ from PySide6.QtWidgets import (QCheckBox, QComboBox, QDialog, QDialogButtonBox, 
                                QListWidgetItem, QPushButton, QScrollArea, QSpinBox, QSplitter,
                                QTableView, QVBoxLayout, QWidget)
 
+from convscope.engine.dataset import defaults as DATASET_DEFAULTS
 from convscope.engine.dataset.jobs import DatasetBatch, DatasetIndex
 
 from .qimage import to_pixmap
 
-METRICS = ("deletion", "insertion", "drop", "increase", "pointing", "energy")
+METRICS = DATASET_DEFAULTS.METRICS
 COLUMNS = ("path", "method", "predicted_label", "explained_label", "score", "deletion_auc",
            "insertion_auc", "average_drop", "increase_in_confidence", "pointing_game",
            "energy_pointing_game")
@@ -63,7 +64,7 @@ class RunFolderDialog(QDialog):
         self.class_mode = QComboBox()
         self.class_mode.addItems(["top", "label"])
         self.class_mode.setToolTip("explain the top prediction, or the list's label")
-        self.steps = QSpinBox(minimum=1, maximum=200, value=20)
+        self.steps = QSpinBox(minimum=1, maximum=200, value=DATASET_DEFAULTS.CURVE_STEPS)
         self.steps.setToolTip("deletion / insertion curve steps")
         self.resume = QCheckBox("resume an interrupted run in this folder")
         form = QFormLayout(self)

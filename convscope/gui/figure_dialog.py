@@ -1,7 +1,9 @@
 """Export figure: a figure for a paper from what is on screen, with a live preview.
 
-The dialog starts from the current view (CAM -> cam, Compare -> methods with the strip's
-images, Activations -> activations, Filters -> filters). Every change of an option asks
+The dialog starts from the current view (CAM -> cam, Compare -> methods: the image on
+screen x the methods shown, "all open images" adds the strip's others; Activations ->
+activations, Filters -> filters). What the layout had to adapt (bands, smaller titles) is
+said under the preview. Every change of an option asks
 the engine thread for a preview (a MakeFigure job; the drawing happens there, never on the
 GUI thread) and shows the PNG it sends back. Maps and patterns the views already computed
 travel with the job and are reused. The last choices are remembered (QSettings).
@@ -19,6 +21,9 @@ from PySide6.QtWidgets import (QApplication, QCheckBox, QComboBox, QDialog, QDou
 from convscope.engine import colormaps, jobs as J
 from convscope.engine.figures.data import KnownPatterns
 from convscope.engine.figures.spec import KINDS, FigureOptions, FigureSpec
+from convscope.engine.filters.spec import DEFAULT_MODE, DEFAULT_SIZE, DEFAULT_STEPS
+
+from .views.cam_options import compare_order
 
 PREVIEW_WIDTH_PX = 900
 FILTERS = {"pdf": "PDF (*.pdf)", "svg": "SVG (*.svg)", "png": "PNG image (*.png)",
@@ -27,8 +32,12 @@ EXT = {"pdf": ".pdf", "svg": ".svg", "png": ".png", "tiff": ".tif"}
 VIEW_KIND = {"cam": "cam", "compare": "methods", "activations": "activations", "filters": "filters"}
 
 
-def start_spec(window, kind: str | None = None) -> tuple[FigureSpec, tuple]:
-    """The figure of what is on screen (or of `kind`), and the results already computed."""
+def start_spec(window, kind: str | None = None, all_images: bool = False) -> tuple[FigureSpec, tuple]:
+    """The figure of what is on screen (or of `kind`), and the results already computed.
+
+    methods (from Compare): the image on screen x the methods the view shows, its row
+    explaining the class its maps on screen explain; all_images adds the strip's other
+    images, each explained for its own top prediction."""
     s = window.session
     view = window.current_view()
     kind = kind or VIEW_KIND.get(view.key, "cam")
@@ -49,8 +58,7 @@ def start_spec(window, kind: str | None = None) -> tuple[FigureSpec, tuple]:
     image = (name(s.image),) if s.image is not None else ()
     methods = tuple(s.model.cam_methods) if s.model else ()
     if kind == "methods":
-        spec = FigureSpec(kind=kind, images=tuple(name(im) for im in s.images), methods=methods,
-                          layers=(layer,) if layer else (), classes=cls)
+        spec = methods_spec(window, all_images, layer)
     elif kind == "cam":
         spec = FigureSpec(kind=kind, images=image, methods=(method,),
                           layers=(layer,) if layer else (), classes=cls)
@@ -70,10 +78,27 @@ def start_spec(window, kind: str | None = None) -> tuple[FigureSpec, tuple]:
         try:
             layer_, filters, size, steps, mode = filters_view.key_now()
         except Exception:
-            layer_, filters, size, steps, mode = s.layer, (), 64, 40, "classic"
+            layer_, filters, size, steps, mode = (s.layer, (), DEFAULT_SIZE,
+                                                  DEFAULT_STEPS[DEFAULT_MODE], DEFAULT_MODE)
         spec = FigureSpec(kind=kind, layers=(layer_,) if layer_ else (), filters=tuple(filters),
                           filter_size=size, filter_steps=steps, filter_mode=mode)
     return spec, tuple(known)
+
+
+def methods_spec(window, all_images: bool, layer) -> FigureSpec:
+    """Compare's figure: the image on screen first (and, with all_images, the others)."""
+    s, compare = window.session, window.compare_view
+    if s.image is None:
+        return FigureSpec(kind="methods", images=(), methods=())
+    name = (lambda im: im.path or im.name)
+    shown = tuple(compare.tiles) or tuple(compare_order(s.model.cam_methods) if s.model else ())
+    # the class the maps on screen explain (a fixed class, or the top prediction they used)
+    done = [r for r in compare.results.values() if r.heatmap is not None and not r.error]
+    cls = done[0].class_index if done else window.cam_options.class_index
+    images = [s.image] + ([im for im in s.images if im is not s.image] if all_images else [])
+    classes = () if cls is None else (int(cls),) + (None,) * (len(images) - 1)
+    return FigureSpec(kind="methods", images=tuple(name(im) for im in images), methods=shown,
+                      layers=(layer,) if layer else (), classes=classes)
 
 
 def _depths(s) -> tuple:
@@ -133,13 +158,16 @@ class FigureDialog(QDialog):
         self.panel_labels = QCheckBox("panel letters (a, b, c …)", checked=st.get("figure/panel_labels"))
         self.colorbar = QCheckBox("colour bar", checked=st.get("figure/colorbar"))
         self.heatmap = QCheckBox("heatmap alone (cam)", checked=st.get("figure/heatmap"))
+        self.all_images = QCheckBox("all open images (methods)")
+        self.all_images.setToolTip("methods figure: add the strip's other images, each explained "
+                                   "for its own top prediction (computes their maps)")
         form = QFormLayout()
         for label, widget in (("kind", self.kind), ("methods", self.methods), ("layers", self.layers),
                               ("width", self.width_), ("dpi", self.dpi), ("font size (pt)", self.font_size),
                               ("font", self.font), ("colour map", self.colormap), ("overlay alpha", self.alpha),
                               ("title", self.title)):
             form.addRow(label, widget)
-        for box in (self.panel_labels, self.colorbar, self.heatmap):
+        for box in (self.panel_labels, self.colorbar, self.heatmap, self.all_images):
             form.addRow("", box)
         self.export_button = QPushButton("Export…")
         self.copy_button = QPushButton("Copy figure")
@@ -165,6 +193,7 @@ class FigureDialog(QDialog):
         scroll.setWidget(self.preview)
         scroll.setWidgetResizable(True)
         self.info = QLabel()
+        self.info.setWordWrap(True)
         right = QVBoxLayout()
         right.addWidget(scroll, 1)
         right.addWidget(self.info)
@@ -180,17 +209,24 @@ class FigureDialog(QDialog):
         self.colormap.currentTextChanged.connect(self.changed)
         for w in (self.panel_labels, self.colorbar, self.heatmap):
             w.toggled.connect(self.changed)
+        self.all_images.toggled.connect(self._on_all_images)
 
     # -- state ----------------------------------------------------------------------------
     def start(self) -> None:
         """Begin from what the window shows now."""
-        self.spec, self.known = start_spec(self.w)
+        self.spec, self.known = start_spec(self.w, all_images=self.all_images.isChecked())
         self._show_spec()
         self.request_preview()
 
+    def _on_all_images(self, _on: bool) -> None:
+        if self.spec is not None and self.spec.kind == "methods":
+            self.spec, self.known = start_spec(self.w, "methods", self.all_images.isChecked())
+            self._show_spec()
+            self.changed()
+
     def _on_kind_changed(self, kind: str) -> None:
         if self.spec is not None and kind != self.spec.kind:
-            self.spec, self.known = start_spec(self.w, kind)
+            self.spec, self.known = start_spec(self.w, kind, self.all_images.isChecked())
             self._show_spec()
             self.changed()
 
@@ -320,8 +356,10 @@ class FigureDialog(QDialog):
         w_mm = o.width_mm()
         h_mm = w_mm * image.height() / max(1, image.width())
         full = (round(w_mm / 25.4 * o.dpi), round(h_mm / 25.4 * o.dpi))
+        warnings = (r.recipe or {}).get("layout", {}).get("warnings", [])
         self.info.setText(f"{w_mm:.0f} × {h_mm:.0f} mm · {full[0]} × {full[1]} px at {o.dpi} dpi · "
-                          f"preview drawn in {r.seconds:.2f} s")
+                          f"preview drawn in {r.seconds:.2f} s"
+                          + "".join(f"\n⚠ {w}" for w in warnings))
 
     def _on_failed(self, r: J.JobFailed) -> None:
         if r.channel in ("figure", "figure-export"):

@@ -19,8 +19,10 @@ def is_model_path(path: str) -> bool:
     return os.path.splitext(path)[1].lower() in MODEL_SUFFIXES
 
 
-def builtin_spec(name: str, random_weights: bool) -> str:
-    return f"builtin:{name}" + ("?weights=none" if random_weights else "")
+def builtin_spec(name: str, random_weights: bool, include_top: bool = True) -> str:
+    """builtin:NAME[?weights=none][&include_top=false] (engine.loading's grammar)."""
+    query = [q for q, on in (("weights=none", random_weights), ("include_top=false", not include_top)) if on]
+    return f"builtin:{name}" + ("?" + "&".join(query) if query else "")
 
 
 def ask_model_file(parent, start_dir: str = "") -> str | None:
@@ -41,6 +43,10 @@ class BuiltinDialog(QDialog):
             self.list.addItem(item)
         self.list.setCurrentRow(0)
         self.random = QCheckBox("random weights (no download; the structure only)")
+        self.include_top = QCheckBox("include the classifier (include_top)", checked=True)
+        self.include_top.setToolTip("Unchecked: the convolutional base only, as DLwP §5.4 "
+                                    "loads VGG16 for filter patterns (any input size; no "
+                                    "predictions, no class maps)")
         note = QLabel("ImageNet weights are downloaded by Keras the first time and cached "
                       "(~/.keras/models). Offline without a cached copy, choose random "
                       "weights: activations and filters still show the architecture.")
@@ -51,6 +57,7 @@ class BuiltinDialog(QDialog):
         layout = QVBoxLayout(self)
         layout.addWidget(self.list, 1)
         layout.addWidget(self.random)
+        layout.addWidget(self.include_top)
         layout.addWidget(note)
         layout.addWidget(buttons)
         buttons.accepted.connect(self.accept)
@@ -62,4 +69,5 @@ class BuiltinDialog(QDialog):
         item = self.list.currentItem()
         if item is None:
             return None
-        return builtin_spec(item.data(Qt.ItemDataRole.UserRole), self.random.isChecked())
+        return builtin_spec(item.data(Qt.ItemDataRole.UserRole), self.random.isChecked(),
+                            self.include_top.isChecked())

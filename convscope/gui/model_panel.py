@@ -1,11 +1,14 @@
 """The left panel: what model is open (summary) and its layers (filterable tree)."""
 from __future__ import annotations
 
-from PySide6.QtCore import QItemSelectionModel, Qt, Signal
-from PySide6.QtWidgets import (QFormLayout, QFrame, QHeaderView, QLabel, QLineEdit,
+from PySide6.QtCore import QItemSelectionModel, QSize, Qt, Signal
+from PySide6.QtWidgets import (QDockWidget, QMainWindow, QFormLayout, QFrame, QHeaderView, QLabel, QLineEdit,
                                QTreeView, QVBoxLayout, QWidget)
 
 from .layer_tree import LayerFilter, LayerTreeModel, shape_text
+
+
+MAX_TREE_WIDTH = 460  # px the layer table may ask for; past it, names elide in the middle
 
 
 class ModelPanel(QWidget):
@@ -44,12 +47,13 @@ class ModelPanel(QWidget):
         self.tree.setAllColumnsShowFocus(True)
         self.tree.setIndentation(14)
         header = self.tree.header()
-        header.setStretchLastSection(False)
-        # names whole, types take what is left (and elide: GlobalAveragePooling2D)
-        header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
-        header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
-        for col in (2, 3):
+        # every column as wide as its longest text, so nothing is cut to "Co…": the panel
+        # asks for that width (fit_columns); in a narrower dock the table scrolls sideways
+        # (and a name that is cut anyway elides in its middle, its full path in the tooltip)
+        header.setStretchLastSection(True)
+        for col in (0, 1, 2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
+        self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setMinimumSectionSize(40)
         legend = QLabel("<span style='color:#3cb371'>●</span> can be visualised &nbsp; "
                         "<span style='color:#3cb371'>◎</span> default CAM layer &nbsp; "
@@ -90,6 +94,30 @@ class ModelPanel(QWidget):
         self.note.setVisible(bool(notes))
         self.tree_model.set_layers(s.layers, s.default_cam_layer)
         self.tree.expandAll()
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Ask for the width every column's longest text needs (up to MAX_TREE_WIDTH)."""
+        header = self.tree.header()
+        need = sum(max(self.tree.sizeHintForColumn(c), header.sectionSizeHint(c))
+                   for c in range(self.tree_model.columnCount()))
+        need += self.tree.verticalScrollBar().sizeHint().width() + 2 * self.tree.frameWidth() + 6
+        self._wanted = min(need, MAX_TREE_WIDTH)
+        self.updateGeometry()
+        dock = self.parentWidget()
+        window = dock.parentWidget() if isinstance(dock, QDockWidget) else None
+        short = self._wanted + 8 - (dock.width() if dock is not None else 0)
+        if isinstance(window, QMainWindow) and short > 0 and not window.isMaximized():
+            # widen the dock once (the user may narrow it again); if the window is at its
+            # minimum width, grow it as far as its screen allows
+            screen = window.screen().availableGeometry() if window.screen() else None
+            if screen is not None and window.width() + short <= screen.width():
+                window.resize(window.width() + short, window.height())
+            window.resizeDocks([dock], [self._wanted + 8], Qt.Orientation.Horizontal)
+
+    def sizeHint(self) -> QSize:
+        hint = super().sizeHint()
+        return QSize(max(hint.width(), getattr(self, "_wanted", 0)), hint.height())
 
     def select(self, path: str | None) -> None:
         if not path:

@@ -1,13 +1,15 @@
 """Top predictions as labelled bars; clicking a row picks that class for the CAM views."""
 from __future__ import annotations
 
-from PySide6.QtCore import QRect, QSize, Qt, Signal
+from PySide6.QtCore import QEvent, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 ROW = 24
 BAR = QColor("#3d8bd9")
 TRACK = QColor("#e4e7eb")
+LABEL_SHARE = 0.62  # the labels may take up to this share of the width ...
+MIN_BAR = 40  # ... as long as the bars keep this many px
 
 
 class PredictionBars(QWidget):
@@ -48,13 +50,12 @@ class PredictionBars(QWidget):
             p.setPen(QColor("#888"))
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, self.message)
             return
-        label_w = int(w * 0.38)
-        value_w = p.fontMetrics().horizontalAdvance("0.0000") + 8
+        label_w, value_w = self._columns()
         scale = self._scale()
-        metrics = p.fontMetrics()
+        texts = self.shown_labels()
         for i, pred in enumerate(self.predictions):
             y = 2 + i * ROW
-            text = metrics.elidedText(pred.label, Qt.TextElideMode.ElideRight, label_w - 8)
+            text = texts[i]
             p.setPen(self.palette().text().color())
             p.drawText(QRect(4, y, label_w - 8, ROW - 4),
                        Qt.AlignmentFlag.AlignVCenter | Qt.AlignmentFlag.AlignLeft, text)
@@ -69,6 +70,41 @@ class PredictionBars(QWidget):
             p.setBrush(BAR)
             p.drawRoundedRect(QRect(track.x(), track.y(), max(2, int(track.width() * frac)),
                                     track.height()), 3, 3)
+
+    def _columns(self) -> tuple[int, int]:
+        """(label width, value width) in px: the labels get what their longest needs, up to
+        LABEL_SHARE of the widget, so the bars keep MIN_BAR px."""
+        metrics = self.fontMetrics()
+        value_w = metrics.horizontalAdvance("0.0000") + 8
+        longest = max((metrics.horizontalAdvance(p.label) for p in self.predictions), default=0)
+        room = self.width() - value_w - MIN_BAR
+        label_w = max(int(self.width() * 0.3), min(longest + 12, int(self.width() * LABEL_SHARE), room))
+        return label_w, value_w
+
+    def shown_labels(self) -> list[str]:
+        """The labels as drawn (elided with … only when even the widest label column is
+        too narrow; the row's tooltip then has the whole label)."""
+        label_w, _ = self._columns()
+        metrics = self.fontMetrics()
+        return [metrics.elidedText(p.label, Qt.TextElideMode.ElideRight, label_w - 8)
+                for p in self.predictions]
+
+    def row_at(self, y: float) -> int | None:
+        i = int(y - 2) // ROW
+        return i if 0 <= i < len(self.predictions) else None
+
+    def tooltip_at(self, y: float) -> str:
+        i = self.row_at(y)
+        if i is None:
+            return self.toolTip()
+        pred = self.predictions[i]
+        return f"<b>{pred.label}</b> (class {pred.index}) · {pred.score:.4f} — click for its map"
+
+    def event(self, event) -> bool:
+        if event.type() == QEvent.Type.ToolTip:
+            QToolTip.showText(event.globalPos(), self.tooltip_at(event.pos().y()), self)
+            return True
+        return super().event(event)
 
     def mousePressEvent(self, event) -> None:
         i = int(event.position().y() - 2) // ROW

@@ -23,8 +23,8 @@ DEFAULTS = {
     "activations/colormap": activation_view.DEFAULT_COLORMAP,
     "filters/range": "0-15",
     "filters/size": filter_spec.DEFAULT_SIZE,
-    "filters/steps": filter_spec.DEFAULT_STEPS["regularized"],
-    "filters/mode": "regularized",  # the window starts readable; the CLI keeps the seed's
+    "filters/steps": filter_spec.DEFAULT_STEPS[filter_spec.DEFAULT_MODE],
+    "filters/mode": filter_spec.DEFAULT_MODE,  # the same default as the CLI and the API
     "cam/method": cam_registry.DEFAULT_METHOD,
     "cam/alpha": cam_registry.DEFAULT_ALPHA,
     "cam/colormap": cam_registry.DEFAULT_COLORMAP,

@@ -28,7 +28,14 @@ through them and the view follows.</li>
 pattern), Filters (patterns forming as the ascent runs), CAM (method, class, layer,
 alpha), Compare methods (all side by side), Live (a camera or a video file through the
 network, frame after frame; drop a video on the window).</li>
-<li><b>Export</b>: Ctrl+E saves the view as PNG at full resolution; Ctrl+Shift+C copies it.</li>
+<li><b>Export</b>: Ctrl+E saves the view as PNG at full resolution; Ctrl+Shift+C copies it.
+<b>Export figure</b> (Ctrl+Shift+E, or the button beside the tabs) makes a figure for a
+paper (PDF, SVG, PNG, TIFF) of what is on screen, with a live preview and its recipe.</li>
+<li><b>Sessions</b>: File ▸ Save session (Ctrl+S) keeps the model, images, view, layer and
+settings in a .convscope file; File ▸ Open session (Ctrl+Shift+O) brings them back.</li>
+<li><b>Tools</b>: Run over a folder (CAMs and their faithfulness metrics over a dataset, as
+<code>convscope batch</code>) and Index a folder (the dataset images that excite each
+channel, as <code>convscope examples</code>).</li>
 </ol>
 Esc (or Cancel in the status bar) stops a long computation."""
 
@@ -97,7 +104,7 @@ class WindowActions:
         view_menu.addAction(w.image_dock.toggleViewAction())
         a(view_menu, "Cancel computation", w.cancel, "Esc")
 
-        help_menu = bar.addMenu("Help")
+        help_menu = self.help_menu = bar.addMenu("Help")  # kept last: see help_last()
         a(help_menu, "Quick guide", lambda: QMessageBox.information(w, "ConvScope", GUIDE), "F1")
         a(help_menu, "About ConvScope", self.about)
 
@@ -118,6 +125,12 @@ class WindowActions:
         corner = QToolButton()  # on every view, beside the tabs
         corner.setDefaultAction(self.export_figure)
         w.tabs.setCornerWidget(corner)
+
+    def help_last(self) -> None:
+        """Move Help to the end of the menu bar (menus added later, Tools, go before it)."""
+        bar, action = self.w.menuBar(), self.help_menu.menuAction()
+        bar.removeAction(action)
+        bar.addAction(action)
 
     # -- recent ---------------------------------------------------------------------------
     def refresh_recent(self) -> None:

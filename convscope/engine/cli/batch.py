@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
+from ..dataset import defaults as D
 from ..errors import Cancelled, UserError
 from .common import check_model_spec, interruptible, model_command
 
@@ -23,16 +24,17 @@ def add_parser(sub) -> None:
     c.add_argument("--images", required=True, help="a folder, a glob pattern or a LIST.csv "
                    "(path, optional label, x0,y0,x1,y1 or mask)")
     c.add_argument("--out", required=True, help="run folder (results, summary, errors, recipe)")
-    c.add_argument("--methods", default="gradcam", help="comma-separated CAM methods (default gradcam)")
+    c.add_argument("--methods", default=",".join(D.METHODS), help="comma-separated CAM methods")
     c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
     c.add_argument("--class", dest="class_", default="top", choices=("top", "label"),
                    help="explain the top prediction (default) or the list's label")
-    c.add_argument("--metrics", default="deletion,insertion,drop,increase,pointing,energy",
+    c.add_argument("--metrics", default=",".join(D.METRICS),
                    help="comma-separated; pointing and energy need boxes or masks")
     c.add_argument("--substrate", default=None, choices=("blur", "black", "mean"),
                    help="what deleted pixels become / insertion starts from "
                         "(default: black for deletion, blur for insertion, as RISE)")
-    c.add_argument("--steps", type=int, default=50, help="deletion / insertion curve steps (default 50)")
+    c.add_argument("--steps", type=int, default=D.CURVE_STEPS,
+                   help=f"deletion / insertion curve steps (default {D.CURVE_STEPS}, as the window's)")
     c.add_argument("--save-maps", default="none", choices=("none", "npy", "png"))
     c.add_argument("--batch-size", type=int, default=32)
     c.add_argument("--workers", type=int, default=2, help="decoding threads (default 2)")
@@ -95,10 +97,10 @@ def run(args, _out=None, _claimed=None) -> int:
     done = store.open(recipe, args.resume)
     todo = runner.pending(items, done)
 
-    from tqdm import tqdm
+    from ..dataset.progress import Progress
 
-    bar = tqdm(total=len(items), initial=len(items) - len(todo), unit="img", file=sys.stderr,
-               dynamic_ncols=True, desc="batch", disable=None, smoothing=0.1)
+    # a bar on a terminal, plain lines otherwise (logs, pipes, CI)
+    bar = Progress(len(items), initial=len(items) - len(todo), desc="batch", unit="files")
 
     def work(token):
         if args.runner == "ray":
@@ -122,7 +124,7 @@ def run(args, _out=None, _claimed=None) -> int:
             return 130
         finally:
             bar.close()
-        out = runner.finalize(store, settings, f"{model.name}: {len(items)} images")
+        out = runner.finalize(store, settings, model.name)
     except UserError:
         store.discard_if_unused()  # a refused new run leaves no folder to block the retry
         raise

@@ -24,6 +24,9 @@ def parser() -> argparse.ArgumentParser:
                    "devices, Qt, OpenCV, Ray, cache folders, memory (for bug reports)")
     for name in commands.NAMES:
         commands.module(name).add_parser(sub)
+    from ..help_defaults import state_defaults
+
+    state_defaults(p)  # every --help states each default (issue 17)
     return p
 
 

@@ -69,9 +69,9 @@ def run(args, _out=None, _claimed=None) -> int:
     index = examples.load(index_dir, sha, args.layer, list_hash(items))
     reused = index is not None and examples.covers(index, channels, args.top, args.score)
     if not reused:
-        from tqdm import tqdm
+        from ..dataset.progress import Progress
 
-        bar = tqdm(total=len(items), unit="img", file=sys.stderr, desc="examples", disable=None)
+        bar = Progress(len(items), desc="examples", unit="files")
 
         def progress(done, total):
             bar.update(done - bar.n)
@@ -95,7 +95,9 @@ def run(args, _out=None, _claimed=None) -> int:
                                "box": e["box"]} for e in by.get(ch, [])]} for ch in channels],
                           "errors": index["errors"]}, indent=2))
     else:
-        how = "from the stored index" if reused else f"{len(items)} images"
+        from ..dataset.atlas import image_count
+
+        how = "from the stored index" if reused else image_count(index)
         print(f"{len(channels)} channel(s) of {args.layer}, {drawn} crops ({how}) -> {args.out}; "
               f"index {saved}")
     return 0

@@ -19,6 +19,7 @@ import dataclasses
 import os
 import sys
 
+from ..filters import spec as filter_spec
 from ..errors import UserError
 from .common import MAX_SIZE, MAX_STEPS, check_model_spec, interruptible
 
@@ -46,7 +47,8 @@ def add_parser(sub) -> None:
     c.add_argument("--top-classes", type=int, default=None, help="classes figure: the K top predictions")
     c.add_argument("--top", type=int, default=None, help="activations: the N most active channels")
     c.add_argument("--filters", default=None, help="filters figure: e.g. 0-15 or 1,5,9")
-    c.add_argument("--mode", default="classic", choices=("classic", "regularized"), help="filter patterns")
+    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES,
+                   help="filter patterns: " + filter_spec.CLASSIC_HELP)
     c.add_argument("--steps", type=int, default=None, help="filter patterns: ascent steps")
     c.add_argument("--size", type=int, default=64, help="filter patterns: side in pixels")
     c.add_argument("--seed", type=int, default=0)
@@ -167,8 +169,9 @@ def run(args, _out=None, _claimed=None) -> int:
     if args.model != "demo" and not args.model.startswith("builtin:") and not os.path.exists(args.model):
         raise UserError(f"model file not found: {args.model}")
     model = _open(args.model, args.preprocess, args.device, args)
-    interruptible(lambda token: make_figure(model, spec, options, out=args.out, fmt=fmt,
-                                            images=images, npy_dir=args.npy_dir, cancel=token))
+    made = interruptible(lambda token: make_figure(model, spec, options, out=args.out, fmt=fmt,
+                                                   images=images, npy_dir=args.npy_dir, cancel=token))
+    _warn(made)
     _report(spec, args.out, args.npy_dir)
     return 0
 
@@ -199,8 +202,9 @@ def _remake(args) -> int:
         raise UserError(f"{args.recipe} is a damaged recipe: {exc}") from None
     images = [load_image(p) for p in paths]
     model = _open(recipe["model"]["spec"], recipe.get("preprocess") or "auto", args.device, args)
-    interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
-                                            images=images, npy_dir=args.npy_dir, cancel=token))
+    made = interruptible(lambda token: make_figure(model, spec, options, out=out, fmt=fmt,
+                                                   images=images, npy_dir=args.npy_dir, cancel=token))
+    _warn(made)
     _report(spec, out, args.npy_dir)
     return 0
 
@@ -235,6 +239,12 @@ def _check_out(out: str, npy_dir: str | None, inputs=()) -> None:
         raise UserError(f"cannot write {out}: it is a folder")
     if npy_dir is not None and not os.path.isdir(npy_dir):
         raise UserError(f"--npy-dir {npy_dir}: no such folder")
+
+
+def _warn(made) -> None:
+    """What the layout had to adapt so no text overlaps (bands, smaller fonts), on stderr."""
+    for text in (made.layout or {}).get("warnings", ()) if made is not None else ():
+        print(f"warning: {text}", file=sys.stderr)
 
 
 def _report(spec, out: str, npy_dir: str | None) -> None:

@@ -35,7 +35,8 @@ def add_parser(sub) -> None:
                    f"{filter_spec.DEFAULT_SIZE} (models with a free input size)")
     c.add_argument("--steps", type=int, default=None, help="default: " + ", ".join(
         f"{n} {mode}" for mode, n in filter_spec.DEFAULT_STEPS.items()))
-    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES)
+    c.add_argument("--mode", default=filter_spec.DEFAULT_MODE, choices=filter_spec.MODES,
+                   help=filter_spec.CLASSIC_HELP)
     c.add_argument("--seed", type=int, default=0)
     c.add_argument("--batch-size", type=int, default=None, help="images per compiled step (default: what fits)")
     reg = c.add_argument_group("regularized mode")

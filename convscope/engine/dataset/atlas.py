@@ -38,6 +38,15 @@ def write(index: dict, out: str, k: int | None = None, channels=None) -> int:
     return sum(len(cs) for _, cs in rows)
 
 
+def image_count(index: dict) -> str:
+    """'40 images' (and the unreadable files skipped, if any): files that could not be read
+    are not images, so they are not counted as such."""
+    errors = len(index.get("errors", ()))
+    n = index.get("images", index["files"] - errors)
+    text = f"{n} image{'s' if n != 1 else ''}"
+    return text + (f" ({errors} unreadable file{'s' if errors != 1 else ''} skipped)" if errors else "")
+
+
 def _pdf(out: str, rows, k: int, index: dict) -> None:
     from matplotlib.backends.backend_pdf import PdfPages
     from matplotlib.figure import Figure
@@ -46,7 +55,7 @@ def _pdf(out: str, rows, k: int, index: dict) -> None:
     figs = []
     for page in pages:
         fig = Figure(figsize=(1.1 * k + 0.8, 1.25 * max(1, len(page)) + 0.6), layout="constrained")
-        fig.suptitle(f"{index['layer']}: top {k} of {index['files']} images by {index['score']} "
+        fig.suptitle(f"{index['layer']}: top {k} of {image_count(index)} by {index['score']} "
                      f"activation (receptive field {index['receptive_field']['size'][0]} px)",
                      fontsize=9)
         axes = fig.subplots(max(1, len(page)), k, squeeze=False)

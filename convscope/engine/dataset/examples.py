@@ -83,6 +83,7 @@ def compute(model, items, layer: str, channels=None, k: int = 9, score: str = "m
     return {
         "version": VERSION, "model_sha256": model_sha256(model), "layer": layer,
         "files_sha256": list_hash(items), "files": len(items), "score": score, "k": top.k,
+        "images": len(items) - len(errors),  # the files read: unreadable ones are no images
         "receptive_field": {"size": list(field.size), "jump": list(field.jump)},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "channels": [{"channel": ch, "examples": [dict(p, score=s) for s, _, p in entries]}

@@ -19,6 +19,7 @@ from ..cam import faithfulness, targets
 from ..cam.api import method_name
 from ..cam.overlay import upsample
 from ..errors import Cancelled, UserError
+from . import defaults as D
 from . import metrics as M
 from .metrics import MAX_STEPS
 from .loader import Decoded, decode
@@ -28,13 +29,13 @@ from .loader import Decoded, decode
 class Settings:
     """What a run computes; a resumed run must have the same (engine.dataset.store)."""
 
-    methods: tuple = ("gradcam",)
-    metrics: tuple = M.METRICS
+    methods: tuple = D.METHODS
+    metrics: tuple = D.METRICS
     layer: str | None = None
-    class_mode: str = "top"  # top | label
+    class_mode: str = D.CLASS_MODE  # top | label
     substrate: str | None = None  # None: RISE's (black deletion, blur insertion)
     save_maps: str = "none"  # none | npy | png
-    steps: int = 50  # deletion / insertion curve steps
+    steps: int = D.CURVE_STEPS  # deletion / insertion curve steps
     tolerance: float = M.TOLERANCE_PX
 
     def __post_init__(self):

@@ -15,17 +15,18 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .. import jobs as J
+from . import defaults as D
 
 
 @dataclass(frozen=True, eq=False)
 class DatasetBatch(J.Job):
     images: str = ""  # DIR, GLOB or LIST.csv
     out: str = ""  # RUN_DIR
-    methods: tuple = ("gradcam",)
-    metrics: tuple = ("deletion", "insertion", "drop", "increase", "pointing", "energy")
+    methods: tuple = D.METHODS
+    metrics: tuple = D.METRICS
     layer: str | None = None
-    class_mode: str = "top"
-    steps: int = 20
+    class_mode: str = D.CLASS_MODE
+    steps: int = D.CURVE_STEPS  # the CLI's default too (engine.dataset.defaults)
     batch_size: int = 16
     resume: bool = False
     channel: ClassVar[str] = "dataset"
@@ -106,7 +107,7 @@ def run_batch(model, job: DatasetBatch, emit, cancel, base) -> None:
     try:
         run_local(model, settings, store, todo, batch_size=job.batch_size, progress=progress,
                   cancel=cancel)
-        out = finalize(store, settings, f"{model.name}: {len(items)} images")
+        out = finalize(store, settings, model.name)
     finally:
         store.close()
     import pyarrow.parquet as pq

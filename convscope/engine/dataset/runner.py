@@ -22,6 +22,7 @@ from ..outputs import write_file
 from . import summary as summary_mod
 from .explain import Settings, explain_batch
 from .loader import batches, prefetch
+from .defaults import substrates
 from .sources import Item, list_hash, model_sha256
 from .store import INTERNAL, RunStore
 
@@ -33,7 +34,8 @@ def make_recipe(model, model_spec: str, images_spec: str, items: list[Item], set
     """run.json: what was computed (compared on --resume) and with what (versions)."""
     return {
         "command": "batch",
-        "settings": settings.as_dict(),
+        # the substrates the curves used, spelled out (None would say nothing)
+        "settings": dict(settings.as_dict(), substrate=substrates(settings.substrate)),
         "model": {"sha256": model_sha256(model), "preprocess": model.preprocess,
                   "input_shape": list(model.input_shape)},
         "images": {"count": len(items), "list_sha256": list_hash(items)},
@@ -81,7 +83,9 @@ def run_local(model, settings: Settings, store: RunStore, todo: list[tuple[int, 
 
 
 def finalize(store: RunStore, settings: Settings, title: str = "") -> dict:
-    """Merge the chunks into results.parquet/.csv, errors.csv, the summary; complete run.json."""
+    """Merge the chunks into results.parquet/.csv, errors.csv, the summary; complete run.json.
+    title (the model's name): the summary's title gets the count of images explained (files
+    that could not be read are counted apart, not as images)."""
     import pyarrow.parquet as pq
 
     rows = store.read("rows")
@@ -97,9 +101,13 @@ def finalize(store: RunStore, settings: Settings, title: str = "") -> dict:
     write_file(os.path.join(run_dir, "results.csv"), lambda tmp: pacsv.write_csv(public, tmp))
     write_file(os.path.join(run_dir, "errors.csv"), lambda tmp: pacsv.write_csv(errors, tmp))
     metrics = [m for m in settings.metrics]
+    images_ok = len(set(public.column("path").to_pylist()))
+    if title:
+        title = f"{title}: {images_ok} image{'s' if images_ok != 1 else ''}" + (
+            f" ({errors.num_rows} unreadable file{'s' if errors.num_rows != 1 else ''} skipped)"
+            if errors.num_rows else "")
     stats = summary_mod.write_all(run_dir, rows, list(settings.methods), metrics, title)
     recipe = store.read_json()
-    images_ok = len(set(public.column("path").to_pylist()))
     recipe["outcome"] = {"finished": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                          "rows": public.num_rows, "images_explained": images_ok,
                          "errors": errors.num_rows}

@@ -146,7 +146,7 @@ def figures(rows: list[dict], curves: dict, title: str = ""):
             ax.set_ylabel("class confidence")
             ax.set_title(mode)
             ax.grid(alpha=0.3)
-            if ax.get_legend_handles_labels()[0]:  # a run without insertion has no curve here
+            if ax.get_legend_handles_labels()[0]:  # a mode not computed has no curves
                 ax.legend(fontsize=8)
         out.append(fig2)
     return out

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..explore import activation_view
 from .. import colormaps, grid as grid_mod
+from ..filters.spec import DEFAULT_STEPS
 from . import layout as L
 from .draw_maps import CAPTION_RIGHT, _colorbar
 
@@ -92,7 +93,7 @@ def _activations_caption(data, options) -> str:
 def _filters_caption(data) -> str:
     spec = data.spec
     n, s = data.patterns.shape[0], data.patterns.shape[1]
-    steps = spec.filter_steps or {"classic": 40, "regularized": 128}.get(spec.filter_mode)
+    steps = spec.filter_steps or DEFAULT_STEPS.get(spec.filter_mode)
     return (f"Filter patterns of layer {data.layer}: {n} inputs ({s}x{s} px) that maximise each "
             f"filter's mean activation, gradient ascent, {spec.filter_mode} mode, "
             f"{steps} steps, seed {spec.seed}.")

@@ -9,11 +9,11 @@
 One colour bar serves every panel: CAMs share the [0, 1] scale (ReLU + min-max per map).
 Pixel attributions are drawn as engine.attribution.display draws them (over a grey copy,
 scaled by their 99th percentile; signed ones in coolwarm), and the caption says so; a
-figure of signed maps only gets a [-1, 1] coolwarm bar.
+figure of signed maps only gets a [-1, 1] coolwarm bar, and one that mixes signed and
+unsigned maps gets both bars, stacked, each labelled with the maps it is for.
+Where the text goes (wrapped, shrunk, split into bands so nothing overlaps): map_layout.
 """
 from __future__ import annotations
-
-import textwrap
 
 import numpy as np
 
@@ -21,16 +21,17 @@ from .. import colormaps
 from ..attribution.display import DIVERGING
 from . import layout as L
 from . import naming
+from .map_layout import LINESPACING, arrange
 
 
 CAPTION_RIGHT = 0.04  # inches kept free at the caption's right end
 
 
 def draw(fig, data, options) -> dict:
-    """Fill `fig` (size set here) with the map figure of `data`; returns the layout info."""
+    """Fill `fig` (size set here) with the map figure of `data`; returns the layout info
+    (panels, bands, and the warnings of every adaptation the layout had to make)."""
     spec, grid = data.spec, data.grid
     kind = spec.kind
-    f = options.font_size / 72.0
     width = options.width_mm() * L.MM
     cmap = options.cmap(kind)
 
@@ -42,81 +43,69 @@ def draw(fig, data, options) -> dict:
     else:
         titles = ["input"] + list(grid.col_titles)
     n_rows = len(grid.cells)
-    heads = [_wrap_title(t) for t in titles]
-    aspects = [im.size[0] / im.size[1] for im in (data.images if kind == "methods" else data.images[:1])]
-    caption = _caption(data, options)
-    cap_lines = L.wrap(caption, 0.8 * width, options.font_size)  # re-wrapped below
-    bar_label = _colorbar_label(data)
-    layout = dict(width=width, rows=n_rows, cols=len(titles), aspects=aspects, font=f,
-                  title_lines=1 if options.title else 0,
-                  head_lines=max(h.count("\n") + 1 for h in heads),
-                  row_label_lines=2 if kind == "methods" else 0,
-                  caption_lines=len(cap_lines), colorbar=options.colorbar)
-    g = L.GridLayout(**layout)
-    # the caption starts under the first column (after the row labels): wrap it to what is left
-    cap_lines = L.wrap(caption, width - g.cells[0][0].x - CAPTION_RIGHT, options.font_size)
-    if len(cap_lines) != layout["caption_lines"]:
-        layout["caption_lines"] = len(cap_lines)
-        g = L.GridLayout(**layout)
-    cell_w = g.cells[0][0].w
-    heads = [h if "\n" in h else L.fit_label(h, cell_w, f, breaks=" -") for h in heads]
-    lines = max(h.count("\n") + 1 for h in heads)
-    if lines != layout["head_lines"]:
-        layout["head_lines"] = lines
-        g = L.GridLayout(**layout)
-    if g.colorbar_box is not None:
-        bar_label = L.fit_label(bar_label, g.colorbar_box.h, f)
-        if "\n" in bar_label:
-            g = L.GridLayout(**layout, colorbar_lines=2)
+    images = data.images if kind == "methods" else data.images[:1]
+    aspects = [im.size[0] / im.size[1] for im in images]
+    kinds = _map_kinds(data)
+    bars = []  # (label, cmap, signed)
+    if options.colorbar:
+        unsigned = kinds - {"signed"}
+        if unsigned or not kinds:
+            bars.append((_colorbar_label(data, signed=False if "signed" in kinds else None), cmap, False))
+        if "signed" in kinds:
+            bars.append((_colorbar_label(data, signed=True if unsigned else None), DIVERGING, True))
+    what = {"methods": "methods", "layers": "layers", "classes": "classes"}.get(kind, "panels")
+    g = arrange(width, titles, aspects, options.font_size,
+                row_labels=[_row_label(data, r) for r in range(n_rows)] if kind == "methods" else None,
+                colorbar_labels=[b[0] for b in bars], title=options.title,
+                caption=_caption(data, options), caption_right=CAPTION_RIGHT, what=what)
     size = (width, g.height)
     fig.set_size_inches(size)
     panels = []
     letter = 0
-    for r in range(n_rows):
-        image = data.images[r if kind == "methods" else 0]
-        row_cells = [None] + list(grid.cells[r])
-        if kind == "cam":
-            row_cells = [None, grid.cells[0][0]] + ([grid.cells[0][0]] if options.heatmap else [])
-        for c, cell in enumerate(row_cells):
-            box = g.cells[r][c]
-            ax = L.add_axes(fig, box, size)
-            if r == 0:
-                ax.set_title(heads[c], fontsize=options.font_size, pad=0.25 * options.font_size)
-            if c == 0:
-                L.show(ax, L.fit_pixels(image.pixels, box, options.dpi))
-                if kind == "methods":
-                    ax.set_ylabel(_row_label(data, r), fontsize=options.font_size,
-                                  labelpad=0.2 * options.font_size)
-                what = "input"
-            elif isinstance(cell, str):
-                _say(ax, cell, box, options.font_size)
-                what = "note"
-            elif kind == "cam" and c == 2:
-                up = cell.upsampled()
-                heat = (colormaps.apply((up + 1.0) * 0.5, DIVERGING) if cell.signed
-                        else colormaps.apply(up, cmap))
-                L.show(ax, L.fit_pixels(heat, box, options.dpi))
-                what = "heatmap"
-            else:
-                over = cell.overlay(alpha=options.alpha, colormap=cmap)
-                L.show(ax, L.fit_pixels(over, box, options.dpi))
-                what = "overlay"
-            if options.panel_labels:
-                L.panel_letter(ax, letter, options.font_size)
-            letter += 1
-            panels.append({"row": r, "col": c, "what": what, "title": titles[c],
-                           "box_in": [box.x, box.y, box.w, box.h]})
-    if options.colorbar and g.colorbar_box is not None:
-        signed_only = _map_kinds(data) == {"signed"}
-        _colorbar(fig, g.colorbar_box, size, DIVERGING if signed_only else cmap, bar_label,
-                  options.font_size, signed=signed_only)
-    if options.title:
-        fig.text(0.5, g.title_y / g.height, options.title, ha="center", va="top",
-                 fontsize=options.font_size + 1, fontweight="bold")
-    if cap_lines:
-        fig.text(g.cells[0][0].x / width, g.caption_y / g.height, "\n".join(cap_lines),
-                 ha="left", va="top", fontsize=options.font_size, linespacing=1.15)
-    return {"size_in": [width, g.height], "panels": panels}
+    for b, band in enumerate(g.bands):
+        for r in range(n_rows):
+            image = data.images[r if kind == "methods" else 0]
+            row_cells = [None] + list(grid.cells[r])
+            if kind == "cam":
+                row_cells = [None, grid.cells[0][0]] + ([grid.cells[0][0]] if options.heatmap else [])
+            for c in band:
+                cell = row_cells[c]
+                box = g.cells[(b, r, c)]
+                ax = L.add_axes(fig, box, size)
+                if c == 0:
+                    L.show(ax, L.fit_pixels(image.pixels, box, options.dpi))
+                    what_ = "input"
+                elif isinstance(cell, str):
+                    _say(ax, cell, box, options.font_size)
+                    what_ = "note"
+                elif kind == "cam" and c == 2:
+                    up = cell.upsampled()
+                    heat = (colormaps.apply((up + 1.0) * 0.5, DIVERGING) if cell.signed
+                            else colormaps.apply(up, cmap))
+                    L.show(ax, L.fit_pixels(heat, box, options.dpi))
+                    what_ = "heatmap"
+                else:
+                    over = cell.overlay(alpha=options.alpha, colormap=cmap)
+                    L.show(ax, L.fit_pixels(over, box, options.dpi))
+                    what_ = "overlay"
+                if options.panel_labels:
+                    L.panel_letter(ax, letter, options.font_size)
+                letter += 1
+                panels.append({"row": r, "col": c, "band": b, "what": what_, "title": titles[c],
+                               "box_in": [box.x, box.y, box.w, box.h]})
+    texts = list(g.heads) + list(g.row_labels)
+    texts += [t for t in (g.title, g.caption) if t is not None]
+    for t in texts:
+        fig.text(t.x / width, t.y / g.height, t.text, ha=t.ha, va=t.va, fontsize=t.size,
+                 linespacing=LINESPACING, fontweight="bold" if t is g.title else "normal")
+    for (box, lines, label_size), (_, bar_cmap, signed) in zip(g.colorbars, bars):
+        _colorbar(fig, box, size, bar_cmap, "\n".join(lines), label_size, signed=signed,
+                  tick_size=options.font_size)
+    info = {"size_in": [width, g.height], "panels": panels,
+            "colorbars": [{"colormap": c, "range": [-1.0 if sg else 0.0, 1.0], "label": label}
+                          for label, c, sg in bars] if g.colorbars else []}
+    info.update(g.info())
+    return info
 
 
 def _overlay_title(cell, options) -> str:
@@ -127,17 +116,12 @@ def _overlay_title(cell, options) -> str:
     return f"{naming.title(cell.method)} overlay"
 
 
-def _wrap_title(text: str) -> str:
-    """Long layer paths break at their '/' onto two lines."""
-    if "/" in text and len(text) > 18:
-        head, leaf = text.rsplit("/", 1)
-        return f"{head}/\n{leaf}"
-    return text
-
-
 def _row_label(data, r: int) -> str:
+    """The class the row's maps explain (read from its maps: the class each was computed
+    for), and the model's confidence in it for this image."""
     grid = data.grid
-    c = grid.row_class[r]
+    explained = {cell.class_index for cell in grid.cells[r] if not isinstance(cell, str)}
+    c = explained.pop() if len(explained) == 1 else grid.row_class[r]
     return f"{data.labels[c]}\n{_conf(data, grid.row_conf[r])}"
 
 
@@ -199,20 +183,29 @@ def _normalisation_text(kinds: set[str]) -> str:
     return " · ".join(parts)
 
 
-def _colorbar_label(data) -> str:
+def _colorbar_label(data, signed: bool | None = None) -> str:
+    """What the bar's colours mean. signed: None (one bar for every map), False (the bar of
+    the unsigned maps, beside a signed one) or True (the signed maps' own bar)."""
     classes = set()
     for r, row in enumerate(data.grid.cells):
         for cell in row:
             if not isinstance(cell, str):
                 classes.add(cell.class_index)
     if len(classes) == 1:
-        return f"evidence for {data.labels[classes.pop()]}"
-    if data.spec.kind == "classes":
-        return "evidence for the column's class"
-    return "evidence for the row's class"
+        target = data.labels[classes.pop()]
+    elif data.spec.kind == "classes":
+        target = "the column's class"
+    else:
+        target = "the row's class"
+    if signed is True:
+        return f"signed maps: against / for {target}"
+    if signed is False:
+        return f"unsigned maps: evidence for {target}"
+    return f"evidence for {target}"
 
 
-def _colorbar(fig, box, size, cmap, label, font_size, signed: bool = False) -> None:
+def _colorbar(fig, box, size, cmap, label, font_size, signed: bool = False,
+              tick_size: float | None = None) -> None:
     from matplotlib import colors
     from matplotlib.cm import ScalarMappable
 
@@ -222,19 +215,21 @@ def _colorbar(fig, box, size, cmap, label, font_size, signed: bool = False) -> N
     sm = ScalarMappable(norm=colors.Normalize(lo, 1.0),
                         cmap=colors.ListedColormap(lut, name=cmap))
     bar = fig.colorbar(sm, cax=cax, ticks=[lo, 0.5 * (lo + 1.0), 1.0])
-    bar.ax.tick_params(labelsize=font_size, length=2, width=0.5, pad=1)
+    bar.ax.tick_params(labelsize=tick_size or font_size, length=2, width=0.5, pad=1)
     bar.outline.set_linewidth(0.5)
     bar.set_label(label, fontsize=font_size, labelpad=0.3 * font_size)
 
 
 def _say(ax, text: str, box, font_size: float) -> None:
-    """A method that does not apply: the reason, wrapped to the cell, on light grey."""
-    ax.set_facecolor("#f0f0f0")
-    chars = max(8, int(box.w * 72 / (0.52 * (font_size - 1))))
-    lines = textwrap.wrap(text, chars)
-    most = max(2, int(box.h * 72 / (1.2 * (font_size - 1))) - 1)
-    if len(lines) > most:
-        lines = lines[:most - 1] + [lines[most - 1][: chars - 1] + "…"]
-    ax.text(0.5, 0.5, "\n".join(lines), transform=ax.transAxes, ha="center", va="center",
-            fontsize=font_size - 1, color="#333333", linespacing=1.1)
+    """A method that does not apply: the reason, wrapped to the cell (measured), cut short
+    with an ellipsis when it is taller than the cell, on light grey."""
+    from . import text_fit as T
 
+    ax.set_facecolor("#f0f0f0")
+    size = max(3.0, font_size - 1)
+    room = 0.92 * box.w
+    lines = T.wrap(text, room, size) or T.hard_wrap(text, room, size)
+    most = max(1, int(0.92 * box.h / (1.15 * size / 72.0)))
+    lines = T.elide(lines, most)
+    ax.text(0.5, 0.5, "\n".join(lines), transform=ax.transAxes, ha="center", va="center",
+            fontsize=size, color="#333333", linespacing=1.1, clip_on=True)

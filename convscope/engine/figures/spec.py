@@ -40,7 +40,7 @@ class FigureSpec:
     top_classes: int | None = None
     top: int | None = None
     filters: tuple = ()
-    filter_mode: str = "classic"
+    filter_mode: str = "regularized"  # engine.filter_spec.DEFAULT_MODE (a test checks they agree)
     filter_steps: int | None = None
     filter_size: int = 64
     seed: int = 0

@@ -60,10 +60,11 @@ from .params import classic_noise, deprocess
 from .. import preprocess as prep
 from ..cancel import check as check_cancel
 from ..errors import UserError
-from .spec import DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
+from .spec import DEFAULT_MODE, DEFAULT_SIZE, DEFAULT_STEPS, MODES  # noqa: F401  (re-exported)
 from ..hooks import Intercept, Patches
 from ..lru import Lru
-from .plan import _check_memory, _filter_list, _is_vector, held_bytes, resolve_layer, units_of
+from .plan import (_check_memory, _filter_list, _is_vector,  # noqa: F401
+                   held_bytes, resolve_layer, units_of)
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +98,7 @@ def plan_size(model, size: int = DEFAULT_SIZE) -> tuple[int, int, str | None]:
 
 
 def filter_patterns(model, layer: str, filters=None, size: int = DEFAULT_SIZE, steps: int | None = None, *,
-                    mode: str = "classic", seed: int = 0, step: float = 1.0,
+                    mode: str = DEFAULT_MODE, seed: int = 0, step: float = 1.0,
                     batch_size: int | None = None, progress=None, every: int = DEFAULT_EVERY,
                     cancel=None, truncate: bool = True, **options) -> np.ndarray:
     """Patterns that maximise each filter of `layer`: (N, H, W, 3) uint8.

@@ -167,6 +167,17 @@ class FiltersView(View):
         h, w = (self.session.model.summary.input_shape[:2] if self.session.model
                 else (None, None))
         fixed = h is not None and w is not None
+        # the box shows the size the patterns will have: the model's own when it is fixed
+        # (the user's choice, kept in the settings, comes back for a free-size model)
+        self.size.blockSignals(True)
+        if fixed:
+            self.size.setMaximum(max(self.size.maximum(), int(w)))
+            self.size.setValue(int(w))
+            self.size.setSuffix(" px" if h == w else f" px wide × {h} high")
+        else:
+            self.size.setValue(self.settings.get("filters/size"))
+            self.size.setSuffix(" px")
+        self.size.blockSignals(False)
         self.size.setEnabled(not fixed)
         self.size.setToolTip(f"This model only accepts {h}×{w} input: its patterns have that size"
                              if fixed else "Side of each pattern image")
