@@ -224,6 +224,33 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
             grads["sign"], grads["score"])
 
 
+def cached_activations(m, image, paths) -> dict | None:
+    """{path: (H, W, C)} from the cache only — never a pass, so any thread may ask (the
+    bridge's fast lane); None when not cached."""
+    st = state(m)
+    if not usable(m) or any(p not in st.path_set for p in paths):
+        return None
+    entry = STORE.get(("acts",) + _key(m, m.prepare(image)))
+    return None if entry is None else {p: entry["acts"][p][0] for p in paths}
+
+
+def cached_gradients(m, image, layer: str, unit: np.ndarray, sign: np.ndarray):
+    """gradients() from the cache only (never a pass; any thread), or None."""
+    from .cam import targets
+
+    if not usable(m) or layer not in state(m).path_set:
+        return None
+    key = _key(m, m.prepare(image))
+    acts = STORE.get(("acts",) + key)
+    if acts is None:
+        return None
+    unit, sign, _ = targets.select_np(acts["logits"], unit, sign, m.head.binary_sigmoid)
+    grads = STORE.get(("grads",) + key + (int(unit[0]), float(sign[0])))
+    if grads is None:
+        return None
+    return (acts["acts"][layer], acts["logits"], grads["g"][layer], unit, sign, grads["score"])
+
+
 def has_activations(m, image) -> bool:
     return usable(m) and ("acts",) + _key(m, m.prepare(image)) in STORE
 

@@ -78,6 +78,19 @@ class Worker:
         self.prefetcher = Prefetcher()  # idle work (engine/prefetch.py)
         self.explore_note = ""  # why the all-layer cache is off for this model, if it is
 
+    def answerable(self, job: J.Job) -> bool:
+        """The caches answer this job without TensorFlow (engine/fast_answers.py): the
+        bridge's fast lane may run it on another thread."""
+        from . import fast_answers
+
+        return fast_answers.answerable(self.model, job)
+
+    def fast_answer(self, job: J.Job) -> list | None:
+        """The job's results from the caches (any thread), or None (then run() it)."""
+        from . import fast_answers
+
+        return fast_answers.answer(self.model, job)
+
     def idle_task(self):
         """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py)."""
         return self.prefetcher.next_task(self.model)
@@ -289,7 +302,8 @@ class Worker:
                           score=float(cam.score), heatmap=cam.heatmap,
                           pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
                           completeness_error=cam.info.get("completeness_error"),
-                          seconds=time.perf_counter() - t0, last=last)
+                          seconds=time.perf_counter() - t0, last=last,
+                          no_evidence=cam.no_evidence)
 
 
 def _frame(patterns):

@@ -97,7 +97,7 @@ class SessionFiles(QObject):
         state = {
             "current_image": paths.index(current) if current in paths else None,
             "view": w.current_view().key, "layer": s.layer,
-            "cam": {"method": cam.current_method(), "class_index": w.cam_options.class_index,
+            "cam": {"method": cam.current_method(), **w.cam_options.saved(),
                     "alpha": w.cam_options.alpha, "colormap": w.cam_options.colormap,
                     "follow_tree": w.cam_options.follow_tree, "max_n": cam.max_n.value()},
             "activations": {"per_row": act.per_row.value(), "normalise": act.normalise.currentText(),
@@ -194,7 +194,7 @@ class SessionFiles(QObject):
         cam.max_n.setValue(int(c.get("max_n", cam.max_n.value())))
         if c.get("method"):
             cam.set_method(c["method"])
-        opts.set_class(c.get("class_index"))
+        opts.restore(c.get("class_index"), c.get("class_label"), c.get("class_model"))
         layer = doc.get("layer")
         if layer and s.layer_info(layer) is not None:
             s.set_layer(layer)

@@ -34,6 +34,7 @@ class PictureTile(QWidget):
         self.overlay: np.ndarray | None = None
         self.text = "waiting…"
         self.note = ""
+        self.warning = ""
         self.setMinimumSize(120, 120)
         self.setToolTip(registry.tip(method))
 
@@ -42,10 +43,17 @@ class PictureTile(QWidget):
 
     def set_overlay(self, overlay: np.ndarray, note: str) -> None:
         self.overlay, self.pixmap, self.note, self.text = overlay, to_pixmap(overlay), note, ""
+        self.warning = ""
         self.update()
 
     def set_text(self, text: str) -> None:
         self.overlay, self.pixmap, self.text, self.note = None, None, text, ""
+        self.warning = ""
+        self.update()
+
+    def set_warning(self, text: str) -> None:
+        """A sentence over the picture (an empty map says so)."""
+        self.warning = text
         self.update()
 
     def paintEvent(self, _event) -> None:
@@ -66,6 +74,11 @@ class PictureTile(QWidget):
         target.moveCenter(area.center())
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawPixmap(target, self.pixmap)
+        if self.warning:
+            band = QRect(target.left(), target.top(), target.width(), 22)
+            p.fillRect(band, QColor(20, 20, 20, 200))
+            p.setPen(QColor("#ffd479"))
+            p.drawText(band, Qt.AlignmentFlag.AlignCenter, self.warning)
 
 
 class CompareView(View):
@@ -153,6 +166,8 @@ class CompareView(View):
         else:
             tile.set_overlay(draw(r, self.options.alpha, self.options.colormap),
                              f"{1000 * r.seconds:.0f} ms")
+            if r.no_evidence:
+                tile.set_warning(f"no evidence for {r.label}")
 
     def _redraw(self) -> None:
         for r in self.results.values():
