@@ -60,6 +60,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ConvScope")
         self.setAcceptDrops(True)
         self.session = Session(self)
+        self.session.loading = self.startup.model  # the views say "Opening…", not "Open a model"
         self.client = EngineClient(self)
         self.cam_options = CamOptions(self.settings, self)
         self.started = False
@@ -128,6 +129,7 @@ class MainWindow(QMainWindow):
         c.subscribe(J.JobWarning, self._on_warning)
         c.sigFailed.connect(self._on_failed)
         c.sigFinished.connect(self._on_finished)
+        c.sigCancelled.connect(self._on_cancelled)
         c.sigJobChanged.connect(self.status.set_job)
         c.sigProgress.connect(self.status.set_progress)
         self.status.sigCancel.connect(self.cancel)
@@ -180,10 +182,10 @@ class MainWindow(QMainWindow):
 
     # -- commands -------------------------------------------------------------------------
     def open_model(self, spec: str) -> None:
-        self.client.cancel()  # nothing queued for the old model is worth finishing
+        self.client.cancel(quiet=True)  # nothing queued for the old model is worth finishing
         self.client.send(J.LoadModel(spec=spec, device=self.startup.device,
                                      preprocess=self.startup.preprocess))
-        self._loading = spec
+        self._loading = self.session.loading = spec
         self.model_panel.show_loading(f"opening {spec}…" if self.session.device else
                                       f"loading TensorFlow…<br>then opening {spec}")
 
@@ -224,7 +226,7 @@ class MainWindow(QMainWindow):
         self.view("filters")
 
     def cancel(self) -> None:
-        self.client.cancel()
+        self.client.cancel()  # each view shows its last result or "cancelled — click to compute"
         self.statusBar().showMessage("cancelled", 4000)
 
     def notify(self, text: str, level: str = "error", **kw) -> None:
@@ -246,6 +248,7 @@ class MainWindow(QMainWindow):
     def _on_model_loaded(self, r: J.ModelLoaded) -> None:
         self.session.set_model(r)
         self.model_panel.set_model(r)
+        self.image_panel.predictions.set_message("")  # the previous model's are not this one's
         self.status.set_device(r.summary.device or self.session.device)
         self.status.set_note(r.explore_note)
         self.setWindowTitle(f"ConvScope — {r.summary.name}")
@@ -286,6 +289,7 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, r: J.JobFailed) -> None:
         if r.channel == "load":
+            self.session.loading = ""
             self.model_panel.show_loading("no model open" if self.session.model is None
                                           else self.session.model.summary.name)
             self.notify(f"Could not open the model: {r.message}", details=r.details,
@@ -299,6 +303,17 @@ class MainWindow(QMainWindow):
             self.notify(r.message, details=r.details)
         elif r.internal:  # a view shows its own bad-input failures in place
             self.notify(r.message, details=r.details)
+
+    def _on_cancelled(self, channel: str) -> None:
+        """Cancel (status bar): what was being computed says it was stopped."""
+        if channel == "predict":
+            self.image_panel.predictions.set_message("predictions cancelled")
+        elif channel == "load":
+            self.session.loading = ""
+            self.model_panel.show_loading(self.session.model.summary.name if self.session.model
+                                          else "no model open")
+            for v in self.views:
+                v.invalidate()
 
     def _remedy_action(self, remedy) -> dict:
         """The button the engine suggests (engine.errors.Remedy), e.g. a built-in model

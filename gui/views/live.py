@@ -196,6 +196,9 @@ class LiveView(View):
             self.reader.pause()  # the engine serves the visible tab
             self.transport.set_playing(False)
 
+    def show_cancelled(self) -> None:  # the frame shown stays; the next frame is explained
+        self.info.setText("cancelled — the next frame is explained as it plays")
+
     def request(self) -> None:  # the refresh cycle: say why frames are not explained, if so
         why = self._why_not()
         if why and self.reader is not None:
