@@ -20,6 +20,7 @@ class ImageCanvas(QStackedWidget):
     sigHover = Signal(int, int)  # row, col under the mouse; (-1, -1) outside the image
     sigClicked = Signal(int, int, object)  # row, col, Qt.KeyboardModifiers
     sigMessageClicked = Signal()  # the message shown instead of a picture was clicked
+    sigResized = Signal()
 
     def __init__(self, message: str = "", parent=None):
         super().__init__(parent)
@@ -84,6 +85,7 @@ class ImageCanvas(QStackedWidget):
     def resizeEvent(self, event) -> None:
         super().resizeEvent(event)
         self._place_note()
+        self.sigResized.emit()
 
     def eventFilter(self, obj, event) -> bool:
         if obj is self.label and event.type() == QEvent.Type.MouseButtonPress:

@@ -137,6 +137,7 @@ class MainWindow(QMainWindow):
         s.sigImagesChanged.connect(self._send_prefetch_hint)
         s.sigImageChanged.connect(self._on_image_changed)
         self.model_panel.sigLayerSelected.connect(s.set_layer)
+        self.model_panel.sigLayerSelected.connect(self._on_layer_picked)
         s.sigLayerChanged.connect(lambda: self.model_panel.select(s.layer))
         self.image_panel.sigImageChosen.connect(s.set_image)
         self.image_panel.sigRemoveImage.connect(s.remove_image)
@@ -195,8 +196,12 @@ class MainWindow(QMainWindow):
         if incoming.pending:
             self.decoder.decode(incoming)
             return
-        for problem in incoming.problems:
-            self.notify(problem, incoming.level)
+        if len(incoming.problems) > 1:  # one bar shows one message: all of them, not the last
+            self.notify(f"{len(incoming.problems)} files could not be opened: "
+                        + "; ".join(incoming.problems), incoming.level,
+                        details="\n".join(incoming.problems))
+        elif incoming.problems:
+            self.notify(incoming.problems[0], incoming.level)
         for path in incoming.image_paths:
             self.settings.add_recent("images", path)
         self.session.add_images(incoming.images)
@@ -358,6 +363,14 @@ class MainWindow(QMainWindow):
         self.cam_options.set_class(index)
         if self.current_view().key not in ("cam", "compare"):
             self.view("cam")
+
+    def _on_layer_picked(self, path: str) -> None:
+        """A layer picked in the tree (click, ↑/↓) while a CAM view shows: the view follows
+        it (README, F1), rather than staying on the default layer."""
+        info = self.session.layer_info(path)
+        if self.current_view().key in ("cam", "compare", "live") and info is not None \
+                and info.spatial and info.class_name != "InputLayer":
+            self.cam_options.set_follow_tree(True)
 
     def _on_tab_changed(self, index: int) -> None:
         for i, v in enumerate(self.views):
