@@ -62,6 +62,7 @@ class _State:
                       if i.spatial and not i.is_container and i.class_name != "InputLayer"]
         self.path_set = frozenset(self.paths)
         self.density: float | None = None  # bytes per input pixel, measured (free-size models)
+        self.cold = False  # just opened in the window: first paint by the per-layer path
         token = self.token
         weakref.finalize(m, STORE.discard, lambda k: k[1] == token)
 
@@ -102,7 +103,19 @@ def forget(m) -> None:
 
 
 def usable(m) -> bool:
-    return not m.predict_only and state(m).enabled and STORE.budget > 0
+    st = state(m)
+    return not m.predict_only and st.enabled and not st.cold and STORE.budget > 0
+
+
+def set_cold(m, cold: bool = True) -> None:
+    """First paint first (issue 17): while a model is cold, its questions take the cheap
+    per-layer path (the first picture costs what the command line's costs: no tracing of
+    the all-layer passes before it); the window's engine warms it in idle time."""
+    state(m).cold = bool(cold)
+
+
+def is_cold(m) -> bool:
+    return state(m).cold
 
 
 # -- sizes and the plan -------------------------------------------------------------------

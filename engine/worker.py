@@ -92,7 +92,25 @@ class Worker:
         return fast_answers.answer(self.model, job)
 
     def idle_task(self):
-        """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py)."""
+        """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py):
+        first the all-layer passes' tracing of a model opened without an image yet, then
+        engine/prefetch.py's units."""
+        cold = getattr(self, "_cold", None)
+        if cold is not None and cold is self.model:
+            from . import explore
+
+            if not explore.state(cold).enabled or explore.STORE.budget <= 0:
+                explore.set_cold(cold, False)  # the cache is off: nothing to warm
+                self._cold = cold = None
+        if cold is not None and cold is self.model:
+            def warm(token, model=cold):
+                from . import explore
+
+                self._cold = None
+                explore.set_cold(model, False)
+                if not explore.state(model).fns:  # trace the all-layer passes (blank image)
+                    explore.warm_up(model)
+            return warm
         return self.prefetcher.next_task(self.model)
 
     # -- the one entry point ------------------------------------------------------------
@@ -147,11 +165,22 @@ class Worker:
         emit(J.Progress(**base, done=0, total=2, text=f"reading {job.spec}…"))
         model = open_model(job.spec, preprocess=job.preprocess, device=job.device)
         cancel.check()
-        emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
-        _warm_up(model)
         from . import explore
 
-        self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
+        # First paint first (issue 17): the model's passes are traced by the first image's
+        # analysis itself (explore.analyse), not on a blank image before it; tracing on a
+        # blank image waits for idle time (idle_task), in case no image comes first. Only a
+        # model the all-layer cache does not serve traces its plain forward pass now.
+        h, w, _ = model.input_shape
+        plan = explore.plan(model, (h or 64, w or 64))
+        self.explore_note = plan.note
+        if not (explore.usable(model) and plan.all_layers):
+            emit(J.Progress(**base, done=1, total=2, text="compiling the forward pass…"))
+            _warm_up(model)
+            self._cold = None
+        else:
+            explore.set_cold(model)  # the first picture by the per-layer path (as the CLI)
+            self._cold = model  # the all-layer cache is warmed in idle time (idle_task)
         # Only now replace the old model: a file that fails to open leaves it working.
         if self.model is not None:
             explore.forget(self.model)  # its cached layers go now, not when it is collected
@@ -172,8 +201,12 @@ class Worker:
     def _predict(self, job: J.Predict, emit, cancel, base) -> None:
         from . import explore
 
-        explore.analyse(self._model(), job.image)  # every layer + top-class gradients, one pass
-        preds = self._model().predict(job.image, top=job.top)
+        model = self._model()
+        if explore.is_cold(model):  # the first picture first: the default CAM layer's pass
+            preds = _first_predictions(model, job.image, job.top)
+        else:
+            explore.analyse(model, job.image)  # every layer + top-class gradients, one pass
+            preds = model.predict(job.image, top=job.top)
         emit(J.Predicted(**base, image_name=job.image.name, predictions=tuple(preds)))
 
     @handles(J.Activations)
@@ -323,6 +356,24 @@ def _warm_up(model) -> None:
 
     h, w, _ = model.input_shape
     model.scores(from_array(np.zeros((h or 64, w or 64, 3), np.uint8)))
+
+
+def _first_predictions(model, image, top: int):
+    """Predictions of a model just opened, from ONE fused forward + backward pass to its
+    default CAM layer (engine.cam.compute, cached per image): the default map that follows
+    (Grad-CAM, top class) is then a look-up — the window's first picture costs what `cam`
+    on the command line costs. The all-layer analysis comes in idle time."""
+    import numpy as np
+
+    layer = model.default_cam_layer
+    if layer is None or not model.head.classifier or not _has_module("cam"):
+        return model.predict(image, top=top)
+    from .cam import compute
+    from .video_explain import top_predictions
+
+    _, logits, *_ = compute.gradients(model, [image], layer, np.array([-1], np.int32),
+                                      np.ones(1, np.float32))
+    return list(top_predictions(model, logits[0], top))
 
 
 def _has_module(name: str) -> bool:

@@ -17,7 +17,8 @@ def photo(seed):
 
 def drained(bridge):
     w = bridge.worker
-    return not bridge.busy() and not bridge.prefetching() and w.prefetcher.next_task(w.model) is None
+    # (the worker's idle work: warming a model just opened, then the prefetcher's units)
+    return not bridge.busy() and not bridge.prefetching() and w.idle_task() is None
 
 
 def test_idle_prefetch_answers_the_next_clicks(qtbot, bridge, small_model_file):

@@ -1,0 +1,110 @@
+"""Benchmark: the window's first CAM against the command line's `cam` (issue 17).
+
+    python tests/benchmarks/bench_first_paint.py [--repeat 2] [--model demo] [--model builtin:vgg16?weights=none]
+
+For each model, both from a cold process (interpreter start, imports, TensorFlow, opening
+the model, the first map) with the same image and the default Grad-CAM:
+- CLI: `python main.py cam --model M --image I --out o.png` (wall time of the process);
+- window: a process that opens the real window (offscreen) with `--view cam` on the same
+  model and image, timed from its start to the first CAM drawn on the CAM canvas (it
+  prints a line then; the parent reads it).
+Printed: best of --repeat for each, and the ratio window / CLI. Goal: <= 1.25x.
+Not run by CI (tests/benchmarks is excluded from pytest's collection).
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SAMPLES = os.path.join(ROOT, "resources", "samples")
+
+WINDOW = r"""
+import sys, time
+sys.path.insert(0, {root!r})
+from PySide6.QtCore import QTimer
+from PySide6.QtWidgets import QApplication
+app = QApplication([])
+from engine import jobs as J
+from gui.main_window import MainWindow, Startup
+from gui.settings import Settings
+w = MainWindow(Settings.at({settings!r}), Startup(model={model!r}, images=[{image!r}], view="cam"))
+def ready(r):
+    QTimer.singleShot(0, lambda: done(r))
+def done(r):
+    if w.cam_view.canvas.showing_image():
+        print("FIRST_CAM", r.method, r.layer, flush=True)
+        w.client.cancel()
+        w.close()
+        app.quit()
+w.client.subscribe(J.CamReady, ready, channel="cam")
+w.resize(1440, 900)
+w.show()
+app.exec()
+"""
+
+
+def image_for(model: str) -> str:
+    if model == "demo":
+        names = sorted(f for f in os.listdir(SAMPLES) if f.startswith("demo"))
+    else:
+        names = sorted(f for f in os.listdir(SAMPLES) if f.lower().endswith((".jpg", ".jpeg")))
+    return os.path.join(SAMPLES, names[0])
+
+
+def env() -> dict:
+    return dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", QT_QPA_PLATFORM="offscreen",
+                PYTHONPATH=ROOT)
+
+
+def cli_seconds(model: str, image: str, folder: str) -> float:
+    t0 = time.perf_counter()
+    subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "cam", "--model", model,
+                    "--image", image, "--out", os.path.join(folder, "o.png")], check=True,
+                   env=env(), capture_output=True)
+    return time.perf_counter() - t0
+
+
+def window_seconds(model: str, image: str, folder: str) -> float:
+    code = WINDOW.format(root=ROOT, settings=os.path.join(folder, "w.ini"), model=model, image=image)
+    t0 = time.perf_counter()
+    p = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE,
+                         stderr=subprocess.DEVNULL, text=True)
+    took = None
+    for line in p.stdout:
+        if line.startswith("FIRST_CAM"):
+            took = time.perf_counter() - t0
+            break
+    p.wait(300)
+    if took is None:
+        raise RuntimeError("the window never drew a CAM")
+    return took
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model", action="append")
+    ap.add_argument("--repeat", type=int, default=2)
+    args = ap.parse_args(argv)
+    models = args.model or ["demo", "builtin:vgg16?weights=none"]
+    folder = tempfile.mkdtemp(prefix="bench-first-paint-")
+    rows = []
+    for model in models:
+        image = image_for(model)
+        cli = min(cli_seconds(model, image, folder) for _ in range(args.repeat))
+        win = min(window_seconds(model, image, folder) for _ in range(args.repeat))
+        rows.append((model, os.path.basename(image), cli, win))
+        print(f"{model}: cli {cli:.2f} s, window {win:.2f} s", flush=True)
+    print("\n| model | image | CLI `cam` | window's first CAM | window / CLI |")
+    print("| --- | --- | --- | --- | --- |")
+    for model, image, cli, win in rows:
+        print(f"| {model} | {image} | {cli:.2f} s | {win:.2f} s | {win / cli:.2f}x |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
