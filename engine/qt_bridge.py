@@ -212,8 +212,21 @@ class EngineBridge(QObject):
                 outer = {j.channel for j, _ in self._stack}
                 job = next((j for c, j in self._pending.items()
                             if j.nestable and not j.yields and c not in outer), None)
-                if job is None:
+            if job is None:
+                # a model opened cold and painted once: warm its cache here rather than
+                # after the long job (the next clicks are then answered from memory)
+                warm = getattr(self.worker, "warm_task", None)
+                task = warm() if warm is not None else None
+                if task is None:
                     return
+                try:
+                    task(None)
+                except Exception:  # optional work: never disturbs the long job
+                    pass
+                continue
+            with self._cond:
+                if self._pending.get(job.channel) is not job:
+                    continue
                 del self._pending[job.channel]
                 token = CancelToken()
                 self._stack.append((job, token))

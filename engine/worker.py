@@ -95,28 +95,41 @@ class Worker:
         """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py):
         first the all-layer passes' tracing of a model opened without an image yet, then
         engine/prefetch.py's units."""
+        return self.warm_task(painted=True) or self.prefetcher.next_task(self.model)
+
+    def warm_task(self, painted: bool | None = None):
+        """A model opened cold (first paint first), once its first picture is out (or
+        `painted`): one unit that analyses the current image (explore.analyse: every
+        layer and the top class's gradients, one pass; the all-layer passes traced on a
+        blank image when there is none) and ends the cold state, as callable(token); None
+        otherwise. The bridge runs it in idle time and at a long job's checks."""
+        from . import explore
+
         cold = getattr(self, "_cold", None)
-        if cold is not None and cold is self.model:
-            from . import explore
+        if cold is None or cold is not self.model:
+            return None
+        if not explore.state(cold).enabled or explore.STORE.budget <= 0:
+            explore.set_cold(cold, False)  # the cache is off: nothing to warm
+            self._cold = None
+            return None
+        if not (painted if painted is not None else getattr(self, "_painted", False)):
+            return None
 
-            if not explore.state(cold).enabled or explore.STORE.budget <= 0:
-                explore.set_cold(cold, False)  # the cache is off: nothing to warm
-                self._cold = cold = None
-        if cold is not None and cold is self.model:
-            def warm(token, model=cold):
-                from . import explore
-
-                self._cold = None
-                explore.set_cold(model, False)
-                if not explore.state(model).fns:  # trace the all-layer passes (blank image)
-                    explore.warm_up(model)
-            return warm
-        return self.prefetcher.next_task(self.model)
+        def warm(token, model=cold):
+            self._cold = None
+            explore.set_cold(model, False)
+            images = self.prefetcher.current_images()
+            if images:
+                explore.analyse(model, images[0])
+            elif not explore.state(model).fns:
+                explore.warm_up(model)
+        return warm
 
     # -- the one entry point ------------------------------------------------------------
     def run(self, job: J.Job, emit: Emit, cancel: CancelToken | None = None) -> None:
         cancel = cancel or CancelToken()
         base = {"job_id": job.job_id, "channel": job.channel}
+        emit = _Painted(self, emit)
         handler = HANDLERS.get(type(job))
         # As superqt's workers: record the warnings this job raises. Per thread, not
         # catch_warnings: that swaps process-wide state other threads also swap.
@@ -181,6 +194,7 @@ class Worker:
         else:
             explore.set_cold(model)  # the first picture by the per-layer path (as the CLI)
             self._cold = model  # the all-layer cache is warmed in idle time (idle_task)
+        self._painted = False
         # Only now replace the old model: a file that fails to open leaves it working.
         if self.model is not None:
             explore.forget(self.model)  # its cached layers go now, not when it is collected
@@ -393,6 +407,19 @@ def _cam_methods(model) -> tuple[tuple, str]:
     from .cam import registry
 
     return registry.names(), ""
+
+
+class _Painted:
+    """emit() that notes when a picture went out (a map or a layer's activations): the
+    first paint of a model opened cold is done (Worker.warm_task)."""
+
+    def __init__(self, worker: Worker, emit: Emit):
+        self.worker, self.emit = worker, emit
+
+    def __call__(self, result: J.Result) -> None:
+        self.emit(result)
+        if isinstance(result, (J.CamReady, J.ActivationsReady)) and not getattr(result, "error", ""):
+            self.worker._painted = True
 
 
 class _WarningsFirst:
