@@ -188,6 +188,13 @@ class ExportVideo(Job):
         return f"exporting the explained video to {self.out}"
 
 
+def no_evidence_text(label: str, layer: str | None) -> str:
+    """What a map that is zero everywhere means, in words (the window's canvas, figures;
+    engine.cam.result re-exports it)."""
+    where = f" at {layer}" if layer else ""
+    return f"no evidence for {label} in this image{where}"
+
+
 def _words(name: str) -> str:
     import re
 

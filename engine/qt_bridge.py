@@ -49,6 +49,22 @@ _threads: "weakref.WeakSet[_EngineThread]" = weakref.WeakSet()
 IDLE_GRACE = 0.3  # seconds without a job before idle prefetch starts (a click's follow-up jobs come sooner)
 
 
+def preload_tensorflow(device: str = "auto") -> None:
+    """Start importing TensorFlow now, on a thread of its own, so that it loads while Qt,
+    pyqtgraph and the window do (first paint first: seconds of imports that used to come
+    before it). The engine thread's StartEngine (engine.tf_runtime.init) waits for it and
+    reports any failure itself; no TensorFlow op runs on this thread."""
+    def load() -> None:
+        try:
+            from . import tf_runtime
+
+            tf_runtime.init(device)
+        except BaseException:  # noqa: BLE001 - StartEngine tries again and says what failed
+            pass
+
+    threading.Thread(target=load, name="convscope-tf-preload", daemon=True).start()
+
+
 def running_threads() -> list[QThread]:
     """Engine threads of this process that are still running (tests assert none leak)."""
     return [t for t in list(_threads) if t.isRunning()]

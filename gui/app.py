@@ -93,24 +93,6 @@ def _has_display() -> bool:
     return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
-def _preload_tensorflow(device: str) -> None:
-    """Start importing TensorFlow now, on a thread of its own, so that it loads while Qt,
-    pyqtgraph and the window do (seconds of imports that used to come before it). The
-    engine thread's StartEngine (engine.tf_runtime.init) waits for it and reports any
-    failure itself; no TensorFlow op runs here."""
-    import threading
-
-    def load() -> None:
-        try:
-            from engine import tf_runtime
-
-            tf_runtime.init(device)
-        except BaseException:  # noqa: BLE001 - StartEngine tries again and says what failed
-            pass
-
-    threading.Thread(target=load, name="convscope-tf-preload", daemon=True).start()
-
-
 def main(argv=None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -129,7 +111,9 @@ def main(argv=None) -> int:
             return 2
         os.environ["QT_QPA_PLATFORM"] = "offscreen"  # a screenshot needs no screen
 
-    _preload_tensorflow(args.device)  # first paint first: it loads while Qt and the window do
+    from engine.qt_bridge import preload_tensorflow
+
+    preload_tensorflow(args.device)  # first paint first: it loads while Qt and the window do
     from PySide6.QtWidgets import QApplication
 
     from . import crash_guard

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, 
 from engine import explore
 from engine import jobs as J
 
-from . import inputs
+from . import inputs, window_follow as follow
 from .dataset_tools import DatasetTools
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
@@ -129,7 +129,7 @@ class MainWindow(QMainWindow):
         c.subscribe(J.JobWarning, self._on_warning)
         c.sigFailed.connect(self._on_failed)
         c.sigFinished.connect(self._on_finished)
-        c.sigCancelled.connect(self._on_cancelled)
+        c.sigCancelled.connect(lambda channel: follow.cancelled(self, channel))
         c.sigJobChanged.connect(self.status.set_job)
         c.sigProgress.connect(self.status.set_progress)
         self.status.sigCancel.connect(self.cancel)
@@ -137,7 +137,7 @@ class MainWindow(QMainWindow):
         s.sigImagesChanged.connect(self._send_prefetch_hint)
         s.sigImageChanged.connect(self._on_image_changed)
         self.model_panel.sigLayerSelected.connect(s.set_layer)
-        self.model_panel.sigLayerSelected.connect(self._on_layer_picked)
+        self.model_panel.sigLayerSelected.connect(lambda path: follow.layer_picked(self, path))
         s.sigLayerChanged.connect(lambda: self.model_panel.select(s.layer))
         self.image_panel.sigImageChosen.connect(s.set_image)
         self.image_panel.sigRemoveImage.connect(s.remove_image)
@@ -196,12 +196,8 @@ class MainWindow(QMainWindow):
         if incoming.pending:
             self.decoder.decode(incoming)
             return
-        if len(incoming.problems) > 1:  # one bar shows one message: all of them, not the last
-            self.notify(f"{len(incoming.problems)} files could not be opened: "
-                        + "; ".join(incoming.problems), incoming.level,
-                        details="\n".join(incoming.problems))
-        elif incoming.problems:
-            self.notify(incoming.problems[0], incoming.level)
+        if incoming.problems:  # one bar shows one message: all of them, not the last
+            self.notify(follow.problems_text(incoming.problems), incoming.level)
         for path in incoming.image_paths:
             self.settings.add_recent("images", path)
         self.session.add_images(incoming.images)
@@ -309,17 +305,6 @@ class MainWindow(QMainWindow):
         elif r.internal:  # a view shows its own bad-input failures in place
             self.notify(r.message, details=r.details)
 
-    def _on_cancelled(self, channel: str) -> None:
-        """Cancel (status bar): what was being computed says it was stopped."""
-        if channel == "predict":
-            self.image_panel.predictions.set_message("predictions cancelled")
-        elif channel == "load":
-            self.session.loading = ""
-            self.model_panel.show_loading(self.session.model.summary.name if self.session.model
-                                          else "no model open")
-            for v in self.views:
-                v.invalidate()
-
     def _remedy_action(self, remedy) -> dict:
         """The button the engine suggests (engine.errors.Remedy), e.g. a built-in model
         whose ImageNet weights are unavailable: open it with random weights."""
@@ -363,14 +348,6 @@ class MainWindow(QMainWindow):
         self.cam_options.set_class(index)
         if self.current_view().key not in ("cam", "compare"):
             self.view("cam")
-
-    def _on_layer_picked(self, path: str) -> None:
-        """A layer picked in the tree (click, ↑/↓) while a CAM view shows: the view follows
-        it (README, F1), rather than staying on the default layer."""
-        info = self.session.layer_info(path)
-        if self.current_view().key in ("cam", "compare", "live") and info is not None \
-                and info.spatial and info.class_name != "InputLayer":
-            self.cam_options.set_follow_tree(True)
 
     def _on_tab_changed(self, index: int) -> None:
         for i, v in enumerate(self.views):

@@ -6,15 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..images import Image
+from ..jobs import no_evidence_text  # noqa: F401  (the sentence for an empty map)
 
 # A map whose spread is below this fraction of its magnitude is float noise on a constant.
 _FLAT = 1e-6
 
 
-def no_evidence_text(label: str, layer: str | None) -> str:
-    """What a map that is zero everywhere means, in words (the window's canvas, figures)."""
-    where = f" at {layer}" if layer else ""
-    return f"no evidence for {label} in this image{where}"
 
 
 def normalise(raw: np.ndarray) -> np.ndarray:

@@ -8,7 +8,6 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from engine import jobs as J
 from engine.cam import registry
-from engine.cam.result import no_evidence_text
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
@@ -165,7 +164,7 @@ class CamView(View):
         self.overlay = draw(self.result, self.options.alpha, self.options.colormap)
         self.canvas.set_image(self.overlay)
         r = self.result  # a map zero everywhere is said to be empty, not shown as a tint
-        self.canvas.set_note(no_evidence_text(r.label, r.layer if registry.get(r.method).kind == "cam"
+        self.canvas.set_note(J.no_evidence_text(r.label, r.layer if registry.get(r.method).kind == "cam"
                                               else None) if r.no_evidence else "")
         if registry.get(self.result.method).signed:
             self.legend.set_colormap("coolwarm")
