@@ -24,31 +24,6 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SAMPLES = os.path.join(ROOT, "resources", "samples")
 
-WINDOW = r"""
-import sys, time
-sys.path.insert(0, {root!r})
-from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import QApplication
-app = QApplication([])
-from engine import jobs as J
-from gui.main_window import MainWindow, Startup
-from gui.settings import Settings
-w = MainWindow(Settings.at({settings!r}), Startup(model={model!r}, images=[{image!r}], view="cam"))
-def ready(r):
-    QTimer.singleShot(0, lambda: done(r))
-def done(r):
-    if w.cam_view.canvas.showing_image():
-        print("FIRST_CAM", r.method, r.layer, flush=True)
-        w.client.cancel()
-        w.close()
-        app.quit()
-w.client.subscribe(J.CamReady, ready, channel="cam")
-w.resize(1440, 900)
-w.show()
-app.exec()
-"""
-
-
 def image_for(model: str) -> str:
     if model == "demo":
         names = sorted(f for f in os.listdir(SAMPLES) if f.startswith("demo"))
@@ -86,22 +61,6 @@ def window_seconds(model: str, image: str, folder: str) -> float:
     p.wait(600)
     if took is None or p.returncode != 0:
         raise RuntimeError(f"the window did not save its screenshot (exit {p.returncode})")
-    return took
-
-
-def window_seconds_to_first_cam(model: str, image: str, folder: str) -> float:
-    code = WINDOW.format(root=ROOT, settings=os.path.join(folder, "w.ini"), model=model, image=image)
-    t0 = time.perf_counter()
-    p = subprocess.Popen([sys.executable, "-c", code], env=env(), stdout=subprocess.PIPE,
-                         stderr=subprocess.DEVNULL, text=True)
-    took = None
-    for line in p.stdout:
-        if line.startswith("FIRST_CAM"):
-            took = time.perf_counter() - t0
-            break
-    p.wait(300)
-    if took is None:
-        raise RuntimeError("the window never drew a CAM")
     return took
 
 
