@@ -62,7 +62,13 @@ def test_startup_opens_model_and_analyses_the_image(window):
     # the activation grid is drawn (64 channels of 16x16 in an 8x8 grid)
     view = window.activations_view
     assert view.act.shape == (16, 16, 64)
-    assert view.canvas.showing_image() and view.picture.shape == (8 * 17 - 1, 8 * 17 - 1, 3)
+    # (per row chosen for the canvas' shape: the tiles as large as the canvas allows)
+    from convscope.gui.views.activations import fit_per_row
+
+    size = view.canvas.size()
+    cols = fit_per_row(64, (16, 16), 1, (size.width(), size.height())) or 8
+    rows = -(-64 // cols)
+    assert view.canvas.showing_image() and view.picture.shape == (rows * 17 - 1, cols * 17 - 1, 3)
     assert not window.notifications.isVisible()
 
 

@@ -72,6 +72,62 @@ def test_overlay_follows_the_object(live_window, clips):
     assert "end of moving.avi" in view.info.text()
 
 
+def _explain_current_again(window, view, got):
+    n = len(got)
+    view._send(view.current)  # paused at the end: the frame shown, explained again
+    wait_until(lambda: len(got) > n, 30, "the frame explained again")
+    settle(window)
+
+
+def test_live_explains_each_frames_top_class_not_the_still_images(live_window, clips):
+    """Issue 17: a class chosen on the CAM tab (for the still image) made Live explain that
+    class on every frame. Live follows each frame's top prediction unless a class is fixed
+    in Live itself, lists the frame's own scores, and says which it does."""
+    window, view = live_window, live_window.live
+    got = []
+    window.client.subscribe(J.LiveFrameReady, got.append)
+    other = (view.last.predictions[0].index + 1) % 4
+    window.cam_options.set_class(other)  # chosen on the CAM tab
+    try:
+        _play_to_end(window, view, str(clips["dir"] / "moving.avi"))
+        shown = [r for r in got if r.mode == "cam"]
+        assert len(shown) >= 5
+        for r in shown:  # each frame explains its own top class
+            assert r.class_index == r.predictions[0].index, (r.index, r.class_index)
+        assert any(r.class_index != other for r in shown)
+        _explain_current_again(window, view, got)
+        last = view.last
+        picker = view.cam_controls.classes
+        assert picker.currentData() is None  # "top prediction"
+        assert picker.itemData(1) == last.predictions[0].index  # the frame's scores listed
+        assert f"{last.predictions[0].score:.3f}" in picker.itemText(1)
+        assert "this frame's top class" in view.info.text()
+
+        view.live_class.set_class(other)  # fixed in Live: every frame, and said so
+        _explain_current_again(window, view, got)
+        assert view.last.class_index == other
+        assert f"fixed class <b>{view.last.label}</b>" in view.info.text()
+        assert picker.currentData() == other
+    finally:
+        view.live_class.set_class(None)
+        window.cam_options.set_class(None)
+        settle(window)
+
+
+def test_paused_live_latency_is_not_the_time_since_the_frame_was_read(live_window, clips):
+    """'latency 12712 ms' while paused: a paused frame explained again (new options) is
+    timed from when it was sent, not from when the reader got it long ago."""
+    window, view = live_window, live_window.live
+    assert view.reader is not None and not view.reader.playing()
+    spin(1500)  # the frame shown was read more than a second ago
+    got = []
+    window.client.subscribe(J.LiveFrameReady, got.append)
+    view.smooth.setValue(view.smooth.value() + 10)  # an option: the paused frame again
+    wait_until(lambda: got, 30, "the paused frame explained again")
+    settle(window)
+    assert view.rates.latency < 1.0, f"latency {view.rates.latency:.2f} s while paused"
+
+
 @pytest.fixture(scope="module")
 def slow_model_file(tmp_path_factory):
     """A real Keras model ~20x slower per frame than the demo (192 px, 48-channel convs)."""

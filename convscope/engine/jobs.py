@@ -35,10 +35,17 @@ class Job:
     # A stream's newer job replaces the pending one but lets the running one finish, and
     # its result is still wanted (a video frame being explained is not wasted work).
     stream: ClassVar[bool] = False
+    # Preemption (engine/qt_bridge.py): a `yields` job (long: one pass per channel, mask,
+    # step or method) lets the engine run other queued `nestable` jobs at each of its
+    # cancellation checks (between chunks), then goes on where it was — the view in front
+    # is served first and the long job resumes, not restarts. A nestable job is short.
+    yields: ClassVar[bool] = False
+    nestable: ClassVar[bool] = True
 
     def describe(self) -> str:
-        """Short text for the status bar."""
-        return type(self).__name__
+        """Short text for the status bar, in words ("FindExamples" -> "find examples"):
+        a job without its own text never shows its class name to a user."""
+        return _words(type(self).__name__)
 
 
 @dataclass(frozen=True, eq=False)
@@ -47,6 +54,7 @@ class StartEngine(Job):
 
     device: str = "auto"
     channel: ClassVar[str] = "engine"
+    nestable: ClassVar[bool] = False
 
     def describe(self) -> str:
         return "loading TensorFlow…"
@@ -62,6 +70,7 @@ class LoadModel(Job):
     trust_model: bool = False
     head: str | None = None
     channel: ClassVar[str] = "load"
+    nestable: ClassVar[bool] = False  # it replaces the model a yielding job is using
 
     def describe(self) -> str:
         return f"opening model {self.spec}"
@@ -98,6 +107,8 @@ class FilterPatterns(Job):
     animate: str = ""  # also write the ascent forming to this .gif / .mp4 file
     every: int = 5  # animate: steps between frames
     channel: ClassVar[str] = "filters"
+    yields: ClassVar[bool] = True
+    nestable: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"filter patterns of {self.layer} ({len(self.filters)} filters, {self.mode})"
@@ -113,8 +124,16 @@ class Cam(Job):
     options: tuple = ()  # (name, value) pairs: a pixel method's options, aug/eigen_smooth
     channel: ClassVar[str] = "cam"
 
+    @property
+    def yields(self) -> bool:  # type: ignore[override]
+        return _slow(self.method)
+
+    @property
+    def nestable(self) -> bool:  # type: ignore[override]
+        return not _slow(self.method)
+
     def describe(self) -> str:
-        return f"{self.method} on {self.layer or 'default layer'}"
+        return f"{_title(self.method)} on {self.layer or 'the default layer'}"
 
 
 @dataclass(frozen=True, eq=False)
@@ -127,6 +146,8 @@ class CompareCams(Job):
     class_index: int | None = None
     options: tuple = ()  # (method, name, value) triples: options per method
     channel: ClassVar[str] = "compare"
+    yields: ClassVar[bool] = True
+    nestable: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"comparing {len(self.methods)} CAM methods"
@@ -165,9 +186,43 @@ class ExportVideo(Job):
     out: str = ""
     options: Any = None  # engine.video.pipeline.VideoOptions
     channel: ClassVar[str] = "video-export"
+    yields: ClassVar[bool] = True
+    nestable: ClassVar[bool] = False
 
     def describe(self) -> str:
         return f"exporting the explained video to {self.out}"
+
+
+def no_evidence_text(label: str, layer: str | None) -> str:
+    """What a map that is zero everywhere means, in words (the window's canvas, figures;
+    engine.cam.result re-exports it)."""
+    where = f" at {layer}" if layer else ""
+    return f"no evidence for {label} in this image{where}"
+
+
+def _words(name: str) -> str:
+    import re
+
+    return " ".join(w.lower() for w in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+", name)) or name
+
+
+def _slow(method: str) -> bool:
+    """A method registered slow (one pass per channel, mask, position or sample)."""
+    try:
+        from .cam import registry
+
+        return bool(registry.get(method).slow)
+    except Exception:  # an unknown name: the job fails with its own message
+        return False
+
+
+def _title(method: str) -> str:
+    try:
+        from .cam import registry
+
+        return registry.title(method)
+    except Exception:
+        return method
 
 
 # -- results ------------------------------------------------------------------------------
@@ -281,6 +336,7 @@ class CamReady(Result):
     error: str = ""  # compare mode: why this method does not apply
     seconds: float = 0.0
     last: bool = True
+    no_evidence: bool = False  # the map is zero everywhere (engine.cam.result.no_evidence_text)
 
     @property
     def final(self) -> bool:  # type: ignore[override]
@@ -325,6 +381,8 @@ class MakeFigure(Job):
     fmt: str = "png"
     out: str | None = None
     channel: ClassVar[str] = "figure"
+    yields: ClassVar[bool] = True
+    nestable: ClassVar[bool] = False
 
     def describe(self) -> str:
         what = f"writing {self.out}" if self.out else "preview"

@@ -18,12 +18,24 @@ Results of superseded jobs may still arrive; the client drops them by job_id. St
 jobs (`Job.stream`, video frames) differ: a newer one replaces only the pending one, the
 running one finishes and its result is delivered.
 
+The view in front comes first (issue 17). Two ways:
+- Preemption: a long job (`Job.yields`: Compare, Score-CAM, a figure, filter patterns)
+  runs with a YieldingToken. At each of its cancellation checks (between chunks, methods,
+  ascent steps) the engine first runs the queued short jobs (`Job.nestable`), there, on
+  the same thread, then the long job goes on where it was: it resumes, it never restarts.
+  A hidden tab's Score-CAM therefore delays a click by at most one chunk.
+- The fast lane: a request the caches answer (a layer's activations of an image already
+  analysed; a gradient map at any layer for a class whose gradients are cached) is
+  answered by a second thread from numpy arrays (engine.fast_answers: no TensorFlow),
+  without waiting for the engine thread at all.
+
 When no job is queued the thread runs idle prefetch (engine/explore/prefetch.py), one compiled
 pass at a time, after a short grace (IDLE_GRACE) so a burst of requests never finds it
 busy; a submitted job cancels it and runs as soon as the pass under way ends.
 """
 from __future__ import annotations
 
+import queue
 import threading
 import weakref
 from collections import OrderedDict
@@ -35,6 +47,22 @@ from .worker import Worker
 
 _threads: "weakref.WeakSet[_EngineThread]" = weakref.WeakSet()
 IDLE_GRACE = 0.3  # seconds without a job before idle prefetch starts (a click's follow-up jobs come sooner)
+
+
+def preload_tensorflow(device: str = "auto") -> None:
+    """Start importing TensorFlow now, on a thread of its own, so that it loads while Qt,
+    pyqtgraph and the window do (first paint first: seconds of imports that used to come
+    before it). The engine thread's StartEngine (engine.tf_runtime.init) waits for it and
+    reports any failure itself; no TensorFlow op runs on this thread."""
+    def load() -> None:
+        try:
+            from . import tf_runtime
+
+            tf_runtime.init(device)
+        except BaseException:  # noqa: BLE001 - StartEngine tries again and says what failed
+            pass
+
+    threading.Thread(target=load, name="convscope-tf-preload", daemon=True).start()
 
 
 def running_threads() -> list[QThread]:
@@ -61,7 +89,12 @@ class EngineBridge(QObject):
         self.worker = worker or Worker()
         self._cond = threading.Condition()
         self._pending: "OrderedDict[str, object]" = OrderedDict()
-        self._running = None  # (job, token)
+        self._stack: list = []  # (job, token) running: a long job, then the jobs nested in it
+        self._fast: "queue.SimpleQueue" = queue.SimpleQueue()  # jobs for the fast lane
+        self._fast_thread: threading.Thread | None = None
+        self.nested = 0  # jobs run inside a yielding job (tests read it)
+        self.fast_answered = 0  # jobs the fast lane answered
+        self._newest: dict = {}  # channel -> job_id of the newest job submitted (bursts collapse)
         self._stopping = False
         self._idle = None  # token of the idle prefetch unit running
         self._wakes = 0  # counts notifications, so none is missed while looking for idle work
@@ -71,19 +104,29 @@ class EngineBridge(QObject):
     # -- GUI side ------------------------------------------------------------------------
     def start(self) -> None:
         self._thread.start()
+        self._fast_thread = threading.Thread(target=self._serve_fast, name="convscope-fast-lane",
+                                             daemon=True)
+        self._fast_thread.start()
 
     def submit(self, job) -> int:
+        fast = self._answerable(job)
         with self._cond:
             if self._stopping:
                 return job.job_id
-            self._pending[job.channel] = job  # replaces an older one, keeps its place
-            if self._idle is not None:
-                self._idle.cancel()
-            self._wakes += 1
-            running = self._running
-            if running is not None and running[0].channel == job.channel and not job.stream:
-                running[1].cancel()
+            self._newest[job.channel] = job.job_id
+            if fast:
+                self._pending.pop(job.channel, None)  # superseded: the fast lane answers
+            else:
+                self._pending[job.channel] = job  # replaces an older one, keeps its place
+                if self._idle is not None:
+                    self._idle.cancel()
+                self._wakes += 1
+            for running, token in self._stack:
+                if running.channel == job.channel and not job.stream:
+                    token.cancel()
             self._cond.notify()
+        if fast:
+            self._fast.put(job)
         return job.job_id
 
     def cancel(self, channel: str | None = None) -> None:
@@ -93,13 +136,19 @@ class EngineBridge(QObject):
                 self._pending.clear()
             else:
                 self._pending.pop(channel, None)
-            running = self._running
-            if running is not None and channel in (None, running[0].channel):
-                running[1].cancel()
+            for running, token in self._stack:
+                if channel in (None, running.channel):
+                    token.cancel()
 
     def busy(self) -> bool:
         with self._cond:
-            return bool(self._pending) or self._running is not None
+            return bool(self._pending) or bool(self._stack)
+
+    @property
+    def _running(self):
+        """The innermost job running, as (job, token), or None."""
+        with self._cond:
+            return self._stack[-1] if self._stack else None
 
     def hint(self, hint) -> None:
         """What to prefetch while idle (engine.explore.prefetch.PrefetchHint); replaces the last."""
@@ -121,9 +170,12 @@ class EngineBridge(QObject):
             self._stopping = True
             self._wakes += 1
             self._pending.clear()
-            if self._running is not None:
-                self._running[1].cancel()
+            for _, token in self._stack:
+                token.cancel()
             self._cond.notify_all()
+        self._fast.put(None)
+        if self._fast_thread is not None:
+            self._fast_thread.join(timeout_ms / 1000)
         if not self._thread.isRunning():
             return True
         return self._thread.wait(timeout_ms)
@@ -136,8 +188,8 @@ class EngineBridge(QObject):
                     return
                 if self._pending:
                     _, job = self._pending.popitem(last=False)
-                    token = CancelToken()
-                    self._running = (job, token)
+                    token = YieldingToken(self._run_nested) if job.yields else CancelToken()
+                    self._stack.append((job, token))
                 else:
                     job, wakes = None, self._wakes
             if job is not None:
@@ -146,7 +198,7 @@ class EngineBridge(QObject):
                     self.worker.run(job, self.sigResult.emit, token)
                 finally:
                     with self._cond:
-                        self._running = None
+                        self._stack.remove((job, token))
                 continue
             task = self._idle_task()  # outside the lock: submit() never waits for it
             with self._cond:
@@ -167,6 +219,75 @@ class EngineBridge(QObject):
                 with self._cond:
                     self._idle = None
 
+    def _run_nested(self) -> None:
+        """Inside a yielding job's check: run every queued short job, then return to it."""
+        while True:
+            with self._cond:
+                if self._stopping:
+                    return
+                outer = {j.channel for j, _ in self._stack}
+                job = next((j for c, j in self._pending.items()
+                            if j.nestable and not j.yields and c not in outer), None)
+            if job is None:
+                # a model opened cold and painted once: warm its cache here rather than
+                # after the long job (the next clicks are then answered from memory)
+                warm = getattr(self.worker, "warm_task", None)
+                task = warm() if warm is not None else None
+                if task is None:
+                    return
+                try:
+                    task(None)
+                except Exception:  # optional work: never disturbs the long job
+                    pass
+                continue
+            with self._cond:
+                if self._pending.get(job.channel) is not job:
+                    continue
+                del self._pending[job.channel]
+                token = CancelToken()
+                self._stack.append((job, token))
+                self.nested += 1
+            self.sigStarted.emit(job)
+            try:
+                self.worker.run(job, self.sigResult.emit, token)
+            finally:
+                with self._cond:
+                    self._stack.remove((job, token))
+
+    # -- the fast lane ------------------------------------------------------------------------
+    def _answerable(self, job) -> bool:
+        ask = getattr(self.worker, "answerable", None)
+        try:
+            return bool(ask is not None and self._fast_thread is not None and ask(job))
+        except Exception:  # a look-up that fails: the engine thread does the job
+            return False
+
+    def _serve_fast(self) -> None:
+        while True:
+            job = self._fast.get()
+            if job is None or self._stopping:
+                return
+            with self._cond:
+                if self._newest.get(job.channel) != job.job_id:
+                    continue  # a newer job of its channel came meanwhile: a burst collapses
+            self.sigStarted.emit(job)
+            try:
+                results = self.worker.fast_answer(job)
+            except Exception:
+                results = None
+            if results is None:  # evicted meanwhile: the engine computes it
+                with self._cond:
+                    if self._stopping:
+                        return
+                    self._pending.setdefault(job.channel, job)
+                    self._wakes += 1
+                    self._cond.notify()
+                continue
+            with self._cond:
+                self.fast_answered += 1
+            for result in results:
+                self.sigResult.emit(result)
+
     def _idle_task(self):
         """The next idle prefetch unit as callable(token), or None."""
         idle = getattr(self.worker, "idle_task", None)
@@ -175,3 +296,24 @@ class EngineBridge(QObject):
         except Exception:  # prefetch is optional: it never stops the engine thread
             return None
 
+
+
+class YieldingToken(CancelToken):
+    """A long job's token: each check also lets the engine run the queued short jobs
+    (EngineBridge._run_nested), then checks again — the job resumes where it was."""
+
+    def __init__(self, run_nested):
+        super().__init__()
+        self._run_nested = run_nested
+        self._inside = False
+
+    def check(self) -> None:
+        super().check()
+        if self._inside:
+            return
+        self._inside = True
+        try:
+            self._run_nested()
+        finally:
+            self._inside = False
+        super().check()

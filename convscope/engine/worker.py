@@ -78,14 +78,58 @@ class Worker:
         self.prefetcher = Prefetcher()  # idle work (engine/explore/prefetch.py)
         self.explore_note = ""  # why the all-layer cache is off for this model, if it is
 
+    def answerable(self, job: J.Job) -> bool:
+        """The caches answer this job without TensorFlow (engine/fast_answers.py): the
+        bridge's fast lane may run it on another thread."""
+        from . import fast_answers
+
+        return fast_answers.answerable(self.model, job)
+
+    def fast_answer(self, job: J.Job) -> list | None:
+        """The job's results from the caches (any thread), or None (then run() it)."""
+        from . import fast_answers
+
+        return fast_answers.answer(self.model, job)
+
     def idle_task(self):
-        """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py)."""
-        return self.prefetcher.next_task(self.model)
+        """One unit of idle prefetch as callable(token), or None (engine/qt_bridge.py):
+        first the all-layer passes' tracing of a model opened without an image yet, then
+        engine/prefetch.py's units."""
+        return self.warm_task(painted=True) or self.prefetcher.next_task(self.model)
+
+    def warm_task(self, painted: bool | None = None):
+        """A model opened cold (first paint first), once its first picture is out (or
+        `painted`): one unit that analyses the current image (explore.analyse: every
+        layer and the top class's gradients, one pass; the all-layer passes traced on a
+        blank image when there is none) and ends the cold state, as callable(token); None
+        otherwise. The bridge runs it in idle time and at a long job's checks."""
+        from .explore import cache as explore
+
+        cold = getattr(self, "_cold", None)
+        if cold is None or cold is not self.model:
+            return None
+        if not explore.state(cold).enabled or explore.STORE.budget <= 0:
+            explore.set_cold(cold, False)  # the cache is off: nothing to warm
+            self._cold = None
+            return None
+        if not (painted if painted is not None else getattr(self, "_painted", False)):
+            return None
+
+        def warm(token, model=cold):
+            self._cold = None
+            explore.set_cold(model, False)
+            images = self.prefetcher.current_images()
+            if images:
+                explore.analyse(model, images[0])
+            elif not explore.state(model).fns:
+                explore.warm_up(model)
+        return warm
 
     # -- the one entry point ------------------------------------------------------------
     def run(self, job: J.Job, emit: Emit, cancel: CancelToken | None = None) -> None:
         cancel = cancel or CancelToken()
         base = {"job_id": job.job_id, "channel": job.channel}
+        emit = _Painted(self, emit)
         handler = HANDLERS.get(type(job))
         # As superqt's workers: record the warnings this job raises. Per thread, not
         # catch_warnings: that swaps process-wide state other threads also swap.
@@ -136,12 +180,25 @@ class Worker:
                            custom_objects=list(job.custom_objects) or None,
                            trust_model=job.trust_model, head=job.head)
         cancel.check()
-        emit(J.Progress(**base, done=1, total=2, text="compiling the forward and backward passes…"))
-        _warm_up(model)
         from .explore import cache as explore
 
         explore.fit_budget(model)  # one process budget: the cache gets what the model leaves
-        self.explore_note = explore.warm_up(model).note  # trace the all-layer passes now
+
+        # First paint first (issue 17): the model's passes are traced by the first image's
+        # analysis itself (explore.analyse), not on a blank image before it; tracing on a
+        # blank image waits for idle time (idle_task), in case no image comes first. Only a
+        # model the all-layer cache does not serve traces its plain forward pass now.
+        h, w, _ = model.input_shape
+        plan = explore.plan(model, (h or 64, w or 64))
+        self.explore_note = plan.note
+        if not (explore.usable(model) and plan.all_layers):
+            emit(J.Progress(**base, done=1, total=2, text="compiling the forward pass…"))
+            _warm_up(model)
+            self._cold = None
+        else:
+            explore.set_cold(model)  # the first picture by the per-layer path (as the CLI)
+            self._cold = model  # the all-layer cache is warmed in idle time (idle_task)
+        self._painted = False
         # Only now replace the old model: a file that fails to open leaves it working.
         if self.model is not None:
             explore.forget(self.model)  # its cached layers go now, not when it is collected
@@ -162,8 +219,12 @@ class Worker:
     def _predict(self, job: J.Predict, emit, cancel, base) -> None:
         from .explore import cache as explore
 
-        explore.analyse(self._model(), job.image)  # every layer + top-class gradients, one pass
-        preds = self._model().predict(job.image, top=job.top)
+        model = self._model()
+        if explore.is_cold(model):  # the first picture first: the default CAM layer's pass
+            preds = _first_predictions(model, job.image, job.top)
+        else:
+            explore.analyse(model, job.image)  # every layer + top-class gradients, one pass
+            preds = model.predict(job.image, top=job.top)
         emit(J.Predicted(**base, image_name=job.image.name, predictions=tuple(preds)))
 
     @handles(J.Activations)
@@ -292,7 +353,8 @@ class Worker:
                           score=float(cam.score), heatmap=cam.heatmap,
                           pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
                           completeness_error=cam.info.get("completeness_error"),
-                          seconds=time.perf_counter() - t0, last=last)
+                          seconds=time.perf_counter() - t0, last=last,
+                          no_evidence=cam.no_evidence)
 
 
 def _frame(patterns):
@@ -314,6 +376,24 @@ def _warm_up(model) -> None:
     model.scores(from_array(np.zeros((h or 64, w or 64, 3), np.uint8)))
 
 
+def _first_predictions(model, image, top: int):
+    """Predictions of a model just opened, from ONE fused forward + backward pass to its
+    default CAM layer (engine.cam.compute, cached per image): the default map that follows
+    (Grad-CAM, top class) is then a look-up — the window's first picture costs what `cam`
+    on the command line costs. The all-layer analysis comes in idle time."""
+    import numpy as np
+
+    layer = model.default_cam_layer
+    if layer is None or not model.head.classifier or not _has_module("cam"):
+        return model.predict(image, top=top)
+    from .cam import compute
+    from .video.explain import top_predictions
+
+    _, logits, *_ = compute.gradients(model, [image], layer, np.array([-1], np.int32),
+                                      np.ones(1, np.float32))
+    return list(top_predictions(model, logits[0], top))
+
+
 def _has_module(name: str) -> bool:
     import importlib.util
 
@@ -331,6 +411,19 @@ def _cam_methods(model) -> tuple[tuple, str]:
     from .cam import registry
 
     return registry.names(), ""
+
+
+class _Painted:
+    """emit() that notes when a picture went out (a map or a layer's activations): the
+    first paint of a model opened cold is done (Worker.warm_task)."""
+
+    def __init__(self, worker: Worker, emit: Emit):
+        self.worker, self.emit = worker, emit
+
+    def __call__(self, result: J.Result) -> None:
+        self.emit(result)
+        if isinstance(result, (J.CamReady, J.ActivationsReady)) and not getattr(result, "error", ""):
+            self.worker._painted = True
 
 
 class _WarningsFirst:

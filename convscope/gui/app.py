@@ -123,6 +123,9 @@ def main(argv=None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return 2
 
+    from convscope.engine.qt_bridge import preload_tensorflow
+
+    preload_tensorflow(args.device)  # first paint first: it loads while Qt and the window do
     from PySide6.QtWidgets import QApplication
 
     from . import crash_guard

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QLabel, QStackedWidget
+from PySide6.QtCore import QEvent, Qt, Signal
+from PySide6.QtWidgets import QLabel, QSizePolicy, QStackedWidget
 
 pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
 
@@ -19,6 +19,8 @@ BACKGROUND = "#1f2124"
 class ImageCanvas(QStackedWidget):
     sigHover = Signal(int, int)  # row, col under the mouse; (-1, -1) outside the image
     sigClicked = Signal(int, int, object)  # row, col, Qt.KeyboardModifiers
+    sigMessageClicked = Signal()  # the message shown instead of a picture was clicked
+    sigResized = Signal()
 
     def __init__(self, message: str = "", parent=None):
         super().__init__(parent)
@@ -35,6 +37,17 @@ class ImageCanvas(QStackedWidget):
         self.label.setWordWrap(True)
         self.label.setStyleSheet(f"background: {BACKGROUND}; color: #c8c8c8; padding: 24px;"
                                  "font-size: 13px;")
+        # a long message wraps inside the canvas, never widens the window
+        self.label.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Ignored)
+        self.label.installEventFilter(self)
+        # a sentence over the picture (e.g. "no evidence for <class> ..."): the map is shown
+        # and said to be empty
+        self.note = QLabel(self.view)
+        self.note.setWordWrap(True)
+        self.note.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.note.setStyleSheet("background: rgba(20, 20, 20, 200); color: #ffd479; "
+                                "padding: 6px; font-size: 13px;")
+        self.note.hide()
         self.addWidget(self.view)
         self.addWidget(self.label)
         self.setCurrentWidget(self.label)
@@ -53,8 +66,35 @@ class ImageCanvas(QStackedWidget):
         if changed if reset_view is None else reset_view:
             self.box.autoRange(padding=0.02)
 
+    def set_note(self, text: str) -> None:
+        """A sentence over the picture ("" hides it)."""
+        self.note.setText(text)
+        self.note.setVisible(bool(text))
+        self._place_note()
+
+    def note_text(self) -> str:
+        return self.note.text() if not self.note.isHidden() else ""
+
+    def _place_note(self) -> None:
+        if not self.note.isHidden():
+            w = max(60, self.view.width() - 16)
+            self.note.setFixedWidth(w)
+            self.note.adjustSize()
+            self.note.move(8, 8)
+
+    def resizeEvent(self, event) -> None:
+        super().resizeEvent(event)
+        self._place_note()
+        self.sigResized.emit()
+
+    def eventFilter(self, obj, event) -> bool:
+        if obj is self.label and event.type() == QEvent.Type.MouseButtonPress:
+            self.sigMessageClicked.emit()
+        return super().eventFilter(obj, event)
+
     def show_message(self, text: str) -> None:
         """Replace the picture by a sentence (nothing to show, or why not)."""
+        self.set_note("")
         self.image = None
         self.item.clear()
         self.label.setText(text)

@@ -23,6 +23,7 @@ class EngineClient(QObject):
     sigProgress = Signal(float, float, str)  # done, total, text (total 0: unknown)
     sigFailed = Signal(object)  # engine.jobs.JobFailed of a wanted job
     sigFinished = Signal(object, object, float)  # job, its terminal result, seconds it ran
+    sigCancelled = Signal(str)  # a channel whose wanted job the user cancelled
 
     def __init__(self, parent: QObject | None = None):
         super().__init__(parent)
@@ -43,13 +44,18 @@ class EngineClient(QObject):
         self.bridge.submit(job)
         return job.job_id
 
-    def cancel(self, channel: str | None = None) -> None:
-        """Stop wanting (and stop computing) the job of `channel`; None: all but the engine's."""
+    def cancel(self, channel: str | None = None, quiet: bool = False) -> None:
+        """Stop wanting (and stop computing) the job of `channel`; None: all but the engine's.
+        The views hear of it (sigCancelled) unless `quiet` (a new model replaces the work)."""
         channels = [channel] if channel else [c for c in self._latest if c != "engine"]
+        cancelled = []
         for c in channels:
             if self._latest.pop(c, None) is not None:
                 self.bridge.cancel(c)
+                cancelled.append(c)
         self._after_change()
+        for c in cancelled if not quiet else ():  # each view returns to a state that is true (gui/views/base.py)
+            self.sigCancelled.emit(c)
 
     def hint(self, images, top: int = 5) -> None:
         """What the engine may prefetch while idle: the current image first, then the next

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, 
 from convscope.engine.explore import cache as explore
 from convscope.engine import jobs as J
 
-from . import inputs
+from . import inputs, window_follow as follow
 from .dataset_tools import DatasetTools
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
@@ -64,6 +64,7 @@ class MainWindow(QMainWindow):
         self.setWindowTitle("ConvScope")
         self.setAcceptDrops(True)
         self.session = Session(self)
+        self.session.loading = self.startup.model  # the views say "Opening…", not "Open a model"
         self.client = EngineClient(self)
         self.cam_options = CamOptions(self.settings, self)
         self.started = False
@@ -133,6 +134,7 @@ class MainWindow(QMainWindow):
         c.subscribe(J.JobWarning, self._on_warning)
         c.sigFailed.connect(self._on_failed)
         c.sigFinished.connect(self._on_finished)
+        c.sigCancelled.connect(lambda channel: follow.cancelled(self, channel))
         c.sigJobChanged.connect(self.status.set_job)
         c.sigProgress.connect(self.status.set_progress)
         self.status.sigCancel.connect(self.cancel)
@@ -140,6 +142,7 @@ class MainWindow(QMainWindow):
         s.sigImagesChanged.connect(self._send_prefetch_hint)
         s.sigImageChanged.connect(self._on_image_changed)
         self.model_panel.sigLayerSelected.connect(s.set_layer)
+        self.model_panel.sigLayerSelected.connect(lambda path: follow.layer_picked(self, path))
         s.sigLayerChanged.connect(lambda: self.model_panel.select(s.layer))
         self.image_panel.sigImageChosen.connect(s.set_image)
         self.image_panel.sigRemoveImage.connect(s.remove_image)
@@ -186,11 +189,11 @@ class MainWindow(QMainWindow):
     # -- commands -------------------------------------------------------------------------
     def open_model(self, spec: str, **options) -> None:
         """options: custom_objects, trust_model, head (gui.model_options_ui)."""
-        self.client.cancel()  # nothing queued for the old model is worth finishing
+        self.client.cancel(quiet=True)  # nothing queued for the old model is worth finishing
         self.client.send(J.LoadModel(spec=spec, device=self.startup.device,
                                      preprocess=self.startup.preprocess,
                                      **self.model_options.options_for(spec, options)))
-        self._loading = spec
+        self._loading = self.session.loading = spec
         self.model_panel.show_loading(f"opening {spec}…" if self.session.device else
                                       f"loading TensorFlow…<br>then opening {spec}")
 
@@ -200,8 +203,8 @@ class MainWindow(QMainWindow):
         if incoming.pending:
             self.decoder.decode(incoming)
             return
-        for problem in incoming.problems:
-            self.notify(problem, incoming.level)
+        if incoming.problems:  # one bar shows one message: all of them, not the last
+            self.notify(follow.problems_text(incoming.problems), incoming.level)
         for path in incoming.image_paths:
             self.settings.add_recent("images", path)
         self.session.add_images(incoming.images)
@@ -231,7 +234,7 @@ class MainWindow(QMainWindow):
         self.view("filters")
 
     def cancel(self) -> None:
-        self.client.cancel()
+        self.client.cancel()  # each view shows its last result or "cancelled — click to compute"
         self.statusBar().showMessage("cancelled", 4000)
 
     def notify(self, text: str, level: str = "error", **kw) -> None:
@@ -254,6 +257,7 @@ class MainWindow(QMainWindow):
         self.session.set_model(r)
         self.model_panel.set_model(r)
         self.model_options.on_loaded(r.summary)
+        self.image_panel.predictions.set_message("")  # the previous model's are not this one's
         self.status.set_device(r.summary.device or self.session.device)
         self.status.set_note(r.explore_note)
         self.setWindowTitle(f"ConvScope — {r.summary.name}")
@@ -294,6 +298,7 @@ class MainWindow(QMainWindow):
 
     def _on_failed(self, r: J.JobFailed) -> None:
         if r.channel == "load":
+            self.session.loading = ""
             self.model_panel.show_loading("no model open" if self.session.model is None
                                           else self.session.model.summary.name)
             self.notify(f"Could not open the model: {r.message}", details=r.details,

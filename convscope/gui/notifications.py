@@ -7,7 +7,7 @@ random weights") and, for internal errors, the traceback behind "Details".
 from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import (QFrame, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
+from PySide6.QtWidgets import (QFrame, QSizePolicy, QHBoxLayout, QLabel, QPlainTextEdit, QPushButton,
                                QToolButton)
 
 STYLES = {
@@ -26,6 +26,10 @@ class NotificationBar(QFrame):
         self.icon = QLabel()
         self.text = QLabel()
         self.text.setWordWrap(True)
+        # a long message (a path has no spaces to wrap at) must not widen the window: the
+        # label takes the width it is given; the whole text is in its tooltip
+        self.text.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+        self.text.setMinimumWidth(40)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.action = QPushButton()
         self.details_button = QPushButton("Details")
@@ -53,6 +57,7 @@ class NotificationBar(QFrame):
         self.setStyleSheet(f"NotificationBar {{{STYLES.get(level, STYLES['info'])}}}")
         self.icon.setText(ICONS.get(level, ""))
         self.text.setText(text)
+        self.text.setToolTip(text)
         self._callback = callback
         self.action.setText(action)
         self.action.setVisible(bool(action and callback))

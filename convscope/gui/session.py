@@ -25,9 +25,11 @@ class Session(QObject):
         self.layer: str | None = None
         self.predictions: tuple = ()
         self.device = ""
+        self.loading = ""  # the model spec being opened ("" when none is)
 
     # -- model ----------------------------------------------------------------------------
     def set_model(self, loaded: J.ModelLoaded) -> None:
+        self.loading = ""
         self.model = loaded
         self.layer = None
         self.predictions = ()

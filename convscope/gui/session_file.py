@@ -97,7 +97,7 @@ class SessionFiles(QObject):
         state = {
             "current_image": paths.index(current) if current in paths else None,
             "view": w.current_view().key, "layer": s.layer,
-            "cam": {"method": cam.current_method(), "class_index": w.cam_options.class_index,
+            "cam": {"method": cam.current_method(), **w.cam_options.saved(),
                     "alpha": w.cam_options.alpha, "colormap": w.cam_options.colormap,
                     "follow_tree": w.cam_options.follow_tree, "max_n": cam.max_n.value()},
             "activations": {"per_row": act.per_row.value(), "normalise": act.normalise.currentText(),
@@ -192,17 +192,21 @@ class SessionFiles(QObject):
         opts.set_follow_tree(bool(c.get("follow_tree", opts.follow_tree)))
         opts.set_look(float(c.get("alpha", opts.alpha)), c.get("colormap", opts.colormap))
         cam.max_n.setValue(int(c.get("max_n", cam.max_n.value())))
-        if c.get("method"):
+        startup = w.startup if doc is w.startup.session else None  # command line wins
+        if c.get("method") and not (startup and startup.method):
             cam.set_method(c["method"])
-        opts.set_class(c.get("class_index"))
-        layer = doc.get("layer")
+        opts.restore(c.get("class_index"), c.get("class_label"), c.get("class_model"))
+        layer = doc.get("layer") if not (startup and startup.layer) else None
         if layer and s.layer_info(layer) is not None:
             s.set_layer(layer)
         elif layer:
             w.notify(f"the session's layer {layer!r} is not in this model; showing the default layer",
                      "warning")
-        if doc.get("view"):
-            w.view(doc["view"])
+        view = doc.get("view")
+        if doc is w.startup.session and w.startup.view:
+            view = w.startup.view  # `--view` given with `--session` wins over the session's
+        if view:
+            w.view(view)
 
     # -- autosave -------------------------------------------------------------------------
     def _watch(self) -> None:

@@ -6,9 +6,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..images import Image
+from ..jobs import no_evidence_text  # noqa: F401  (the sentence for an empty map)
 
 # A map whose spread is below this fraction of its magnitude is float noise on a constant.
 _FLAT = 1e-6
+
+
 
 
 def normalise(raw: np.ndarray) -> np.ndarray:
@@ -69,6 +72,13 @@ class CamResult:
     display: np.ndarray | None = None
     info: dict = field(default_factory=dict)
 
+    @property
+    def no_evidence(self) -> bool:
+        """The map is zero everywhere (after ReLU and normalisation): nothing in this image
+        counts for the class at this layer. Drawn, it would be a uniform tint; say it instead
+        (no_evidence_text)."""
+        return not bool(np.any(self.heatmap))
+
     def upsampled(self) -> np.ndarray:
         """The heatmap at the overlay's size (the image's, at most OVERLAY_MAX_PIXELS),
         (H, W) float32 in [0, 1] (bilinear); in [-1, 1] for signed maps, from `display`
@@ -103,7 +113,8 @@ class CamResult:
         out = {"method": self.method, "layer": self.layer, "class": int(self.class_index),
                "label": self.label, "score": float(self.score),
                "heatmap_shape": [int(s) for s in self.heatmap.shape],
-               "image": self.image.path or self.image.name}
+               "image": self.image.path or self.image.name,
+               "no_evidence": self.no_evidence}
         if self.kind != "cam" or self.info:
             out.update({"kind": self.kind, "signed": self.signed})
             out.update({k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool))})

@@ -79,6 +79,7 @@ class _State:
                       if i.spatial and not i.is_container and i.class_name != "InputLayer"]
         self.path_set = frozenset(self.paths)
         self.density: float | None = None  # bytes per input pixel, measured (free-size models)
+        self.cold = False  # just opened in the window: first paint by the per-layer path
         token = self.token
         weakref.finalize(m, STORE.discard, lambda k: k[1] == token)
 
@@ -119,7 +120,19 @@ def forget(m) -> None:
 
 
 def usable(m) -> bool:
-    return not m.predict_only and state(m).enabled and STORE.budget > 0
+    st = state(m)
+    return not m.predict_only and st.enabled and not st.cold and STORE.budget > 0
+
+
+def set_cold(m, cold: bool = True) -> None:
+    """First paint first (issue 17): while a model is cold, its questions take the cheap
+    per-layer path (the first picture costs what the command line's costs: no tracing of
+    the all-layer passes before it); the window's engine warms it in idle time."""
+    state(m).cold = bool(cold)
+
+
+def is_cold(m) -> bool:
+    return state(m).cold
 
 
 # -- sizes and the plan -------------------------------------------------------------------
@@ -239,6 +252,33 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     acts, grads = _gradient_pass(m, x, key, unit, sign)
     return (acts["acts"][layer], acts["logits"], grads["g"][layer], grads["unit"],
             grads["sign"], grads["score"])
+
+
+def cached_activations(m, image, paths) -> dict | None:
+    """{path: (H, W, C)} from the cache only — never a pass, so any thread may ask (the
+    bridge's fast lane); None when not cached."""
+    st = state(m)
+    if not usable(m) or any(p not in st.path_set for p in paths):
+        return None
+    entry = STORE.get(("acts",) + _key(m, m.prepare(image)))
+    return None if entry is None else {p: entry["acts"][p][0] for p in paths}
+
+
+def cached_gradients(m, image, layer: str, unit: np.ndarray, sign: np.ndarray):
+    """gradients() from the cache only (never a pass; any thread), or None."""
+    from ..cam import targets
+
+    if not usable(m) or layer not in state(m).path_set:
+        return None
+    key = _key(m, m.prepare(image))
+    acts = STORE.get(("acts",) + key)
+    if acts is None:
+        return None
+    unit, sign, _ = targets.select_np(acts["logits"], unit, sign, m.head.binary_sigmoid)
+    grads = STORE.get(("grads",) + key + (int(unit[0]), float(sign[0])))
+    if grads is None:
+        return None
+    return (acts["acts"][layer], acts["logits"], grads["g"][layer], unit, sign, grads["score"])
 
 
 def has_activations(m, image) -> bool:

@@ -46,6 +46,11 @@ class Prefetcher:
             self._hint = hint
             self._failed = set()
 
+    def current_images(self) -> tuple:
+        """The hinted images, the current one first."""
+        with self._lock:
+            return tuple(self._hint.images)
+
     def clear(self) -> None:
         self.hint(PrefetchHint())
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (QHBoxLayout, QLabel, QPushButton, QSpinBox, QToolButton,
                                QVBoxLayout, QWidget)
 
@@ -123,6 +123,9 @@ class ActivationsView(View):
         self.per_row.valueChanged.connect(self._on_option_changed)
         self.normalise.currentTextChanged.connect(self._on_option_changed)
         self.colormap.currentTextChanged.connect(self._on_option_changed)
+        self._redraw_timer = QTimer(self, singleShot=True, interval=120)
+        self._redraw_timer.timeout.connect(lambda: self.act is not None and self._draw())
+        self.canvas.sigResized.connect(self._on_canvas_resized)
         self.canvas.sigHover.connect(self._on_hover)
         self.canvas.sigClicked.connect(self._on_clicked)
         self.detail.sigClose.connect(self.detail.hide)
@@ -184,10 +187,23 @@ class ActivationsView(View):
             if self.detail.isVisible():
                 self.show_channel(self.detail.channel)
 
+    def _auto_per_row(self, act) -> int:
+        """Per row for "auto": the layout whose tiles come out largest on this canvas (a
+        512-channel layer on a wide canvas is a wide grid, not a 16-wide column)."""
+        h, w, c = act.shape
+        size = self.canvas.size()
+        return fit_per_row(c, (h, w), MARGIN, (size.width(), size.height())) or \
+            grid.default_per_row(c)
+
+    def _on_canvas_resized(self) -> None:
+        if self.act is not None and not self.per_row.value() and \
+                self._auto_per_row(self.act) != self._per_row:
+            self._redraw_timer.start()
+
     def _draw(self) -> None:
         act = self.act
         c = act.shape[-1]
-        self._per_row = self.per_row.value() or grid.default_per_row(c)
+        self._per_row = self.per_row.value() or self._auto_per_row(act)
         # as activation_view.render_grid, but gaps and empty cells in the canvas colour;
         # vectorised channels-last, and a colour-map change only recolours the grey grid
         mode = self.normalise.currentText()
@@ -248,3 +264,18 @@ class ActivationsView(View):
 
     def figure(self) -> np.ndarray | None:
         return self.picture if self.act is not None else None
+
+
+def fit_per_row(n: int, tile_hw, margin: int, area_wh) -> int | None:
+    """Tiles per row that make n tiles of `tile_hw` (+ margin) largest in an area of
+    `area_wh` pixels (None when the area is not known yet). Every column count is tried:
+    scale(cols) = min(W / (cols (w + m)), H / (rows (h + m))), rows = ceil(n / cols)."""
+    W, H = area_wh
+    if n < 1 or W < 16 or H < 16:
+        return None
+    h, w = (int(t) + margin for t in tile_hw)
+    cols = np.arange(1, n + 1)
+    rows = -(-n // cols)
+    scale = np.minimum(W / (cols * w), H / (rows * h))
+    best = np.flatnonzero(scale >= scale.max() * (1 - 1e-9))
+    return int(cols[best[0]])  # the fewest columns among the best (fewer empty cells)

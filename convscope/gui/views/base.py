@@ -17,6 +17,9 @@ from convscope.engine import jobs as J
 from ..layer_tree import shape_text, visualisable
 
 
+CANCELLED = "cancelled — click to compute"
+
+
 class View(QWidget):
     key = "view"
     title = "View"
@@ -33,8 +36,11 @@ class View(QWidget):
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(6, 6, 6, 6)
         self.layout_.addLayout(self.controls)
+        self.was_cancelled = False  # its request was cancelled: nothing computed until asked
         if self.channel:
             client.subscribe(J.JobFailed, self.job_failed, channel=self.channel)
+            client.sigCancelled.connect(self._on_cancelled)
+        self._click_hooked = False
 
     def add_controls(self, *items) -> None:
         """Widgets left to right; an int is a stretch."""
@@ -52,8 +58,38 @@ class View(QWidget):
 
     def invalidate(self) -> None:
         self.dirty = True
+        self.was_cancelled = False
         if self.active:
             self.schedule()
+
+    # -- cancel -------------------------------------------------------------------------------
+    def _on_cancelled(self, channel: str) -> None:
+        if channel == self.channel:
+            self.was_cancelled = True
+            self.dirty = False  # not asked again by itself (tab switches too): a click asks
+            self.show_cancelled()
+
+    def show_cancelled(self) -> None:
+        """The view's request was cancelled: say so where the picture would be (override
+        to keep finished parts). Clicking the message computes it (compute_again)."""
+        canvas = getattr(self, "canvas", None)
+        if canvas is not None:
+            canvas.show_message(CANCELLED)
+            if not self._click_hooked:
+                canvas.sigMessageClicked.connect(self._on_message_clicked)
+                self._click_hooked = True
+        info = getattr(self, "info", None)
+        if info is not None:
+            info.setText(CANCELLED)
+
+    def _on_message_clicked(self) -> None:
+        if self.was_cancelled:
+            self.compute_again()
+
+    def compute_again(self) -> None:
+        """Ask again for what a cancel stopped."""
+        self.was_cancelled = False
+        self.invalidate()
 
     def schedule(self) -> None:
         if not self._scheduled:
@@ -103,6 +139,8 @@ class View(QWidget):
     def missing_input(self, need_image: bool = True, need_spatial_layer: bool = True) -> str:
         """Why this view cannot show anything now ("" if it can)."""
         s = self.session
+        if s.model is None and s.loading:
+            return f"Opening {s.loading}…"
         if s.model is None:
             return "Open a model: File ▸ Open model, a built-in one, or drop a .keras/.h5 file here."
         if s.model.summary.predict_only:

@@ -163,6 +163,9 @@ class CamView(View):
             return
         self.overlay = draw(self.result, self.options.alpha, self.options.colormap)
         self.canvas.set_image(self.overlay)
+        r = self.result  # a map zero everywhere is said to be empty, not shown as a tint
+        self.canvas.set_note(J.no_evidence_text(r.label, r.layer if registry.get(r.method).kind == "cam"
+                                              else None) if r.no_evidence else "")
         if registry.get(self.result.method).signed:
             self.legend.set_colormap("coolwarm")
             self.legend.set_text("against", f"for {self.result.label}")

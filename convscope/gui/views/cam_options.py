@@ -39,22 +39,108 @@ def compare_order(methods) -> list:
     return sorted(methods, key=lambda m: registry.get(m).slow)
 
 
-class CamOptions(QObject):
-    sigChanged = Signal()  # class or layer changed: a new map is needed
+def model_identity(loaded) -> tuple | None:
+    """What makes two opened models "the same model" for a class choice: the spec it was
+    opened from, its name, its parameter count and its number of classes (a class index
+    means nothing on another model: 2 is "triangle" on the demo, "great white shark" on
+    an ImageNet net)."""
+    if loaded is None or loaded.summary is None:
+        return None
+    s = loaded.summary
+    return (str(s.source), str(s.name), s.params, int(s.head.classes))
+
+
+class ClassChoice(QObject):
+    """The class a map explains: None (the top prediction) or an index that belongs to the
+    model it was chosen on — stored with that model's identity and the class's label.
+    On any other model (a model change, a restored session of another model) `index` reads
+    None: the top prediction."""
+
+    sigChanged = Signal()
+
+    def __init__(self, parent=None):
+        super().__init__(parent)
+        self.session = None
+        self.chosen: tuple | None = None  # (index, label, model identity)
+
+    def bind(self, session) -> None:
+        """Follow `session`'s model (idempotent): a choice made on another model is dropped."""
+        if self.session is None:
+            self.session = session
+            session.sigModelChanged.connect(self._on_model_changed)
+
+    @property
+    def class_index(self) -> int | None:
+        if self.chosen is None:
+            return None
+        index, label, model = self.chosen
+        if self.session is not None and not self._belongs(index, label, model):
+            return None
+        return index
+
+    @property
+    def class_label(self) -> str | None:
+        return None if self.class_index is None else self.chosen[1]
+
+    def _belongs(self, index, label, model) -> bool:
+        loaded = self.session.model
+        labels = loaded.labels if loaded is not None else ()
+        return (model == model_identity(loaded) and 0 <= index < len(labels)
+                and str(labels[index]) == label)
+
+    def set_class(self, index: int | None) -> None:
+        """Choose `index` on the session's current model (None: the top prediction)."""
+        if index is None:
+            chosen = None
+        else:
+            loaded = self.session.model if self.session is not None else None
+            labels = loaded.labels if loaded is not None else ()
+            label = str(labels[index]) if 0 <= index < len(labels) else str(index)
+            chosen = (int(index), label, model_identity(loaded))
+        if chosen != self.chosen:
+            self.chosen = chosen
+            self.sigChanged.emit()
+
+    def restore(self, index, label=None, model=None) -> None:
+        """A saved choice (a session file): kept only if it belongs to the model open now;
+        an old file without label / identity is taken as chosen on the model it opened."""
+        if index is None:
+            self.set_class(None)
+            return
+        loaded = self.session.model if self.session is not None else None
+        label = str(label) if label is not None else None
+        model = tuple(model) if model is not None else model_identity(loaded)
+        if loaded is not None and label is None:
+            labels = loaded.labels
+            label = str(labels[int(index)]) if 0 <= int(index) < len(labels) else None
+        if label is None or not self._belongs(int(index), label, model):
+            self.set_class(None)
+            return
+        self.set_class(int(index))
+
+    def saved(self) -> dict:
+        """The choice as a session file stores it."""
+        if self.class_index is None:
+            return {"class_index": None}
+        index, label, model = self.chosen
+        return {"class_index": index, "class_label": label, "class_model": list(model)}
+
+    def _on_model_changed(self) -> None:
+        if self.chosen is not None and self.class_index is None:
+            self.chosen = None  # chosen on another model: back to the top prediction
+            self.sigChanged.emit()
+
+
+class CamOptions(ClassChoice):
+    # sigChanged (ClassChoice): class or layer changed: a new map is needed
     sigLookChanged = Signal()  # alpha or colour map changed: redraw only
 
     def __init__(self, settings, parent=None):
         super().__init__(parent)
         self.settings = settings
-        self.class_index: int | None = None  # None: the top prediction
         self.follow_tree = settings.get("cam/follow_tree")
         self.alpha = settings.get("cam/alpha")
         self.colormap = settings.get("cam/colormap")
-
-    def set_class(self, index: int | None) -> None:
-        if index != self.class_index:
-            self.class_index = index
-            self.sigChanged.emit()
 
     def set_follow_tree(self, follow: bool) -> None:
         if follow != self.follow_tree:
@@ -73,9 +159,11 @@ class CamOptions(QObject):
 class ClassPicker(QComboBox):
     """Top predictions first, then every label; editable, so typing searches all labels."""
 
-    def __init__(self, options: CamOptions, session, parent=None):
+    def __init__(self, options: ClassChoice, session, parent=None):
         super().__init__(parent)
         self.options, self.session = options, session
+        options.bind(session)
+        self.predictions = None  # callable -> predictions to list first (None: the session's)
         self.setEditable(True)
         self.setInsertPolicy(QComboBox.InsertPolicy.NoInsert)
         self.setMinimumContentsLength(10)
@@ -95,14 +183,19 @@ class ClassPicker(QComboBox):
         self.clear()
         self.addItem("top prediction", None)
         labels = self.session.labels()
-        for p in self.session.predictions:
-            self.addItem(f"★ {p.label} · {p.score:.3f}", int(p.index))
-        if self.session.predictions:
+        predictions = self.predictions() if self.predictions else self.session.predictions
+        for p in predictions:
+            self.addItem(self.prediction_text(p), int(p.index))
+        if predictions:
             self.insertSeparator(self.count())
         for i, name in enumerate(labels):
             self.addItem(f"{i} · {name}", i)
         self.select(self.options.class_index)
         self.blockSignals(False)
+
+    @staticmethod
+    def prediction_text(p) -> str:
+        return f"★ {p.label} · {p.score:.3f}"
 
     def select(self, index: int | None) -> None:
         row = self.findData(index)
@@ -120,10 +213,12 @@ LAYER_TIP = ("Target layer: the model's default (last spatial layer before pooli
 class CamControls(QWidget):
     """class · layer · alpha · colour map, bound to one CamOptions."""
 
-    def __init__(self, options: CamOptions, session, parent=None):
+    def __init__(self, options: CamOptions, session, parent=None, classes: ClassChoice | None = None):
         super().__init__(parent)
         self.options, self.session = options, session
-        self.classes = ClassPicker(options, session)
+        options.bind(session)
+        self.class_choice = classes or options  # Live has its own (each frame's top by default)
+        self.classes = ClassPicker(self.class_choice, session)
         self.layer = QComboBox()
         self.layer.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.layer.setMinimumContentsLength(12)
@@ -142,6 +237,8 @@ class CamControls(QWidget):
         self.alpha.valueChanged.connect(self._on_look)
         self.colormap.currentTextChanged.connect(self._on_look)
         options.sigChanged.connect(self.sync)
+        if self.class_choice is not options:
+            self.class_choice.sigChanged.connect(self.sync)
         options.sigLookChanged.connect(self.sync)
         session.sigModelChanged.connect(self.sync)
         session.sigLayerChanged.connect(self.sync)
@@ -160,7 +257,7 @@ class CamControls(QWidget):
         self.colormap.setCurrentText(self.options.colormap)
         for w in (self.layer, self.alpha, self.colormap):
             w.blockSignals(False)
-        self.classes.select(self.options.class_index)
+        self.classes.select(self.class_choice.class_index)
 
     def show_for(self, method: str | None) -> None:
         """The layer choice only where the method has one: the pixel attributions that

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt
+from PySide6.QtCore import QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPixmap
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
@@ -20,12 +20,18 @@ from convscope.engine.cam import registry
 
 from ..canvas import BACKGROUND
 from ..qimage import from_qimage, to_pixmap
-from .base import View
+from .base import CANCELLED, View
 from .cam_options import CamControls, compare_order, draw
 
 
 class PictureTile(QWidget):
     """A method's name, its overlay scaled to fit (aspect kept), and a note."""
+
+    sigClicked = Signal()
+
+    def mousePressEvent(self, event) -> None:
+        self.sigClicked.emit()
+        super().mousePressEvent(event)
 
     def __init__(self, method: str, parent=None):
         super().__init__(parent)
@@ -34,6 +40,7 @@ class PictureTile(QWidget):
         self.overlay: np.ndarray | None = None
         self.text = "waiting…"
         self.note = ""
+        self.warning = ""
         self.setMinimumSize(120, 120)
         self.setToolTip(registry.tip(method))
 
@@ -42,10 +49,17 @@ class PictureTile(QWidget):
 
     def set_overlay(self, overlay: np.ndarray, note: str) -> None:
         self.overlay, self.pixmap, self.note, self.text = overlay, to_pixmap(overlay), note, ""
+        self.warning = ""
         self.update()
 
     def set_text(self, text: str) -> None:
         self.overlay, self.pixmap, self.text, self.note = None, None, text, ""
+        self.warning = ""
+        self.update()
+
+    def set_warning(self, text: str) -> None:
+        """A sentence over the picture (an empty map says so)."""
+        self.warning = text
         self.update()
 
     def paintEvent(self, _event) -> None:
@@ -66,6 +80,11 @@ class PictureTile(QWidget):
         target.moveCenter(area.center())
         p.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         p.drawPixmap(target, self.pixmap)
+        if self.warning:
+            band = QRect(target.left(), target.top(), target.width(), 22)
+            p.fillRect(band, QColor(20, 20, 20, 200))
+            p.setPen(QColor("#ffd479"))
+            p.drawText(band, Qt.AlignmentFlag.AlignCenter, self.warning)
 
 
 class CompareView(View):
@@ -93,6 +112,7 @@ class CompareView(View):
         self.layout_.addWidget(self.info)
         self.tiles: dict[str, PictureTile] = {}
         self.results: dict[str, J.CamReady] = {}
+        self._asked = None  # what the tiles show: (model, image, layer, class, methods)
 
         client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
         session.sigModelChanged.connect(self.invalidate)
@@ -112,6 +132,8 @@ class CompareView(View):
             self.grid.removeWidget(tile)
             tile.deleteLater()
         self.tiles = {m: PictureTile(m) for m in methods}
+        for tile in self.tiles.values():
+            tile.sigClicked.connect(lambda: self.was_cancelled and self.compute_again())
         cols = max(1, math.ceil(math.sqrt(len(methods))))
         for i, m in enumerate(methods):
             self.grid.addWidget(self.tiles[m], i // cols, i % cols)
@@ -121,18 +143,41 @@ class CompareView(View):
         methods = compare_order(self.session.model.cam_methods) if self.session.model else ()
         if not why and not methods:
             why = self.session.model.cam_note or "No class activation map methods available."
-        self.results = {}
         if why:
+            self.results, self._asked = {}, None
             self._say(why)
             self.info.setText("")
             return
         self._say("")
-        self._layout_tiles(methods)
         s = self.session
-        self.info.setText(f"computing {len(methods)} methods…")
-        self.client.send(J.CompareCams(image=s.image, methods=tuple(methods),
-                                       layer=s.layer if self.options.follow_tree else None,
+        layer = s.layer if self.options.follow_tree else None
+        asked = (s.model, s.image, layer, self.options.class_index, tuple(methods))
+        if self._same(asked) and self.results:
+            # the same question (a cancelled or left run asked again): resume, keep the
+            # finished maps and compute only the others
+            todo = [m for m in methods if m not in self.results]
+            for m in todo:
+                self.tiles[m].set_text("waiting…")
+        else:
+            self.results, self._asked, todo = {}, asked, list(methods)
+            self._layout_tiles(methods)
+        if not todo:
+            return
+        self.info.setText(f"computing {len(todo)} of {len(methods)} methods…")
+        self.client.send(J.CompareCams(image=s.image, methods=tuple(todo), layer=layer,
                                        class_index=self.options.class_index))
+
+    def _same(self, asked) -> bool:
+        old = self._asked
+        return old is not None and old[0] is asked[0] and old[1] is asked[1] and old[2:] == asked[2:]
+
+    def show_cancelled(self) -> None:
+        """Finished maps stay; the others say so and a click computes only them."""
+        for m, tile in self.tiles.items():
+            if m not in self.results:
+                tile.set_text(CANCELLED)
+        self.info.setText(f"cancelled — {len(self.results)}/{len(self.tiles)} methods done; "
+                          "click a tile to compute the rest")
 
     def _on_ready(self, r: J.CamReady) -> None:
         if r.method not in self.tiles:
@@ -153,6 +198,8 @@ class CompareView(View):
         else:
             tile.set_overlay(draw(r, self.options.alpha, self.options.colormap),
                              f"{1000 * r.seconds:.0f} ms")
+            if r.no_evidence:
+                tile.set_warning(f"no evidence for {r.label}")
 
     def _redraw(self) -> None:
         for r in self.results.values():

@@ -204,9 +204,7 @@ class FiltersView(View):
 
     def _on_run_clicked(self) -> None:
         if self.client.pending(self.channel):
-            self.client.cancel(self.channel)
-            self._set_running(False)
-            self.progress.setText(self.progress.text() + " · stopped")
+            self.client.cancel(self.channel)  # show_cancelled says so
         else:
             self._asked = None
             self.invalidate()
@@ -231,6 +229,14 @@ class FiltersView(View):
         self._show(r.filters, r.patterns, text)
         if r.final:
             self.focus = None
+
+    def show_cancelled(self) -> None:
+        """Stop / Cancel: the patterns so far stay (said stopped); nothing yet: the message."""
+        self._set_running(False)
+        if self.canvas.showing_image():
+            self.progress.setText(self.progress.text() + " · stopped")
+        else:
+            super().show_cancelled()
 
     def job_failed(self, result) -> None:
         self._set_running(False)

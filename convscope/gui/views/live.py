@@ -11,6 +11,7 @@ to the other views as a still image; Export video writes the whole file explaine
 from __future__ import annotations
 
 import os
+import time
 from collections import deque
 
 import numpy as np
@@ -29,7 +30,7 @@ from ..live_controls import CameraFinder, Rates, Transport
 from ..predictions import PredictionBars
 from ..video_reader import FrameReader
 from .base import View, caption
-from .cam_options import CamControls
+from .cam_options import CamControls, ClassChoice
 
 MODES = {"CAM overlay": "cam", "activations": "activations"}
 
@@ -57,7 +58,13 @@ class LiveView(View):
         self.freeze.setToolTip("Send the frame shown to the other views as a still image")
         self.export = QPushButton("Export video…")
         self.export.setToolTip("Write the whole file explained, every frame (like `convscope video`)")
-        self.cam_controls = CamControls(options, session)
+        # Live's own class: each frame's top prediction unless fixed here (a class chosen on
+        # the CAM tab is for the still image; it does not follow every frame of a clip)
+        self.live_class = ClassChoice(self)
+        self.cam_controls = CamControls(options, session, classes=self.live_class)
+        self.cam_controls.classes.predictions = lambda: self.last.predictions if self.last else ()
+        self._listed: tuple = ()  # the frame predictions the class list shows
+        self.method.setMinimumContentsLength(max(len(registry.title(m)) for m in registry.names()) + 2)
         self.layout_.insertWidget(0, self.transport)
         self.add_controls(caption("show"), self.mode, caption("method"), self.method,
                           self.cam_controls, caption("smooth"), self.smooth, 1, self.freeze,
@@ -99,6 +106,7 @@ class LiveView(View):
         session.sigModelChanged.connect(self._fill_methods)
         session.sigLayerChanged.connect(self._options_changed)
         options.sigChanged.connect(self._options_changed)
+        self.live_class.sigChanged.connect(self._options_changed)
         options.sigLookChanged.connect(self._options_changed)
         t = self.transport
         t.open.clicked.connect(self.ask_file)
@@ -188,6 +196,9 @@ class LiveView(View):
             self.reader.pause()  # the engine serves the visible tab
             self.transport.set_playing(False)
 
+    def show_cancelled(self) -> None:  # the frame shown stays; the next frame is explained
+        self.info.setText("cancelled — the next frame is explained as it plays")
+
     def request(self) -> None:  # the refresh cycle: say why frames are not explained, if so
         why = self._why_not()
         if why and self.reader is not None:
@@ -216,11 +227,15 @@ class LiveView(View):
             self.info.setText(why)
             return
         mode = self.mode.currentData()
+        playing = self.reader is not None and self.reader.playing()
+        # a paused frame explained again (new options) is timed from now, not from when the
+        # reader got it seconds ago ("latency 12712 ms" while paused)
+        t_read = frame.t_read if playing else time.perf_counter()
         self.client.send(J.LiveFrame(
-            frame=frame.pixels, index=frame.index, t_read=frame.t_read, source=self.source_name,
+            frame=frame.pixels, index=frame.index, t_read=t_read, source=self.source_name,
             mode=mode, method=self.method.currentData() or "gradcam",
             layer=self.session.layer if (mode == "activations" or self.options.follow_tree) else None,
-            class_index=self.options.class_index, alpha=self.options.alpha,
+            class_index=self.live_class.class_index, alpha=self.options.alpha,
             colormap=self.options.colormap, smooth=self.smooth.value() / 100.0, reset=self._reset))
         self._reset = False
         self.sent += 1
@@ -251,10 +266,27 @@ class LiveView(View):
         latency = self.rates.add(r.t_read, r.seconds)
         self.history.append((r.index, latency, r.heatmap, self.reader.frames_read))
         self.rates_label.setText(self.rates.text())
-        what = (f"{registry.title(r.method)} · {r.layer} · <b>{r.label}</b> {r.probability:.2f}"
-                if r.mode == "cam" else f"activations of {r.layer} · top: <b>{r.label}</b>")
+        self._list_frame_classes(r.predictions)
+        which = ("fixed class" if self.live_class.class_index is not None
+                 else "this frame's top class")
+        what = (f"{registry.title(r.method)} · {r.layer} · {which} <b>{r.label}</b> "
+                f"{r.probability:.2f}" if r.mode == "cam" else f"activations of {r.layer} · top: <b>{r.label}</b>")
         end = f" · end of {self.source_name} — ▶ plays it again" if self.ended else ""
         self.info.setText(f"{self.source_name} frame {r.index + 1} · {what}{end}")
+
+    def _list_frame_classes(self, predictions) -> None:
+        """The class list shows the frame's own scores (not the still image's); rebuilt
+        when they change and the list is not open."""
+        picker = self.cam_controls.classes
+        indices = tuple(int(p.index) for p in predictions)
+        if picker.view().isVisible():
+            return
+        if indices != self._listed:
+            self._listed = indices
+            picker.rebuild()
+            return
+        for row, p in enumerate(predictions, start=1):  # same classes: new scores in place
+            picker.setItemText(row, picker.prediction_text(p))
 
     def job_failed(self, result) -> None:
         self.info.setText(result.message)
@@ -318,7 +350,7 @@ class LiveView(View):
             return None
         options = VideoOptions(
             method=self.method.currentData(), layer=self.session.layer if self.options.follow_tree else None,
-            class_index=self.options.class_index, alpha=self.options.alpha,
+            class_index=self.live_class.class_index, alpha=self.options.alpha,
             colormap=self.options.colormap, smooth=self.smooth.value() / 100.0)
         self.info.setText(f"exporting {os.path.basename(path)}… (progress in the status bar)")
         return self.client.send(J.ExportVideo(source=self.source_path, out=path, options=options))
