@@ -27,5 +27,16 @@ def open_model(spec, preprocess="auto", device="auto"):
     return _open(spec, preprocess=preprocess, device=device)
 
 
-__all__ = ["open_model", "load_image", "from_array", "Image", "UserError", "Cancelled",
+def __getattr__(name):
+    if name == "Recorder":  # engine.learning: a keras Callback, so TensorFlow loads only now
+        from . import tf_runtime
+
+        tf_runtime.init("auto")
+        from .learning.recorder import Recorder
+
+        return Recorder
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+__all__ = ["open_model", "Recorder", "load_image", "from_array", "Image", "UserError", "Cancelled",
            "CancelToken"]
