@@ -39,7 +39,11 @@ class Recorder(keras.callbacks.Callback):
                  class_names=None, filter_size: int = 48, filter_steps: int | None = None):
         super().__init__()
         self.run_dir = os.path.abspath(os.fspath(run_dir))
-        self.images = image_io.as_images(list(images) if isinstance(images, (list, tuple)) else images)
+        import dataclasses
+
+        self.images = [im if im.path or im.name != "array" else dataclasses.replace(im, name=f"probe {i + 1}")
+                       for i, im in enumerate(image_io.as_images(
+                           list(images) if isinstance(images, (list, tuple)) else images))]
         if isinstance(methods, str):
             methods = (methods,)
         self.methods = tuple(methods)
@@ -180,7 +184,7 @@ class Recorder(keras.callbacks.Callback):
 
             def checkpoint(tmp):
                 model.save(tmp)
-        store.write_epoch(self.run_dir, epoch, rows, arrays, checkpoint)
+        store.write_epoch(self.run_dir, epoch, rows, arrays, checkpoint, labels=cm.labels)
         if self._tb is not None:
             self._tb.write(epoch, rows, arrays, self.pixels)
 

@@ -14,7 +14,8 @@
                                "probs" (N, units) model outputs,
                                "channel_means|LAYER" (C,), "patterns|LAYER" (n, s, s, 3) uint8,
                                "pattern_channels|LAYER" (n,)
-    RUN/checkpoints/epoch_NNN.keras   the weights after epoch NNN (checkpoints=True)
+    RUN/checkpoints/epoch_NNN.keras   the weights after epoch NNN (checkpoints=True), and
+                               epoch_NNN.labels.json (the class names, when known)
 
 Epochs are counted as Keras prints them: epoch 1 is the state after the first epoch;
 epoch 0 is the untrained model (recorded when a run starts empty).
@@ -77,10 +78,12 @@ def start(folder: str, meta: dict, probes: np.ndarray) -> dict:
     return meta
 
 
-def write_epoch(folder: str, epoch: int, rows: list, arrays: dict, checkpoint=None) -> None:
-    """Record one epoch: its arrays, its checkpoint (checkpoint(tmp_path) saves the model)
-    and its rows of scalars (epoch, key, layer, image, value), replacing what an earlier
-    attempt at the same epoch wrote."""
+def write_epoch(folder: str, epoch: int, rows: list, arrays: dict, checkpoint=None,
+                labels=None) -> None:
+    """Record one epoch: its arrays, its checkpoint (checkpoint(tmp_path) saves the model;
+    with `labels`, the class names beside it as epoch_NNN.labels.json, which open_model
+    reads) and its rows of scalars (epoch, key, layer, image, value), replacing what an
+    earlier attempt at the same epoch wrote."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -106,6 +109,9 @@ def write_epoch(folder: str, epoch: int, rows: list, arrays: dict, checkpoint=No
             os.makedirs(os.path.join(folder, CHECKPOINTS), exist_ok=True)
             ck = out.claim(os.path.join(folder, CHECKPOINTS, epoch_name(epoch, ".keras")), (".keras",))
             out.write(ck, checkpoint)
+            if labels:
+                side = out.claim(os.path.join(folder, CHECKPOINTS, epoch_name(epoch, ".labels.json")), (".json",))
+                out.save_bytes(side, (json.dumps([str(v) for v in labels]) + "\n").encode())
         out.write(out.claim(table_path, (".parquet",)), lambda tmp: pq.write_table(table, tmp))
 
 
