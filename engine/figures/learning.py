@@ -182,8 +182,7 @@ def cka(matrix: np.ndarray, names_a: list, names_b: list, label_a: str, label_b:
         ax = fig.add_axes((left / width, bottom / height, cell * len(names_b) / width,
                            cell * len(names_a) / height))
         lut = colormaps.lut(cmap_name).astype(np.float64) / 255.0
-        cm = colors.ListedColormap(lut, name=cmap_name)
-        cm.set_bad("#cccccc")
+        cm = colors.ListedColormap(lut, name=cmap_name).with_extremes(bad="#cccccc")
         shown = np.ma.masked_invalid(np.asarray(matrix, np.float64))
         im = ax.imshow(shown, cmap=cm, vmin=0.0, vmax=1.0, interpolation="none", aspect="auto")
         ax.set_xticks(range(len(names_b)), names_b, rotation=90, fontsize=options.font_size)
