@@ -192,3 +192,18 @@ def test_bad_recorder_arguments_are_one_line_errors(data, tmp_path):
         Recorder(tmp_path, images=probes, every=0)
     with pytest.raises(UserError, match="classes must be"):
         Recorder(tmp_path, images=probes, classes="best")
+
+
+def test_layer_statistics_by_hand():
+    from engine.learning.stats import layer_stats
+
+    a = np.zeros((2, 3, 3, 4), np.float32)
+    a[0, 0, 0, 1] = 3.0  # channel 1 fires once
+    a[:, :, :, 2] = 1.0  # channel 2 everywhere
+    a[1, 2, 2, 3] = -2.0  # channel 3 once, negative (not dead: not all zero)
+    scalars, means = layer_stats(a)
+    assert scalars["dead_channels"] == 1  # channel 0 only
+    assert scalars["zero_fraction"] == pytest.approx(1 - (1 + 18 + 1) / 72)
+    assert scalars["mean"] == pytest.approx((3 + 18 - 2) / 72)
+    assert scalars["std"] == pytest.approx(float(a.std()), rel=1e-6)
+    np.testing.assert_allclose(means, [0, 3 / 18, 1, -2 / 18], rtol=1e-6)
