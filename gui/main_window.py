@@ -18,6 +18,7 @@ from engine import jobs as J
 
 from . import inputs
 from .dataset_tools import DatasetTools
+from .run_timeline import RunTimeline
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
 from .model_panel import ModelPanel
@@ -102,6 +103,7 @@ class MainWindow(QMainWindow):
         if self.startup.session:
             self.sessions.start_with(self.startup.session)
         self.dataset_tools = DatasetTools(self)  # Tools → Run over a folder…, Index a folder…
+        self.run_timeline = RunTimeline(self)  # File → Open run…: an epoch slider (gui/run_timeline.py)
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)

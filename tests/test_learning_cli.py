@@ -213,3 +213,13 @@ def test_cka_bad_input_one_line(capsys, recorded, tmp_path):
     assert code == 2 and "at least 4 images" in err
     code, _, err = run_cli(capsys, "cka", "--model", ck(recorded, 2), "--images", recorded / "images")
     assert code == 2 and "nothing to write" in err
+
+
+def test_figure_recipe_of_a_timeline_names_its_command(capsys, recorded, tmp_path):
+    out = tmp_path / "tl.png"
+    code, _, err = run_cli(capsys, "timeline", "--run", recorded / "run", "--out", out, "--dpi", "80",
+                           "--epochs", "2")
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "figure", "--recipe", str(out) + ".json")
+    assert code == 2 and err.count("\n") == 1
+    assert "make it again with: convscope timeline --run" in err and "--epochs 2" in err

@@ -1,0 +1,67 @@
+"""File ▸ Open run… for real: a run recorded by the Recorder during a real fit, opened in
+an offscreen window on the engine thread; the epoch slider opens that epoch's checkpoint,
+and the CAM view then shows exactly the map the Recorder recorded for that epoch."""
+import os
+
+import numpy as np
+import pytest
+
+from gui_support import open_window, settings_file, settle, wait_until  # noqa: F401
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    import keras
+
+    from engine import Recorder
+    from engine.demo_shapes import CLASSES, make_batch
+    from test_learning import SIZE, build
+
+    root = tmp_path_factory.mktemp("gui-run")
+    x, y, _ = make_batch(64, 5, size=SIZE)
+    probes, _, _ = make_batch(3, 6, size=SIZE)
+    model = build()
+    model.fit(x.astype(np.float32) / 255.0, keras.utils.to_categorical(y, 4), batch_size=16,
+              epochs=2, verbose=0, shuffle=False,
+              callbacks=[Recorder(root / "run", images=list(probes), class_names=list(CLASSES))])
+    return root / "run"
+
+
+def _source(w):
+    return w.session.model.summary.source if w.session.model else None
+
+
+def test_open_run_and_the_slider_changes_the_views(qapp, settings_file, run_folder):
+    from engine.learning import open_run
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[1], view="cam")
+    try:
+        assert w.run_timeline.open(str(run_folder))
+        assert w.run_timeline.dock.isVisible() and w.run_timeline.epoch == 2
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint")
+        assert w.session.image.name == "probe 1"  # the probe images are in the strip
+        assert [im.name for im in w.session.images[-3:]] == ["probe 1", "probe 2", "probe 3"]
+        settle(w)
+        recorded = run.arrays(2)["map|gradcam|conv2"][0]
+        np.testing.assert_allclose(w.cam_view.result.heatmap, recorded, atol=1e-4)
+        # the slider: epoch 0 (the untrained network) in every view
+        w.run_timeline.slider.setValue(0)
+        assert w.run_timeline.label.text() == "epoch 0 · untrained"
+        wait_until(lambda: _source(w) == ck[0], 120, "epoch 0's checkpoint")
+        settle(w)
+        np.testing.assert_allclose(w.cam_view.result.heatmap, run.arrays(0)["map|gradcam|conv2"][0],
+                                   atol=1e-4)
+        assert not np.allclose(w.cam_view.result.heatmap, recorded, atol=1e-3)
+        w.view("activations")
+        settle(w)
+        assert w.activations_view.settled()
+        # a folder that is not a run: one message, nothing changes
+        assert not w.run_timeline.open(os.path.dirname(run_folder))
+        assert "not a ConvScope run" in w.notifications.current_text()
+        assert _source(w) == ck[0]
+    finally:
+        w.close()
