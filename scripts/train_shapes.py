@@ -82,7 +82,7 @@ def train(run: str | None, epochs: int = 4, n_train: int = 2000, batch: int = 32
         recorder = Recorder(run, images=images, labels=labels, classes="label",
                             class_names=list(CLASSES), every=every, tensorboard=tensorboard)
         callbacks.append(recorder)
-    model.fit(ds, epochs=epochs, callbacks=callbacks + list(extra), verbose=2)
+    model.fit(ds, epochs=epochs, callbacks=callbacks + list(extra), verbose=2, shuffle=False)
     return model, recorder, timer.seconds
 
 

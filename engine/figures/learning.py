@@ -224,7 +224,7 @@ def _colorbar(fig, box, size, cmap, label, font_size, lo, hi) -> None:
     cax = fig.add_axes((box.x / size[0], box.y / size[1], box.w / size[0], box.h / size[1]))
     lut = colormaps.lut(cmap).astype(np.float64) / 255.0
     sm = ScalarMappable(norm=colors.Normalize(lo, hi), cmap=colors.ListedColormap(lut, name=cmap))
-    bar = fig.colorbar(sm, cax=cax, ticks=[lo, 0.5 * (lo + hi), hi])
+    bar = fig.colorbar(sm, cax=cax, ticks=[lo, 0.5 * (lo + hi), hi], format="%.2g")
     bar.ax.tick_params(labelsize=font_size, length=2, width=0.5, pad=1)
     bar.outline.set_linewidth(0.5)
     bar.set_label(label, fontsize=font_size, labelpad=0.3 * font_size)
