@@ -1,6 +1,6 @@
 """Train the demo shapes network from scratch for a few epochs, watched by a Recorder.
 
-    python scripts/train_shapes.py --run runs/shapes [--epochs 4] [--train 2000]
+    python scripts/train_shapes.py --run runs/shapes [--epochs 8] [--train 2000] [--batch 16]
                                    [--probes 8] [--every 1] [--tensorboard] [--no-recorder]
 
 The network is the demo classifier's (scripts/train_demo.py: conv blocks -> GAP -> Dense),
@@ -53,7 +53,7 @@ def probes(n: int = 8):
     return list(images), [int(v) for v in labels]
 
 
-def train(run: str | None, epochs: int = 4, n_train: int = 2000, batch: int = 32,
+def train(run: str | None, epochs: int = 8, n_train: int = 2000, batch: int = 16,
           n_probes: int = 8, every: int = 1, tensorboard: bool = False, extra=()):
     """Train; returns (model, recorder or None, per-epoch seconds without the recorder)."""
     from engine import tf_runtime
@@ -65,7 +65,7 @@ def train(run: str | None, epochs: int = 4, n_train: int = 2000, batch: int = 32
 
     keras.utils.set_random_seed(0)
     model = build_model()
-    model.compile(optimizer=keras.optimizers.Adam(2e-3),
+    model.compile(optimizer=keras.optimizers.Adam(1e-3),
                   loss=keras.losses.CategoricalCrossentropy(label_smoothing=0.1),
                   metrics=["accuracy"])
     x, y, _ = make_batch(n_train, TRAIN_SEED)
@@ -89,9 +89,9 @@ def train(run: str | None, epochs: int = 4, n_train: int = 2000, batch: int = 32
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--run", default="runs/shapes", help="the Recorder's run folder")
-    ap.add_argument("--epochs", type=int, default=4)
+    ap.add_argument("--epochs", type=int, default=8)
     ap.add_argument("--train", type=int, default=2000, help="training images")
-    ap.add_argument("--batch", type=int, default=32)
+    ap.add_argument("--batch", type=int, default=16)
     ap.add_argument("--probes", type=int, default=8)
     ap.add_argument("--every", type=int, default=1)
     ap.add_argument("--tensorboard", action="store_true")
