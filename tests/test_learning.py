@@ -207,3 +207,25 @@ def test_layer_statistics_by_hand():
     assert scalars["mean"] == pytest.approx((3 + 18 - 2) / 72)
     assert scalars["std"] == pytest.approx(float(a.std()), rel=1e-6)
     np.testing.assert_allclose(means, [0, 3 / 18, 1, -2 / 18], rtol=1e-6)
+
+
+def test_one_recorder_across_two_fits_follows_the_new_model(data, tmp_path):
+    """Resuming with a model re-loaded from a checkpoint and the SAME Recorder object: the
+    maps are the new model's, not the one the Recorder first wrapped."""
+    import keras
+
+    from engine import Recorder, open_model
+    from engine.learning import open_run
+
+    x, y, probes, _ = data
+    rec = Recorder(tmp_path / "run", images=probes, methods=("Grad-CAM",))
+    model = build()
+    model.fit(x, y, batch_size=16, epochs=1, verbose=0, shuffle=False, callbacks=[rec])
+    resumed = keras.saving.load_model(open_run(tmp_path / "run").checkpoint(1))
+    resumed.fit(x, y, batch_size=16, epochs=2, initial_epoch=1, verbose=0, shuffle=False,
+                callbacks=[rec])
+    run = open_run(tmp_path / "run")
+    assert run.epochs == [0, 1, 2] and run.meta["recipe"]["methods"] == ["gradcam"]
+    ck = open_model(run.checkpoint(2))
+    again = np.stack([ck.cam(p, layer="conv2").heatmap for p in probes])
+    np.testing.assert_allclose(run.arrays(2)["map|gradcam|conv2"], again, atol=1e-4)

@@ -84,8 +84,12 @@ class Recorder(keras.callbacks.Callback):
 
     # -- Keras' hooks ------------------------------------------------------------------------
     def on_train_begin(self, logs=None):
-        if self.cm is None:
+        if self.cm is None or self.cm.keras_model is not self.model:  # a new fit may bring a new model
             self._open()
+        if self.tensorboard and self._tb is None:
+            from .tensorboard import Writer
+
+            self._tb = Writer(os.path.join(self.run_dir, "tensorboard"))
         run = store.open_run(self.run_dir) if os.path.isfile(os.path.join(self.run_dir, store.RUN_FILE)) else None
         if run is None or not run.epochs:
             self.record(0, {})
@@ -119,8 +123,7 @@ class Recorder(keras.callbacks.Callback):
             cm.layer(layer)
         from ..cam import registry
 
-        for method in self.methods:
-            registry.get(method)  # UserError naming the methods
+        self.methods = tuple(registry.get(m).name for m in self.methods)  # UserError naming them
         self.pixels = cm.pixels(self.images).astype(np.uint8)
         meta = {"convscope_run": store.FORMAT, "recipe": self._recipe(),
                 "model": {"name": cm.name, "input_shape": list(cm.input_shape),
@@ -128,10 +131,6 @@ class Recorder(keras.callbacks.Callback):
                           "classes": cm.head.classes},
                 "versions": _versions()}
         store.start(self.run_dir, meta, self.pixels)
-        if self.tensorboard:
-            from .tensorboard import Writer
-
-            self._tb = Writer(os.path.join(self.run_dir, "tensorboard"))
 
     def _class_arg(self):
         if self.classes == "top":
