@@ -174,7 +174,7 @@ def cka(matrix: np.ndarray, names_a: list, names_b: list, label_a: str, label_b:
         bottom_labels = 0.15 + 0.55 * f * longest_b + 1.6 * f
         right = 0.6 + 4 * f
         cell = (width - left - right) / len(names_b)
-        cap = L.wrap(caption, width - 0.1, options.font_size)
+        cap = L.wrap(caption, 0.9 * width, options.font_size)
         top = 0.1 + (1.5 * f if options.title else 0.0)
         bottom = bottom_labels + len(cap) * 1.3 * f + 0.05
         height = top + cell * len(names_a) + bottom
