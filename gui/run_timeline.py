@@ -13,8 +13,8 @@ import os
 
 import numpy as np
 from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QSlider,
-                               QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QPushButton,
+                               QSlider, QVBoxLayout, QWidget)
 
 from engine.errors import UserError
 
@@ -22,6 +22,7 @@ from .qimage import to_qimage
 
 THUMB = 96  # side of a probe's picture in the strip
 SETTLE_MS = 250  # the slider must rest this long before a checkpoint is opened
+PLAY_MS = 1500  # Play: one epoch per this many milliseconds
 
 
 class RunTimeline:
@@ -50,12 +51,21 @@ class RunTimeline:
         self.slider.setToolTip("The epoch every view shows (its checkpoint is opened)")
         self.slider.valueChanged.connect(self._on_slider)
         self.label = QLabel("")
+        self.play = QPushButton("Play")
+        self.play.setCheckable(True)
+        self.play.setToolTip("Step through the epochs (every view follows)")
+        self.play.toggled.connect(self._on_play)
         top.addWidget(self.title)
+        top.addWidget(self.play)
         top.addWidget(self.slider, 1)
         top.addWidget(self.label)
         box.addLayout(top)
+        low = QHBoxLayout()
         self.strip = QHBoxLayout()
-        box.addLayout(self.strip)
+        low.addLayout(self.strip, 3)
+        self.curves = _curves()  # loss (and metrics) by epoch, the selected epoch marked
+        low.addWidget(self.curves.widget, 2)
+        box.addLayout(low)
         self.thumbs: list[QLabel] = []
         self.dock = QDockWidget("Run · epochs", window)
         self.dock.setObjectName("run-timeline")
@@ -65,6 +75,8 @@ class RunTimeline:
         self._timer = QTimer(window)
         self._timer.setSingleShot(True)
         self._timer.timeout.connect(self._open_checkpoint)
+        self._player = QTimer(window)
+        self._player.timeout.connect(self._next)
 
     # -- opening -------------------------------------------------------------------------
     def ask(self) -> None:
@@ -77,24 +89,26 @@ class RunTimeline:
         from engine.learning import store
 
         folder = os.path.abspath(folder)
-        self.run, self.files = None, {}
+        run = None
         try:
             if os.path.isfile(os.path.join(folder, store.RUN_FILE)):
-                self.run = store.open_run(folder)
-                self.epochs = list(self.run.epochs)
-                self.files = {e: self.run.checkpoint(e) for e in self.epochs if self.run.checkpoint(e)}
+                run = store.open_run(folder)
+                epochs = list(run.epochs)
+                files = {e: run.checkpoint(e) for e in epochs if run.checkpoint(e)}
             else:
                 names = sorted(n for n in os.listdir(folder) if n.endswith(".keras")) if os.path.isdir(folder) else []
                 if not names:
                     store.open_run(folder)  # the one-line reason
-                self.epochs = list(range(len(names)))
-                self.files = {i: os.path.join(folder, n) for i, n in enumerate(names)}
+                epochs = list(range(len(names)))
+                files = {i: os.path.join(folder, n) for i, n in enumerate(names)}
         except (UserError, OSError) as exc:
             self.w.notify(str(exc))
             return False
-        if not self.epochs:
+        if not epochs:
             self.w.notify(f"{folder} holds no recorded epoch yet")
             return False
+        self.play.setChecked(False)
+        self.run, self.epochs, self.files = run, epochs, files
         self.title.setText(os.path.basename(folder))
         self._make_strip()
         if self.run is not None:
@@ -103,9 +117,25 @@ class RunTimeline:
         self.slider.setRange(0, len(self.epochs) - 1)
         self.slider.setValue(len(self.epochs) - 1)
         self.slider.blockSignals(False)
+        self.curves.show(self.run, self.epochs)
         self.dock.show()
         self.set_epoch(self.epochs[-1], now=True)
         return True
+
+    def _on_play(self, on: bool) -> None:
+        if on:
+            if self.epoch == self.epochs[-1]:
+                self.set_epoch(self.epochs[0])
+            self._player.start(PLAY_MS)
+        else:
+            self._player.stop()
+
+    def _next(self) -> None:
+        i = self.epochs.index(self.epoch) + 1 if self.epoch in self.epochs else 0
+        if i >= len(self.epochs):
+            self.play.setChecked(False)
+            return
+        self.set_epoch(self.epochs[i])
 
     def _add_probes(self) -> None:
         from engine.images import from_array
@@ -142,6 +172,7 @@ class RunTimeline:
             self.slider.setValue(index)
             self.slider.blockSignals(False)
         note = ""
+        self.curves.mark(epoch)
         if self.run is not None:
             loss = self.run.scalars("log/loss").get(epoch)
             note = f" · loss {loss:.3f}" if loss is not None else (" · untrained" if epoch == 0 else "")
@@ -186,3 +217,45 @@ def _pixmap(rgb: np.ndarray):
     from PySide6.QtGui import QPixmap
 
     return QPixmap.fromImage(to_qimage(np.ascontiguousarray(rgb)))
+
+
+class _Curves:
+    """Keras' logs of the run by epoch (pyqtgraph), a vertical line at the selected epoch."""
+
+    def __init__(self):
+        import pyqtgraph as pg
+
+        self.widget = pg.PlotWidget()
+        self.widget.setMinimumHeight(90)
+        self.widget.addLegend(offset=(-5, 5))
+        self.widget.setLabel("bottom", "epoch")
+        self.line = pg.InfiniteLine(angle=90, movable=False)
+        self.widget.addItem(self.line)
+        self.series: dict = {}  # name -> (epochs, values)
+
+    def show(self, run, epochs) -> None:
+        import pyqtgraph as pg
+
+        for item in list(self.widget.listDataItems()):
+            self.widget.removeItem(item)
+        self.series = {}
+        if run is None:
+            self.widget.hide()
+            return
+        self.widget.show()
+        names = [k[4:] for k in run.keys() if k.startswith("log/")]
+        colours = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e")
+        for i, name in enumerate(sorted(names, key=lambda n: (n != "loss", n))):
+            data = run.scalars(f"log/{name}")
+            xs = [e for e in epochs if e in data]
+            if xs:
+                self.series[name] = (xs, [data[e] for e in xs])
+                self.widget.plot(xs, self.series[name][1], name=name, symbol="o", symbolSize=4,
+                                 pen=pg.mkPen(colours[i % len(colours)], width=1.5))
+
+    def mark(self, epoch: int) -> None:
+        self.line.setValue(epoch)
+
+
+def _curves() -> _Curves:
+    return _Curves()

@@ -56,12 +56,29 @@ def test_open_run_and_the_slider_changes_the_views(qapp, settings_file, run_fold
         np.testing.assert_allclose(w.cam_view.result.heatmap, run.arrays(0)["map|gradcam|conv2"][0],
                                    atol=1e-4)
         assert not np.allclose(w.cam_view.result.heatmap, recorded, atol=1e-3)
+        # the curves: Keras' loss at epochs 1 and 2, the selected epoch marked
+        xs, ys = w.run_timeline.curves.series["loss"]
+        assert xs == [1, 2] and ys == [run.scalars("log/loss")[1], run.scalars("log/loss")[2]]
+        assert w.run_timeline.curves.line.value() == 0
+        # Play steps through the epochs: 0 -> 1 -> 2, then stops
+        w.run_timeline.play.setChecked(True)
+        wait_until(lambda: not w.run_timeline.play.isChecked(), 60, "Play to reach the last epoch")
+        assert w.run_timeline.epoch == 2 and w.run_timeline.curves.line.value() == 2
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint after Play")
+        settle(w)
         w.view("activations")
         settle(w)
         assert w.activations_view.settled()
         # a folder that is not a run: one message, nothing changes
         assert not w.run_timeline.open(os.path.dirname(run_folder))
         assert "not a ConvScope run" in w.notifications.current_text()
-        assert _source(w) == ck[0]
+        assert _source(w) == ck[2]
+        # a folder of checkpoints without a recording: the slider runs over its files
+        assert w.run_timeline.open(str(run_folder / "checkpoints"))
+        assert w.run_timeline.epochs == [0, 1, 2] and w.run_timeline.curves.series == {}
+        w.run_timeline.set_epoch(1, now=True)
+        assert w.run_timeline.label.text() == "epoch_001.keras"
+        wait_until(lambda: _source(w) == ck[1], 120, "the second checkpoint file")
+        settle(w)
     finally:
         w.close()

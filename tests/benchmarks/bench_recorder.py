@@ -1,6 +1,6 @@
 """What the Recorder costs: its work per recorded epoch against the epoch itself, on the
-README's small training example (scripts/train_shapes.py: the demo shapes network, 2000
-fresh images an epoch, batch 32).
+README's small training example (scripts/train_shapes.py at its defaults: the demo shapes
+network, 2000 images an epoch, batch 16).
 
     python tests/benchmarks/bench_recorder.py [--epochs 4] [--train 2000] [--no-baseline]
 
@@ -64,7 +64,7 @@ def main() -> None:
     base_s = [] if args.no_baseline else train_shapes.train(None, args.epochs, args.train)[2]
 
     print(f"\nRecorder at its defaults (8 probe images, Grad-CAM, statistics, checkpoints) "
-          f"on scripts/train_shapes.py ({args.train} images/epoch, batch 32)")
+          f"on scripts/train_shapes.py ({args.train} images/epoch, its default batch)")
     print("| epoch | epoch s (Recorder excluded) | Recorder s | of which checkpoint s | ratio |"
           + (" epoch s, no Recorder |" if base_s else ""))
     print("|---|---|---|---|---|" + ("---|" if base_s else ""))
