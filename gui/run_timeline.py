@@ -186,7 +186,7 @@ class RunTimeline:
             self._timer.start(SETTLE_MS)
 
     def _fill_strip(self, epoch: int) -> None:
-        from engine.cam.overlay import blend
+        from engine.cam import overlay
 
         recipe = self.run.meta["recipe"]
         key = f"map|{recipe['methods'][0]}|{recipe['layers'][0]}"
@@ -196,7 +196,7 @@ class RunTimeline:
         for i, t in enumerate(self.thumbs):
             if maps is None:
                 continue
-            pic = blend(probes[i], maps[i])
+            pic = overlay.blend(probes[i], maps[i])
             t.setPixmap(_pixmap(pic).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
             c = int(round(self.run.scalars("pred/class", image=i).get(epoch, -1)))
             score = self.run.scalars("pred/score", image=i).get(epoch, float("nan"))
