@@ -2,6 +2,7 @@
 
     from engine import open_model, load_image
     m = open_model("demo"); img = load_image("cat.jpg"); m.predict(img, top=3)
+    from engine import Recorder   # a keras Callback that records a fit (engine.learning)
 
 TensorFlow is imported by `open_model` (lazily), so importing this package is cheap and a
 GUI can show its window before TensorFlow has loaded.
