@@ -82,3 +82,31 @@ def test_open_run_and_the_slider_changes_the_views(qapp, settings_file, run_fold
         settle(w)
     finally:
         w.close()
+
+
+def test_compare_with_model_shows_both_maps_and_their_difference(qapp, settings_file, run_folder):
+    """File ▸ Compare with model…: the engine's difference equals B's map minus A's, for
+    A's top class; a model against itself gives zero; different inputs are one message."""
+    from engine import open_model
+    from engine.learning import open_run
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[2], view="cam")
+    try:
+        image = w.session.image
+        assert w.model_comparison.compare(ck[0])
+        wait_until(lambda: w.model_comparison.result is not None, 120, "the comparison")
+        r = w.model_comparison.result
+        a, b = open_model(ck[2]), open_model(ck[0])
+        top = a.predict(image, top=1)[0].index
+        assert r.class_index == top and r.layer == "conv2"
+        want = b.cam(image, layer="conv2", class_index=top).heatmap - a.cam(image, layer="conv2", class_index=top).heatmap
+        np.testing.assert_allclose(r.diff, want, atol=1e-4)
+        assert np.abs(r.diff).max() > 0.01 and w.model_comparison.dialog.isVisible()
+        w.model_comparison.result = None
+        assert w.model_comparison.compare(ck[2])
+        wait_until(lambda: w.model_comparison.result is not None, 120, "the self-comparison")
+        assert not np.any(w.model_comparison.result.diff)
+    finally:
+        w.close()
