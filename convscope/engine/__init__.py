@@ -2,6 +2,7 @@
 
     from convscope.engine import open_model, load_image
     m = open_model("demo"); img = load_image("cat.jpg"); m.predict(img, top=3)
+    from convscope.engine import Recorder   # a keras Callback that records a fit (engine.learning)
 
 TensorFlow is imported by `open_model` (lazily), so importing this package is cheap and a
 GUI can show its window before TensorFlow has loaded.
@@ -31,5 +32,16 @@ def open_model(spec, preprocess="auto", device="auto", *, custom_objects=None,
                  trust_model=trust_model, head=head)
 
 
-__all__ = ["open_model", "load_image", "from_array", "Image", "UserError", "Cancelled",
+def __getattr__(name):
+    if name == "Recorder":  # engine.learning: a keras Callback, so TensorFlow loads only now
+        from . import tf_runtime
+
+        tf_runtime.init("auto")
+        from .learning.recorder import Recorder
+
+        return Recorder
+    raise AttributeError(f"module 'engine' has no attribute {name!r}")
+
+
+__all__ = ["open_model", "Recorder", "load_image", "from_array", "Image", "UserError", "Cancelled",
            "CancelToken"]

@@ -50,6 +50,28 @@ def open_model(spec: str, preprocess: str = "auto", device: str = "auto", *,
                      preprocess=preprocess, device=device_name, head=head)
 
 
+def from_keras(keras_model, preprocess: str = "auto", labels=None, name: str | None = None) -> "ConvModel":
+    """A ConvModel over a keras.Model already in memory (e.g. the one `fit` is training:
+    engine.learning.Recorder). Same checks and machinery as a model opened from a file;
+    the exploration cache is off, since the weights may change between calls."""
+    device_name = tf_runtime.init("auto")
+    import keras
+
+    from .loading import Loaded, _auto_mode
+
+    if not isinstance(keras_model, keras.Model):
+        raise UserError(f"expected a keras.Model, got a {type(keras_model).__name__}")
+    title = name or keras_model.name
+    m = ConvModel(Loaded(keras_model=keras_model, name=title, source=f"in-memory:{title}",
+                         labels=list(labels) if labels else None,
+                         auto_preprocess=_auto_mode(keras_model)),
+                  preprocess=preprocess, device=device_name)
+    from .explore import cache as explore
+
+    explore.enable(m, False)
+    return m
+
+
 class ConvModel:
     def __init__(self, loaded, preprocess: str = "auto", device: str = "", head: str | None = None):
         self.keras_model = loaded.keras_model

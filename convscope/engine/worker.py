@@ -23,6 +23,7 @@ from typing import Callable
 
 from . import jobs as J
 from .dataset import jobs as DJ
+from .learning import jobs as LJ
 from .cancel import CancelToken
 from .errors import Cancelled, UserError, first_line
 from .thread_warnings import captured
@@ -324,6 +325,10 @@ class Worker:
     @handles(DJ.FindExamples)
     def _find_examples(self, job, emit, cancel, base) -> None:
         DJ.run_find(self._model(), job, emit, cancel, base)
+
+    @handles(LJ.CompareModel)
+    def _compare_model(self, job, emit, cancel, base) -> None:  # engine.learning.jobs
+        LJ.run_compare(self, job, emit, cancel, base)
 
     # -- helpers --------------------------------------------------------------------------
     def _model(self):

@@ -18,6 +18,8 @@ from convscope.engine import jobs as J
 
 from . import inputs, window_follow as follow
 from .dataset_tools import DatasetTools
+from .run_timeline import RunTimeline
+from .compare_model import ModelComparison
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
 from .model_options_ui import ModelOptions
@@ -108,6 +110,8 @@ class MainWindow(QMainWindow):
         if self.startup.session:
             self.sessions.start_with(self.startup.session)
         self.dataset_tools = DatasetTools(self)  # Tools → Run over a folder…, Index a folder…
+        self.run_timeline = RunTimeline(self)  # File → Open run…: an epoch slider (gui/run_timeline.py)
+        self.model_comparison = ModelComparison(self)  # File → Compare with model… (gui/compare_model.py)
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)

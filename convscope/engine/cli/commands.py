@@ -20,6 +20,9 @@ COMMANDS = {
     "figure": "figure",
     "batch": "batch",
     "examples": "examples",
+    "timeline": "timeline",  # engine.learning: a recorded run as a figure
+    "diff": "diff",  # two models' maps on one image and their difference
+    "cka": "cka",  # linear CKA between the layers of two models
 }
 NAMES = tuple(COMMANDS)
 

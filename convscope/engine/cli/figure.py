@@ -181,6 +181,11 @@ def _remake(args) -> int:
     from ..images import load_image
 
     recipe = recipes.load(args.recipe)
+    if recipe.get("command"):  # timeline / diff / cka (engine.cli.learning_common): their own command
+        import shlex
+
+        raise UserError(f"a {recipe['figure'].get('kind')} figure is made by its own sub-command; "
+                        f"make it again with: {shlex.join(recipe['command'])}")
     out = args.out or (args.recipe[:-5] if args.recipe.lower().endswith(".json") else args.recipe)
     fmt = format_of(out)
     paths = recipes.image_paths(recipe, args.recipe)

@@ -1,0 +1,112 @@
+"""File ▸ Open run… for real: a run recorded by the Recorder during a real fit, opened in
+an offscreen window on the engine thread; the epoch slider opens that epoch's checkpoint,
+and the CAM view then shows exactly the map the Recorder recorded for that epoch."""
+import os
+
+import numpy as np
+import pytest
+
+from gui_support import open_window, settings_file, settle, wait_until  # noqa: F401
+
+pytestmark = pytest.mark.timeout(300)
+
+
+@pytest.fixture(scope="module")
+def run_folder(tmp_path_factory):
+    import keras
+
+    from convscope.engine import Recorder
+    from convscope.engine.demo_shapes import CLASSES, make_batch
+    from test_learning import SIZE, build
+
+    root = tmp_path_factory.mktemp("gui-run")
+    x, y, _ = make_batch(64, 5, size=SIZE)
+    probes, _, _ = make_batch(3, 6, size=SIZE)
+    model = build()
+    model.fit(x.astype(np.float32) / 255.0, keras.utils.to_categorical(y, 4), batch_size=16,
+              epochs=2, verbose=0, shuffle=False,
+              callbacks=[Recorder(root / "run", images=list(probes), class_names=list(CLASSES))])
+    return root / "run"
+
+
+def _source(w):
+    return w.session.model.summary.source if w.session.model else None
+
+
+def test_open_run_and_the_slider_changes_the_views(qapp, settings_file, run_folder):
+    from convscope.engine.learning import open_run
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[1], view="cam")
+    try:
+        assert w.run_timeline.open(str(run_folder))
+        assert w.run_timeline.dock.isVisible() and w.run_timeline.epoch == 2
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint")
+        assert w.session.image.name == "probe 1"  # the probe images are in the strip
+        assert [im.name for im in w.session.images[-3:]] == ["probe 1", "probe 2", "probe 3"]
+        settle(w)
+        recorded = run.arrays(2)["map|gradcam|conv2"][0]
+        np.testing.assert_allclose(w.cam_view.result.heatmap, recorded, atol=1e-4)
+        # the slider: epoch 0 (the untrained network) in every view
+        w.run_timeline.slider.setValue(0)
+        assert w.run_timeline.label.text() == "epoch 0 · untrained"
+        wait_until(lambda: _source(w) == ck[0], 120, "epoch 0's checkpoint")
+        settle(w)
+        np.testing.assert_allclose(w.cam_view.result.heatmap, run.arrays(0)["map|gradcam|conv2"][0],
+                                   atol=1e-4)
+        assert not np.allclose(w.cam_view.result.heatmap, recorded, atol=1e-3)
+        # the curves: Keras' loss at epochs 1 and 2, the selected epoch marked
+        xs, ys = w.run_timeline.curves.series["loss"]
+        assert xs == [1, 2] and ys == [run.scalars("log/loss")[1], run.scalars("log/loss")[2]]
+        assert w.run_timeline.curves.line.value() == 0
+        # Play steps through the epochs: 0 -> 1 -> 2, then stops
+        w.run_timeline.play.setChecked(True)
+        wait_until(lambda: not w.run_timeline.play.isChecked(), 60, "Play to reach the last epoch")
+        assert w.run_timeline.epoch == 2 and w.run_timeline.curves.line.value() == 2
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint after Play")
+        settle(w)
+        w.view("activations")
+        settle(w)
+        assert w.activations_view.settled()
+        # a folder that is not a run: one message, nothing changes
+        assert not w.run_timeline.open(os.path.dirname(run_folder))
+        assert "not a ConvScope run" in w.notifications.current_text()
+        assert _source(w) == ck[2]
+        # a folder of checkpoints without a recording: the slider runs over its files
+        assert w.run_timeline.open(str(run_folder / "checkpoints"))
+        assert w.run_timeline.epochs == [0, 1, 2] and w.run_timeline.curves.series == {}
+        w.run_timeline.set_epoch(1, now=True)
+        assert w.run_timeline.label.text() == "epoch_001.keras"
+        wait_until(lambda: _source(w) == ck[1], 120, "the second checkpoint file")
+        settle(w)
+    finally:
+        w.close()
+
+
+def test_compare_with_model_shows_both_maps_and_their_difference(qapp, settings_file, run_folder):
+    """File ▸ Compare with model…: the engine's difference equals B's map minus A's, for
+    A's top class; a model against itself gives zero; different inputs are one message."""
+    from convscope.engine import open_model
+    from convscope.engine.learning import open_run
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[2], view="cam")
+    try:
+        image = w.session.image
+        assert w.model_comparison.compare(ck[0])
+        wait_until(lambda: w.model_comparison.result is not None, 120, "the comparison")
+        r = w.model_comparison.result
+        a, b = open_model(ck[2]), open_model(ck[0])
+        top = a.predict(image, top=1)[0].index
+        assert r.class_index == top and r.layer == "conv2"
+        want = b.cam(image, layer="conv2", class_index=top).heatmap - a.cam(image, layer="conv2", class_index=top).heatmap
+        np.testing.assert_allclose(r.diff, want, atol=1e-4)
+        assert np.abs(r.diff).max() > 0.01 and w.model_comparison.dialog.isVisible()
+        w.model_comparison.result = None
+        assert w.model_comparison.compare(ck[2])
+        wait_until(lambda: w.model_comparison.result is not None, 120, "the self-comparison")
+        assert not np.any(w.model_comparison.result.diff)
+    finally:
+        w.close()
