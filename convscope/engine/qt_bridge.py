@@ -193,12 +193,7 @@ class EngineBridge(QObject):
                 else:
                     job, wakes = None, self._wakes
             if job is not None:
-                self.sigStarted.emit(job)
-                try:
-                    self.worker.run(job, self.sigResult.emit, token)
-                finally:
-                    with self._cond:
-                        self._stack.remove((job, token))
+                self._run_stacked(job, token)
                 continue
             task = self._idle_task()  # outside the lock: submit() never waits for it
             with self._cond:
@@ -247,12 +242,16 @@ class EngineBridge(QObject):
                 token = CancelToken()
                 self._stack.append((job, token))
                 self.nested += 1
-            self.sigStarted.emit(job)
-            try:
-                self.worker.run(job, self.sigResult.emit, token)
-            finally:
-                with self._cond:
-                    self._stack.remove((job, token))
+            self._run_stacked(job, token)
+
+    def _run_stacked(self, job, token) -> None:
+        """Run a job already on the stack (of running jobs: nested ones above the long one)."""
+        self.sigStarted.emit(job)
+        try:
+            self.worker.run(job, self.sigResult.emit, token)
+        finally:
+            with self._cond:
+                self._stack.remove((job, token))
 
     # -- the fast lane ------------------------------------------------------------------------
     def _answerable(self, job) -> bool:
