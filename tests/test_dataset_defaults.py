@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image as P
 
-from convscope.engine.cli.dispatch import _parser
+from convscope.engine.cli.dispatch import parser as _parser
 from convscope.engine.cli import main as cli
 from convscope.engine.help_defaults import subparsers
 

@@ -8,7 +8,7 @@ import shlex
 import numpy as np
 
 from convscope.engine.filters import spec as filter_spec
-from convscope.engine.cli.dispatch import _parser
+from convscope.engine.cli.dispatch import parser as _parser
 from convscope.engine.cli import main as cli
 from convscope.engine.help_defaults import shows_default, subparsers
 
