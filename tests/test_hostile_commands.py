@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 from PIL import Image as P
 
