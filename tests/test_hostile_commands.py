@@ -22,7 +22,6 @@ import subprocess
 import sys
 import time
 
-import numpy as np
 import pytest
 from PIL import Image as P
 
@@ -315,7 +314,6 @@ def test_new_commands(group, place, case_id, argv, rc, words):
     out, listing = group["folders"][case_id]
     assert_contract(res, rc, words, out, listing)
     if case_id.startswith("batch_resume"):
-        key = case_id.replace("batch_resume_", "run_").replace("_chunk", "_chunk")
         key = {"batch_resume_truncated_chunk": "run_truncated",
                "batch_resume_empty_chunk": "run_empty_chunk"}[case_id]
         folder, listed = group["folders"][key]

@@ -45,8 +45,9 @@ def decode(item: Item, index: int, input_shape: tuple) -> Decoded:
     from ..input_files import regular_file
 
     try:
-        regular_file(item.path, "image file")
-        if item.mask is not None:
+        if os.path.exists(item.path):  # a missing file: the read below says so
+            regular_file(item.path, "image file")
+        if item.mask is not None and os.path.exists(item.mask):
             regular_file(item.mask, "mask file")
     except UserError as exc:
         return Decoded(item, index, error=str(exc).replace(item.path, "the file", 1))
