@@ -3,6 +3,7 @@ broken and oversized images, models of shapes the views cannot serve, and destin
 that cannot be written (a read-only or full file system: a real tmpfs when this runs as
 root and may mount, else what the platform offers)."""
 import os
+import re
 import struct
 import subprocess
 import zlib
@@ -127,3 +128,25 @@ def can_create_in(folder) -> bool:
         return True
     except OSError:
         return False
+
+
+PROGRESS = re.compile(r"^(batch|examples): \d+/\d+ files \(\d+%\)")
+
+
+def assert_contract(res, rc, words, out_dir, before):
+    """Exit status, one error line (or none), no traceback, nothing left behind."""
+    err = res["stderr"]
+    assert res["rc"] == rc, err
+    assert "Traceback" not in err and "Exception" not in err, err
+    # batch / examples report progress on a plain stderr (engine/dataset/progress.py)
+    lines = [line for line in err.strip().splitlines() if not PROGRESS.match(line)]
+    if rc == 0:
+        assert lines == [], err
+    else:
+        assert len(lines) == 1 and lines[0].startswith("error: "), err
+        assert words in lines[0], lines[0]
+        assert "unexpected failure" not in lines[0]
+    after = sorted(os.listdir(out_dir))
+    if rc != 0:
+        assert after == before, f"left behind: {set(after) - set(before)}"
+    assert not [n for n in after if n.startswith(".convscope-")]

@@ -157,22 +157,7 @@ def _run_group(place, group, cases, extra=()):
     return result
 
 
-def assert_contract(res, rc, words, out_dir, before):
-    """Exit status, one error line (or none), no traceback, nothing left behind."""
-    err = res["stderr"]
-    assert res["rc"] == rc, err
-    assert "Traceback" not in err and "Exception" not in err, err
-    lines = err.strip().splitlines()
-    if rc == 0:
-        assert lines == [], err
-    else:
-        assert len(lines) == 1 and lines[0].startswith("error: "), err
-        assert words in lines[0], lines[0]
-        assert "unexpected failure" not in lines[0]
-    after = sorted(os.listdir(out_dir))
-    if rc != 0:
-        assert after == before, f"left behind: {set(after) - set(before)}"
-    assert not [n for n in after if n.startswith(".convscope-")]
+assert_contract = hf.assert_contract
 
 
 @pytest.fixture(scope="module")
