@@ -138,7 +138,7 @@ def assert_contract(res, rc, words, out_dir, before):
     err = res["stderr"]
     assert res["rc"] == rc, err
     assert "Traceback" not in err and "Exception" not in err, err
-    # batch / examples report progress on a plain stderr (engine/dataset/progress.py)
+    # batch / examples report progress on a plain stderr (convscope/engine/dataset/progress.py)
     lines = [line for line in err.strip().splitlines() if not PROGRESS.match(line)]
     if rc == 0:
         assert lines == [], err

@@ -3,7 +3,6 @@ button), custom layers with a MODEL.custom.py beside them (a dialog naming the f
 run silently), the Model ▸ Read output as menu (--head), several outputs (the panel says)."""
 import shutil
 
-import numpy as np
 import pytest
 
 from gui_support import open_window, settle, spin, wait_until

@@ -60,3 +60,18 @@ def test_engine_thread_applies_the_budget_when_it_opens_a_model(qtbot, monkeypat
         assert "memory budget" in loaded[0].explore_note
     finally:
         assert b.stop(30000)
+
+
+def test_compiled_forward_passes_are_a_small_lru(demo_model):
+    """A walk through the layers on the per-layer path traces one pass per layer; a model
+    keeps only the last few (each trace of a big model holds tens of MB)."""
+    from convscope.engine.model import FORWARD_FNS_KEPT
+
+    x = demo_model.prepare(np.zeros((64, 64, 3), np.uint8))
+    paths = [i.path for i in demo_model.layers if i.spatial and i.class_name != "InputLayer"]
+    assert len(paths) > FORWARD_FNS_KEPT
+    for path in paths:
+        _, rec = demo_model.forward(x, record=[path])
+        assert rec[path].shape[1:] == demo_model.layer(path).output_shape
+    assert len(demo_model._forward_fns) == FORWARD_FNS_KEPT
+    assert ((paths[-1],), False) in demo_model._forward_fns

@@ -18,7 +18,10 @@ from . import preprocess as prep
 from . import tf_runtime
 from .errors import UserError
 from .hooks import Intercept, first_output, head_activation
+from .lru import Lru
 from .summary import HeadInfo, LayerInfo, ModelSummary
+
+FORWARD_FNS_KEPT = 6  # compiled forward passes a model keeps (least recently used out)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,10 @@ class ConvModel:
         if preprocess not in prep.MODES:
             raise UserError(f"unknown preprocessing {preprocess!r}; use auto or one of {', '.join(prep.MODES)}")
         self.preprocess = preprocess
-        self._forward_fns: dict = {}
+        # compiled forward passes per (recorded layers, logits): a few, least recently used
+        # first out, since each trace of a big model holds tens of MB (a walk through the
+        # layers on the per-layer path traces one per layer)
+        self._forward_fns = Lru(FORWARD_FNS_KEPT)
         self.passes: Counter = Counter()  # forward / backward passes run (engine.explore.cache)
         self.input_shape = self._input_shape()
         self.layer_index = {} if self.predict_only else layer_tree.index(self.keras_model)
@@ -182,7 +188,8 @@ class ConvModel:
         self.passes["forward"] += 1
         fn = self._forward_fns.get(key)
         if fn is None:
-            fn = self._forward_fns[key] = self._make_forward(*key)
+            fn = self._make_forward(*key)
+            self._forward_fns.put(key, fn)
         out, recorded = fn(x)
         return out.numpy(), {p: t.numpy() for p, t in zip(record, recorded)}
 

@@ -95,7 +95,13 @@ def test_default_cam_layer_is_the_last_conv_block(zoo):
     name, m = zoo
     expected = LAST_BLOCK.get(name) or _feeds_classifier_pooling(m.keras_model)
     assert m.default_cam_layer == expected
-    assert _feeds_classifier_pooling(m.keras_model) == expected
+    feeds = _feeds_classifier_pooling(m.keras_model)
+    if name == "convnexttiny":
+        # its pooling reads `inputs + branch`, a Keras op that is no layer (nothing ConvScope
+        # can record); the nearest layer is the last block's branch output
+        assert feeds.startswith("add") and m._by_path.get(feeds) is None
+    else:
+        assert feeds == expected
     info = m.layer(expected, spatial=True)
     h, w, _ = info.output_shape
     assert h * w > 1 and h <= 4  # the last block (stride 32 at 64-96 px), not a stem layer
