@@ -150,3 +150,14 @@ def assert_contract(res, rc, words, out_dir, before):
     if rc != 0:
         assert after == before, f"left behind: {set(after) - set(before)}"
     assert not [n for n in after if n.startswith(".convscope-")]
+
+
+def cli_env(**extra) -> dict:
+    """The environment a battery's command runs in: the user's, at the default memory
+    budget (tests/conftest.py raises CONVSCOPE_MEMORY_BUDGET for the suite's own process,
+    which would let the memory refusals through), quiet TensorFlow, this checkout first."""
+    env = {k: v for k, v in os.environ.items() if k != "CONVSCOPE_MEMORY_BUDGET"}
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env.update(TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=root)
+    env.update(extra)
+    return env

@@ -147,7 +147,7 @@ def _run_group(place, group, cases, extra=()):
     base = os.path.join(os.path.dirname(place["good"]), group)
     with open(os.path.join(base, "cases.json"), "w") as f:
         json.dump(spec, f)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    env = hf.cli_env()
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "hostile_runner.py"),
                         os.path.join(base, "cases.json"), os.path.join(base, "result.json")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=500)
@@ -257,7 +257,7 @@ def test_with_tensorflow_group_peak_memory(with_tf):
 
 # -- own processes -------------------------------------------------------------------------
 def _popen(args, **kw):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT)
+    env = hf.cli_env()
     return subprocess.Popen([sys.executable, os.path.join(ROOT, "main.py"), *args], cwd=ROOT,
                             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
 
@@ -323,8 +323,7 @@ def test_closed_stdout_pipe_exits_quietly():
 def test_window_screenshot_reports_a_bad_image_on_stderr(place, tmp_path):
     """The window's command line says what went wrong (TensorFlow's stderr silencer used to
     swallow the line): one line, exit 2, no screenshot."""
-    env = dict(os.environ, QT_QPA_PLATFORM="offscreen", TF_CPP_MIN_LOG_LEVEL="3",
-               PYTHONPATH=ROOT, CONVSCOPE_SETTINGS=str(tmp_path / "s.ini"))
+    env = hf.cli_env(QT_QPA_PLATFORM="offscreen", CONVSCOPE_SETTINGS=str(tmp_path / "s.ini"))
     r = subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), "--image", place["text"],
                         "--screenshot", str(tmp_path / "shot.png")], cwd=ROOT, env=env,
                        capture_output=True, text=True, timeout=300)

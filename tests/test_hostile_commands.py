@@ -139,7 +139,7 @@ def _recipe(base, path, **change):
 
 
 def _run(argv, **kw):
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, **kw.pop("env", {}))
+    env = hf.cli_env(**kw.pop("env", {}))
     return subprocess.run([sys.executable, os.path.join(ROOT, "main.py"), *argv], cwd=ROOT,
                           env=env, capture_output=True, text=True, **kw)
 
@@ -277,7 +277,7 @@ def group(place):
     base = os.path.join(place["root"], "cases")
     with open(os.path.join(base, "cases.json"), "w") as f:
         json.dump(spec, f)
-    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="3", PYTHONPATH=ROOT, QT_QPA_PLATFORM="offscreen")
+    env = hf.cli_env(QT_QPA_PLATFORM="offscreen")
     r = subprocess.run([sys.executable, os.path.join(ROOT, "tests", "hostile_runner.py"),
                         os.path.join(base, "cases.json"), os.path.join(base, "result.json")],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=GROUP_TIMEOUT)
