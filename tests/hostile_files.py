@@ -130,6 +130,40 @@ def can_create_in(folder) -> bool:
         return False
 
 
+def special_folders(root, names: dict, free_bytes: int) -> list:
+    """A read-only folder (names["ro"]) and a nearly full one (names["full"], with about
+    `free_bytes` left of 64 KiB when a tmpfs can be mounted: names["full_is_real"]) under
+    root. Returns the mounts to undo (unmount) and, for a non-root user, restore_ro(names)
+    gives the read-only folder its write bit back."""
+    mounts = []
+    ro = root / "read_only"
+    ro.mkdir()
+    if mount_tmpfs(ro, "ro,size=64k"):
+        mounts.append(ro)
+    elif os.geteuid() != 0:
+        ro.chmod(0o555)
+    else:  # root that may not mount: sysfs is read-only in containers
+        ro = "/sys"
+    assert not can_create_in(ro), f"could not make a read-only folder ({ro})"
+    names["ro"] = str(ro)
+    full = root / "full"
+    full.mkdir()
+    names["full_is_real"] = mount_tmpfs(full, "size=64k")
+    if names["full_is_real"]:
+        mounts.append(full)
+        with open(full / "filler", "wb") as f:
+            f.write(b"\0" * ((64 << 10) - free_bytes))
+        names["full_contents"] = ["filler"]
+    names["full"] = str(full)
+    return mounts
+
+
+def restore_ro(names: dict) -> None:
+    """Undo special_folders' chmod for a non-root user (pytest must be able to clean up)."""
+    if os.geteuid() != 0 and names["ro"] != "/sys":
+        os.chmod(names["ro"], 0o755)
+
+
 PROGRESS = re.compile(r"^(batch|examples): \d+/\d+ files \(\d+%\)")
 
 

@@ -95,31 +95,11 @@ def place(tmp_path_factory):
     root = tmp_path_factory.mktemp("hostile")
     names = hf.make_images(root)
     names.update(hf.make_models(root))
-    mounts = []
-    ro = root / "read_only"
-    ro.mkdir()
-    if hf.mount_tmpfs(ro, "ro,size=64k"):
-        mounts.append(ro)
-    elif os.geteuid() != 0:
-        ro.chmod(0o555)
-    else:  # root that may not mount: sysfs is read-only in containers
-        ro = "/sys"
-    assert not hf.can_create_in(ro), f"could not make a read-only folder ({ro})"
-    names["ro"] = str(ro)
-    full = root / "full"
-    full.mkdir()
-    names["full_is_real"] = hf.mount_tmpfs(full, "size=64k")
-    if names["full_is_real"]:
-        mounts.append(full)
-        with open(full / "filler", "wb") as f:  # leave ~8 KiB: the probe fits, the npy not
-            f.write(b"\0" * (56 << 10))
-        names["full_contents"] = ["filler"]
-    names["full"] = str(full)
+    mounts = hf.special_folders(root, names, free_bytes=8 << 10)  # the probe fits, the npy not
     yield names
     for m in mounts:
         hf.unmount(m)
-    if os.geteuid() != 0:
-        ro.chmod(0o755)
+    hf.restore_ro(names)
 
 
 def _case_dir(place, group, case_id):

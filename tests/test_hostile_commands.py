@@ -220,31 +220,12 @@ def place(tmp_path_factory):
         os.remove(root / "run_empty_chunk/chunks/000001" / f)
     names["run_empty_chunk"] = str(root / "run_empty_chunk")
 
-    mounts = []
-    ro = root / "read_only"
-    ro.mkdir()
-    if hf.mount_tmpfs(ro, "ro,size=64k"):
-        mounts.append(ro)
-    elif os.geteuid() != 0:
-        ro.chmod(0o555)
-    else:
-        ro = "/sys"
-    assert not hf.can_create_in(ro)
-    names["ro"] = str(ro)
-    full = root / "full"
-    full.mkdir()
-    names["full_is_real"] = hf.mount_tmpfs(full, "size=64k")
-    if names["full_is_real"]:
-        mounts.append(full)
-        with open(full / "filler", "wb") as f:  # ~32 KiB left: the container fits, not the frames
-            f.write(b"\0" * (32 << 10))
-    names["full"] = str(full)
+    mounts = hf.special_folders(root, names, free_bytes=32 << 10)  # the container fits, not the frames
     names["root"] = str(root)
     yield names
     for m in mounts:
         hf.unmount(m)
-    if os.geteuid() != 0 and ro != "/sys":
-        ro.chmod(0o755)
+    hf.restore_ro(names)
 
 
 def _case_dir(place, case_id):
