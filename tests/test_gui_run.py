@@ -110,3 +110,53 @@ def test_compare_with_model_shows_both_maps_and_their_difference(qapp, settings_
         assert not np.any(w.model_comparison.result.diff)
     finally:
         w.close()
+
+
+def test_small_multiples_epochs_by_probe_images(qapp, qtbot, settings_file, run_folder):
+    """The strip: one row per recorded epoch, one column per probe image; each cell is the
+    recorded map over its probe with the recorded prediction; the selected epoch's row is
+    highlighted; a click selects that epoch and that probe image."""
+    from PySide6.QtCore import Qt
+
+    from convscope.engine.cam import overlay
+    from convscope.engine.learning import open_run
+    from convscope.gui.run_strip import PLAIN, SELECTED
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[2], view="cam")
+    try:
+        tl = w.run_timeline
+        assert tl.open(str(run_folder))
+        strip = tl.strip
+        assert strip.epochs == [0, 1, 2] and len(strip.cells) == 3 * 3
+        probes = run.probes()
+        for e in run.epochs:
+            maps = run.arrays(e)["map|gradcam|conv2"]
+            for i in range(3):
+                cell = strip.cells[(e, i)]
+                np.testing.assert_array_equal(cell.rgb, overlay.blend(probes[i], maps[i]))
+                assert not cell.pic.pixmap().isNull()
+                c = int(run.scalars("pred/class", image=i)[e])
+                score = run.scalars("pred/score", image=i)[e]
+                assert cell.caption == f"{run.meta['model']['labels'][c]} {score:.2f}"
+        # the maps differ between epochs (the strip is not one epoch repeated)
+        assert not np.array_equal(strip.cells[(0, 0)].rgb, strip.cells[(2, 0)].rgb)
+        assert strip.selected == 2
+        assert all((c.styleSheet() == SELECTED) == (e == 2) for (e, _), c in strip.cells.items())
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint")
+        # a click on (epoch 1, probe 3): that epoch everywhere, that image in the window
+        qtbot.mouseClick(strip.cells[(1, 2)], Qt.MouseButton.LeftButton)
+        assert tl.epoch == 1 and tl.slider.value() == 1 and strip.selected == 1
+        assert strip.cells[(1, 2)].styleSheet() == SELECTED
+        assert strip.cells[(2, 2)].styleSheet() == PLAIN
+        assert w.session.image.name == "probe 3"
+        wait_until(lambda: _source(w) == ck[1], 120, "epoch 1's checkpoint after the click")
+        settle(w)
+        np.testing.assert_allclose(w.cam_view.result.heatmap, run.arrays(1)["map|gradcam|conv2"][2],
+                                   atol=1e-4)
+        # the slider moves the highlight too
+        tl.slider.setValue(0)
+        assert strip.selected == 0 and strip.cells[(0, 1)].styleSheet() == SELECTED
+    finally:
+        w.close()
