@@ -1,8 +1,11 @@
-"""The window's "Compare with model…" as an engine job (frozen dataclasses, no Qt), and how
-the engine thread runs it (engine.worker delegates here): the open model (A) and another
-model file (B, kept open for the next comparison) on the same image and layer — both maps
-for A's top class, their difference B - A, and the layers with no counterpart
-(engine.learning.compare)."""
+"""The window's learning jobs (frozen dataclasses, no Qt), and how the engine thread runs
+them (engine.worker delegates here):
+- CompareModel ("Compare with model…"): the open model (A) and another model file (B, kept
+  open for the next comparison) on the same image and layer — both maps for A's top class,
+  their difference B - A, and the layers with no counterpart (engine.learning.compare);
+- LayerCKA ("Representation similarity (CKA)…"): linear CKA between every spatial layer of
+  A and of B (or A itself) over a folder of images, one minibatch at a time, with progress
+  and cancellation between minibatches (engine.learning.cka)."""
 from __future__ import annotations
 
 import os
@@ -42,18 +45,26 @@ class ModelCompared(J.Result):
     change: tuple = ()  # (layer, relative activation change) for the shared layers
 
 
-def run_compare(worker, job: CompareModel, emit, cancel, base) -> None:
+def model_b(worker, spec: str, a):
+    """Model B, opened with A's preprocessing and kept on the worker for the next job (one
+    model held: a comparison with another file replaces it)."""
     from ..explore import cache as explore
     from ..model import open_model
+
+    held = getattr(worker, "_compare_b", None)
+    if held is None or held[0] != spec:
+        worker._compare_b = None  # the old B goes before the new one is read
+        b = open_model(spec, preprocess=a.preprocess)
+        explore.enable(b, False)
+        worker._compare_b = held = (spec, b)
+    return held[1]
+
+
+def run_compare(worker, job: CompareModel, emit, cancel, base) -> None:
     from .compare import diff_maps
 
     a = worker._model()
-    held = getattr(worker, "_compare_b", None)
-    if held is None or held[0] != job.spec_b:
-        b = open_model(job.spec_b, preprocess=a.preprocess)
-        explore.enable(b, False)
-        worker._compare_b = held = (job.spec_b, b)
-    b = held[1]
+    b = model_b(worker, job.spec_b, a)
     cancel.check()
     d = diff_maps(a, b, job.image, method=job.method, layer=job.layer)
     emit(ModelCompared(**base, name_a=a.name, name_b=os.path.basename(job.spec_b) or b.name,
@@ -61,3 +72,57 @@ def run_compare(worker, job: CompareModel, emit, cancel, base) -> None:
                        label=a.label(d.class_index), score_a=d.cam_a.score, score_b=d.cam_b.score,
                        map_a=d.map_a, map_b=d.map_b, diff=d.diff, only_a=tuple(d.pairs.only_a),
                        only_b=tuple(d.pairs.only_b), change=tuple(d.change.items())))
+
+
+@dataclass(frozen=True, eq=False)
+class LayerCKA(J.Job):
+    images: str = ""  # a folder, a glob pattern or a LIST.csv
+    spec_b: str | None = None  # model B; None: the open model against itself
+    batch_size: int = 32
+    max_images: int | None = None
+    channel: ClassVar[str] = "cka"
+
+    def describe(self) -> str:
+        return f"CKA over {os.path.basename(self.images.rstrip('/')) or self.images}"
+
+
+@dataclass(frozen=True, eq=False)
+class CKAReady(J.Result):
+    name_a: str = ""
+    name_b: str = ""
+    layers_a: tuple = ()  # rows
+    layers_b: tuple = ()  # columns
+    matrix: Any = None  # (len(layers_a), len(layers_b)) float64; NaN: a constant layer
+    images: int = 0
+    batch_size: int = 0
+
+
+def run_cka(worker, job: LayerCKA, emit, cancel, base) -> None:
+    from ..dataset.sources import list_items
+    from ..errors import UserError
+    from .cka import MIN_BATCH, layer_cka
+    from .compare import spatial_paths
+
+    if job.batch_size < MIN_BATCH:
+        raise UserError(f"the minibatch must hold at least {MIN_BATCH} images, not {job.batch_size}")
+    paths = [it.path for it in list_items(job.images, limit=job.max_images)]
+    if len(paths) < MIN_BATCH:
+        raise UserError(f"CKA needs at least {MIN_BATCH} images; {job.images} has {len(paths)}")
+    a = worker._model()
+    b = a if not job.spec_b else model_b(worker, job.spec_b, a)
+    for m in {id(a): a, id(b): b}.values():
+        m.require_layers("CKA")
+        if not spatial_paths(m):
+            raise UserError(f"{m.name} has no layer with a spatial output: nothing to compare")
+    layers_a, layers_b = spatial_paths(a), spatial_paths(b)
+
+    def progress(done, total):
+        emit(J.Progress(**base, done=done, total=total,
+                        text=f"CKA: minibatch {done} / {total} ({len(paths)} images)"))
+
+    matrix = layer_cka(a, layers_a, b, layers_b, paths, batch_size=job.batch_size,
+                       progress=progress, cancel=cancel)
+    emit(CKAReady(**base, name_a=a.name, name_b=(b.name if b is a else
+                                                 os.path.basename(job.spec_b) or b.name),
+                  layers_a=tuple(layers_a), layers_b=tuple(layers_b), matrix=matrix,
+                  images=len(paths), batch_size=job.batch_size))
