@@ -76,7 +76,7 @@ def run_compare(worker, job: CompareModel, emit, cancel, base) -> None:
 
 @dataclass(frozen=True, eq=False)
 class LayerCKA(J.Job):
-    images: str = ""  # a folder, a glob pattern or a LIST.csv
+    images: str = ""  # a folder of images (its sub-folders too)
     spec_b: str | None = None  # model B; None: the open model against itself
     batch_size: int = 32
     max_images: int | None = None
@@ -97,15 +97,27 @@ class CKAReady(J.Result):
     batch_size: int = 0
 
 
+def image_files(folder: str, limit: int | None = None) -> list[str]:
+    """The image files under `folder`, sorted (the `cka` command also takes globs and
+    LIST.csv files, through engine.dataset, which this package does not import)."""
+    from ..errors import UserError
+    from ..images import is_image_path
+
+    if not os.path.isdir(folder):
+        raise UserError(f"image folder not found: {folder}; give a folder of images")
+    paths = sorted(os.path.join(root, f) for root, _, files in os.walk(folder) for f in files
+                   if is_image_path(f))
+    return paths[:limit] if limit else paths
+
+
 def run_cka(worker, job: LayerCKA, emit, cancel, base) -> None:
-    from ..dataset.sources import list_items
     from ..errors import UserError
     from .cka import MIN_BATCH, layer_cka
     from .compare import spatial_paths
 
     if job.batch_size < MIN_BATCH:
         raise UserError(f"the minibatch must hold at least {MIN_BATCH} images, not {job.batch_size}")
-    paths = [it.path for it in list_items(job.images, limit=job.max_images)]
+    paths = image_files(job.images, job.max_images)
     if len(paths) < MIN_BATCH:
         raise UserError(f"CKA needs at least {MIN_BATCH} images; {job.images} has {len(paths)}")
     a = worker._model()
