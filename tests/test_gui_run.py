@@ -160,3 +160,58 @@ def test_small_multiples_epochs_by_probe_images(qapp, qtbot, settings_file, run_
         assert strip.selected == 0 and strip.cells[(0, 1)].styleSheet() == SELECTED
     finally:
         w.close()
+
+
+def test_checkpoint_folder_epochs_computed_on_demand_and_cached(qapp, settings_file, run_folder):
+    """A folder of checkpoints without a recording: choosing an epoch computes the maps of
+    the window's images under that checkpoint (equal to the engine's map of that model),
+    once; returning to the epoch sends no job; the cache is bounded by bytes."""
+    from convscope.engine import open_model
+    from convscope.engine.cam import overlay
+    from convscope.engine.learning import open_run
+
+    run = open_run(run_folder)
+    ck = {e: run.checkpoint(e) for e in run.epochs}
+    w = open_window(settings_file, model=ck[2], view="cam")
+    try:
+        tl = w.run_timeline
+        assert tl.open(str(run_folder))  # the recorded run puts its 3 probes in the window
+        probes = list(w.session.images[-3:])
+        assert w.session.image is probes[0]
+        assert tl.open(str(run_folder / "checkpoints"))
+        od = tl.ondemand
+        # the columns: the current image and the ones after it, then from the first, 8 at most
+        assert od.images[:3] == probes and len(od.images) == min(8, len(w.session.images))
+        images = od.images
+        assert tl.strip.epochs == [0, 1, 2] and tl.strip.cells[(0, 0)].caption == "not computed yet"
+        wait_until(lambda: (2, "gradcam") in od.cache.items, 120, "epoch 2's maps")
+        assert od.sent == 1
+        tl.set_epoch(0, now=True)
+        wait_until(lambda: (0, "gradcam") in od.cache.items, 120, "epoch 0's maps")
+        assert od.sent == 2 and tl.strip.cells[(1, 0)].caption == "not computed yet"
+        for e in (0, 2):
+            m = open_model(ck[e])
+            for i, image in enumerate(images):
+                top = m.predict(image, top=1)[0]
+                want = m.cam(image, class_index=top.index).heatmap
+                r = od.cache.items[(e, "gradcam")]
+                np.testing.assert_allclose(r.maps[i], want, atol=1e-5)
+                assert r.classes[i] == top.index
+                cell = tl.strip.cells[(e, i)]
+                np.testing.assert_array_equal(cell.rgb, overlay.blend(image.pixels, r.maps[i]))
+                assert cell.caption == f"{top.label} {top.score:.2f}"
+        assert not np.allclose(od.cache.items[(0, "gradcam")].maps[0], od.cache.items[(2, "gradcam")].maps[0])
+        # back to epoch 2: from the cache, no job
+        cached = od.cache.items[(2, "gradcam")]
+        tl.set_epoch(2, now=True)
+        wait_until(lambda: _source(w) == ck[2], 120, "epoch 2's checkpoint again")
+        settle(w)
+        assert od.sent == 2 and od.cache.items[(2, "gradcam")] is cached
+        # the bound: room for one epoch's maps only -> the least recently used goes
+        od.cache.max_bytes = od.cache.size(cached)
+        tl.set_epoch(1, now=True)
+        wait_until(lambda: (1, "gradcam") in od.cache.items, 120, "epoch 1's maps")
+        assert list(od.cache.items) == [(1, "gradcam")] and od.cache.bytes <= od.cache.max_bytes
+        assert od.sent == 3
+    finally:
+        w.close()

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QP
 
 from convscope.engine.errors import UserError
 
+from .run_epochs import CheckpointEpochs
 from .run_strip import EpochStrip
 
 SETTLE_MS = 250  # the slider must rest this long before a checkpoint is opened
@@ -67,6 +68,7 @@ class RunTimeline:
         low.addWidget(self.curves.widget, 2)
         box.addLayout(low)
         self.probe_images: list = []  # the probes as the window's images (engine.images.Image)
+        self.ondemand = CheckpointEpochs(self)  # a folder of checkpoints: maps computed when chosen
         self.dock = QDockWidget("Run · epochs", window)
         self.dock.setObjectName("run-timeline")
         self.dock.setWidget(self.panel)
@@ -152,7 +154,8 @@ class RunTimeline:
         epoch file is read for its one map array; the pictures are small, see run_strip)."""
         self.probe_images = []
         if self.run is None:
-            self.strip.setup([], [])
+            self.ondemand.start(self.files)
+            self.probe_images = list(self.ondemand.images)
             return
         from convscope.engine.cam import overlay
 
@@ -216,6 +219,8 @@ class RunTimeline:
                           "checkpoints=False): the strip shows its maps, the views stay", "info")
             return
         self.w.open_model(path)
+        if self.run is None:
+            self.ondemand.request(self.epoch)  # queued after the checkpoint: it uses that model
 
 
 class _Curves:

@@ -138,3 +138,54 @@ def run_cka(worker, job: LayerCKA, emit, cancel, base) -> None:
                                                  os.path.basename(job.spec_b) or b.name),
                   layers_a=tuple(layers_a), layers_b=tuple(layers_b), matrix=matrix,
                   images=len(paths), batch_size=job.batch_size))
+
+
+@dataclass(frozen=True, eq=False)
+class EpochMaps(J.Job):
+    """One epoch of a folder of checkpoints without a recording (File ▸ Open run…): the
+    maps and top predictions of the window's images under that checkpoint. The window opens
+    the checkpoint first, so the engine usually finds it open; otherwise it opens it here
+    (not kept)."""
+
+    checkpoint: str = ""
+    epoch: int = 0
+    images: tuple = ()  # engine.images.Image
+    method: str = "gradcam"
+    channel: ClassVar[str] = "run_epochs"
+
+    def describe(self) -> str:
+        return f"maps of epoch {self.epoch} ({os.path.basename(self.checkpoint)})"
+
+
+@dataclass(frozen=True, eq=False)
+class EpochMapsReady(J.Result):
+    checkpoint: str = ""
+    epoch: int = 0
+    method: str = ""
+    layer: str = ""
+    maps: tuple = ()  # (h, w) float32 in [0, 1] per image, for its top class
+    classes: tuple = ()  # top class per image
+    labels: tuple = ()
+    scores: tuple = ()
+
+
+def run_epoch_maps(worker, job: EpochMaps, emit, cancel, base) -> None:
+    from ..model import open_model
+
+    m = worker.model
+    if m is None or os.path.abspath(str(m.source)) != os.path.abspath(job.checkpoint):
+        m = open_model(job.checkpoint, preprocess=m.preprocess if m is not None else "auto")
+    m.require_classifier("class maps")
+    maps, classes, labels, scores = [], [], [], []
+    for i, image in enumerate(job.images):
+        cancel.check()
+        top = m.predict(image, top=1)[0]
+        cam = m.cam(image, method=job.method, class_index=top.index)
+        maps.append(cam.heatmap)
+        classes.append(int(top.index))
+        labels.append(str(top.label))
+        scores.append(float(top.score))
+        emit(J.Progress(**base, done=i + 1, total=len(job.images), text=job.describe()))
+    emit(EpochMapsReady(**base, checkpoint=job.checkpoint, epoch=job.epoch, method=job.method,
+                        layer=cam.layer if job.images else "", maps=tuple(maps),
+                        classes=tuple(classes), labels=tuple(labels), scores=tuple(scores)))
