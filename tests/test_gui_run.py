@@ -104,10 +104,44 @@ def test_compare_with_model_shows_both_maps_and_their_difference(qapp, settings_
         want = b.cam(image, layer="conv2", class_index=top).heatmap - a.cam(image, layer="conv2", class_index=top).heatmap
         np.testing.assert_allclose(r.diff, want, atol=1e-4)
         assert np.abs(r.diff).max() > 0.01 and w.model_comparison.dialog.isVisible()
+        # the layer's channels: each channel's mean activation over the positions, in A and
+        # B, and the change B − A (re-computed here from each model's activations)
+        act_a = a.activations(image, layers=["conv2"])["conv2"].astype(np.float64)
+        act_b = b.activations(image, layers=["conv2"])["conv2"].astype(np.float64)
+        np.testing.assert_allclose(r.means_a, act_a.mean(axis=(0, 1)), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(r.means_b, act_b.mean(axis=(0, 1)), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(w.model_comparison.change, r.means_b - r.means_a)
+        # both grids on ONE scale: min and max over A and B together
+        from convscope.engine import colormaps, grid
+
+        lo, hi = min(act_a.min(), act_b.min()), max(act_a.max(), act_b.max())
+        for got, act in ((r.grid_a, act_a), (r.grid_b, act_b)):
+            tiles = np.moveaxis(np.clip((act.astype(np.float32) - np.float32(lo)) * np.float32(255.0 / (hi - lo)), 0, 255).astype(np.uint8), -1, 0)
+            want_grid = colormaps.apply_u8(grid.tile(tiles, grid.default_per_row(act.shape[-1]), margin=1, fill=0), "viridis")
+            assert np.abs(got.astype(int) - want_grid.astype(int)).max() <= 1
+        # both predictions
+        for got, m in ((r.preds_a, a), (r.preds_b, b)):
+            want_p = m.predict(image, top=3)
+            assert [p[0] for p in got] == [p.index for p in want_p]
+            np.testing.assert_allclose([p[2] for p in got], [p.score for p in want_p], rtol=1e-5)
+        assert w.model_comparison.preds[1].text().startswith("B predicts: ")
+        # filter patterns of the 4 most-changed channels, A's and B's
+        most = np.argsort(-np.abs(act_b.mean(axis=(0, 1)) - act_a.mean(axis=(0, 1))), kind="stable")[:4]
+        assert list(r.pattern_channels) == [int(c) for c in most]
+        for got, m in ((r.patterns_a, a), (r.patterns_b, b)):
+            want_pat = m.filter_patterns("conv2", filters=list(r.pattern_channels), size=64, steps=40,
+                                         mode="classic")
+            assert got.shape == want_pat.shape and got.dtype == np.uint8
+            assert np.abs(got.astype(int) - want_pat.astype(int)).max() <= 2
+        assert not np.array_equal(r.patterns_a, r.patterns_b)
         w.model_comparison.result = None
         assert w.model_comparison.compare(ck[2])
         wait_until(lambda: w.model_comparison.result is not None, 120, "the self-comparison")
         assert not np.any(w.model_comparison.result.diff)
+        same = w.model_comparison.result
+        assert not np.any(w.model_comparison.change)
+        np.testing.assert_array_equal(same.grid_a, same.grid_b)
+        np.testing.assert_array_equal(same.patterns_a, same.patterns_b)
     finally:
         w.close()
 

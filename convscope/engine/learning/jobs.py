@@ -21,6 +21,9 @@ class CompareModel(J.Job):
     image: Any = None  # engine.images.Image
     layer: str | None = None  # None: A's default CAM layer
     method: str = "gradcam"
+    top: int = 3  # predictions of each model
+    patterns: int = 4  # filter patterns (A's and B's) of this many most-changed channels; 0: none
+    pattern_size: int = 64
     channel: ClassVar[str] = "compare_model"
 
     def describe(self) -> str:
@@ -43,6 +46,15 @@ class ModelCompared(J.Result):
     only_a: tuple = ()  # spatial layers of A with no counterpart in B
     only_b: tuple = ()
     change: tuple = ()  # (layer, relative activation change) for the shared layers
+    means_a: Any = None  # (C,) each channel's mean activation at `layer` in A
+    means_b: Any = None
+    grid_a: Any = None  # uint8 RGB grids of the layer's channels, one scale for A and B
+    grid_b: Any = None
+    preds_a: tuple = ()  # ((index, label, score), ...) top predictions of A
+    preds_b: tuple = ()
+    pattern_channels: tuple = ()  # the channels with the largest |mean_B - mean_A|
+    patterns_a: Any = None  # (n, s, s, 3) uint8 filter patterns of those channels in A
+    patterns_b: Any = None
 
 
 def model_b(worker, spec: str, a):
@@ -61,17 +73,37 @@ def model_b(worker, spec: str, a):
 
 
 def run_compare(worker, job: CompareModel, emit, cancel, base) -> None:
-    from .compare import diff_maps
+    import numpy as np
+
+    from .compare import diff_maps, shared_grids
 
     a = worker._model()
     b = model_b(worker, job.spec_b, a)
     cancel.check()
     d = diff_maps(a, b, job.image, method=job.method, layer=job.layer)
+    cancel.check()
+    grid_a, grid_b = shared_grids(d.acts_a, d.acts_b)
+    preds = [tuple((p.index, p.label, p.score) for p in m.predict(job.image, top=job.top))
+             for m in (a, b)]
+    channels, pats = (), (None, None)
+    if job.patterns > 0 and d.acts_a.shape == d.acts_b.shape:
+        change = np.abs(d.channel_change)
+        channels = tuple(int(c) for c in np.argsort(-change, kind="stable")[:job.patterns])
+        emit(J.Progress(**base, done=0, total=2, text="filter patterns of the most-changed channels"))
+        pats = []
+        for i, m in enumerate((a, b)):
+            cancel.check()
+            pats.append(m.filter_patterns(d.layer, filters=list(channels), size=job.pattern_size,
+                                          steps=40, mode="classic", cancel=cancel))
+            emit(J.Progress(**base, done=i + 1, total=2, text="filter patterns of the most-changed channels"))
     emit(ModelCompared(**base, name_a=a.name, name_b=os.path.basename(job.spec_b) or b.name,
                        layer=d.layer, method=d.cam_a.method, class_index=d.class_index,
                        label=a.label(d.class_index), score_a=d.cam_a.score, score_b=d.cam_b.score,
                        map_a=d.map_a, map_b=d.map_b, diff=d.diff, only_a=tuple(d.pairs.only_a),
-                       only_b=tuple(d.pairs.only_b), change=tuple(d.change.items())))
+                       only_b=tuple(d.pairs.only_b), change=tuple(d.change.items()),
+                       means_a=d.means_a, means_b=d.means_b, grid_a=grid_a, grid_b=grid_b,
+                       preds_a=preds[0], preds_b=preds[1], pattern_channels=channels,
+                       patterns_a=pats[0], patterns_b=pats[1]))
 
 
 @dataclass(frozen=True, eq=False)
