@@ -100,7 +100,7 @@ class ModelComparison:
         body = QWidget()
         scroll.setWidget(body)
         outer.addWidget(scroll, 0, 0)
-        self.dialog.resize(3 * SIDE + 80, 760)
+        self.dialog.resize(3 * SIDE + 120, 800)
         grid = QGridLayout(body)
         self.pics = [QLabel() for _ in range(3)]
         self.heads = [QLabel() for _ in range(3)]
@@ -110,6 +110,10 @@ class ModelComparison:
         self.patterns = [QLabel() for _ in range(2)]
         self.pattern_head = QLabel()
         for c in range(3):
+            grid.setColumnMinimumWidth(c, SIDE)
+            for head in (self.heads[c], self.grid_heads[c]):
+                head.setWordWrap(True)
+                head.setMaximumWidth(SIDE + 8)
             self.heads[c].setAlignment(Qt.AlignmentFlag.AlignCenter)
             grid.addWidget(self.heads[c], 0, c)
             grid.addWidget(self.pics[c], 1, c)
@@ -120,8 +124,7 @@ class ModelComparison:
             self.preds[c].setWordWrap(True)
             grid.addWidget(self.preds[c], 4, c)
         self.plot = pg.PlotWidget()
-        self.plot.setMinimumSize(SIDE, SIDE)
-        self.plot.addLegend(offset=(-5, 5))
+        self.plot.setFixedSize(SIDE, SIDE)
         self.plot.setLabel("bottom", "channel")
         self.plot.setLabel("left", "mean activation")
         grid.addWidget(self.plot, 3, 2)
@@ -139,16 +142,16 @@ class ModelComparison:
         for label, pic in zip(self.grids, (r.grid_a, r.grid_b)):
             label.setPixmap(_pixmap(pic).scaled(SIDE, SIDE, Qt.AspectRatioMode.KeepAspectRatio))
         self.grid_heads[0].setText(f"A: the {len(r.means_a)} channels of {r.layer}")
-        self.grid_heads[1].setText(f"B: the same channels (one colour scale for A and B)")
-        self.grid_heads[2].setText("Mean activation per channel; bars: change B − A")
+        self.grid_heads[1].setText("B: the same channels (one colour scale for both)")
+        self.grid_heads[2].setText("Mean activation per channel (A grey, B orange); bars: B − A")
         self.plot.clear()
         x = np.arange(len(r.means_a))
         self.change = np.asarray(r.means_b) - np.asarray(r.means_a)
         self.plot.addItem(pg.BarGraphItem(x=x, height=self.change, width=0.8,
                                           brushes=[pg.mkBrush((214, 39, 40) if v > 0 else (31, 119, 180))
-                                                   for v in self.change], name="change B − A"))
-        self.plot.plot(x, r.means_a, pen=pg.mkPen("#555", width=1.5), name="A")
-        self.plot.plot(x, r.means_b, pen=pg.mkPen("#e08000", width=1.5), name="B")
+                                                   for v in self.change], ))
+        self.plot.plot(x, r.means_a, pen=pg.mkPen("#999", width=1.5))
+        self.plot.plot(x, r.means_b, pen=pg.mkPen("#e08000", width=1.5))
         for label, who, preds in ((self.preds[0], "A", r.preds_a), (self.preds[1], "B", r.preds_b)):
             label.setText(f"{who} predicts: " + ", ".join(f"{lab} {s:.3f}" for _, lab, s in preds))
         if r.pattern_channels:
