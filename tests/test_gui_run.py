@@ -146,7 +146,7 @@ def test_compare_with_model_shows_both_maps_and_their_difference(qapp, settings_
         w.close()
 
 
-def test_small_multiples_epochs_by_probe_images(qapp, qtbot, settings_file, run_folder):
+def test_small_multiples_epochs_by_probe_images(qapp, qtbot, settings_file, run_folder, monkeypatch):
     """The strip: one row per recorded epoch, one column per probe image; each cell is the
     recorded map over its probe with the recorded prediction; the selected epoch's row is
     highlighted; a click selects that epoch and that probe image."""
@@ -192,6 +192,15 @@ def test_small_multiples_epochs_by_probe_images(qapp, qtbot, settings_file, run_
         # the slider moves the highlight too
         tl.slider.setValue(0)
         assert strip.selected == 0 and strip.cells[(0, 1)].styleSheet() == SELECTED
+        # a long run: at most MAX_ROWS rows (first and last kept); an epoch without a row
+        # highlights the row before it
+        from convscope.gui import run_strip
+
+        monkeypatch.setattr(run_strip, "MAX_ROWS", 2)
+        assert tl.open(str(run_folder))
+        assert strip.epochs == [0, 2] and len(strip.cells) == 2 * 3
+        tl.set_epoch(1)
+        assert tl.epoch == 1 and strip.selected == 0
     finally:
         w.close()
 

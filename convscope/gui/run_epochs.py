@@ -18,6 +18,8 @@ from collections import OrderedDict
 
 from convscope.engine.learning.jobs import EpochMaps, EpochMapsReady
 
+from .run_strip import rows_for
+
 MAX_IMAGES = 8  # columns: as many images as the Recorder's default probes
 MAX_BYTES = 32 * 2 ** 20  # of cached maps
 
@@ -75,8 +77,8 @@ class CheckpointEpochs:
         i = images.index(current) if current in images else 0
         self.images = (images[i:] + images[:i])[:MAX_IMAGES]
         self.method = self.w.cam_view.current_method() or "gradcam"
-        self.t.strip.setup(sorted(self.files), [im.name for im in self.images])
-        for epoch in sorted(self.files):
+        self.t.strip.setup(rows_for(sorted(self.files)), [im.name for im in self.images])
+        for epoch in self.t.strip.epochs:
             for i in range(len(self.images)):
                 self.t.strip.fill(epoch, i, None, "not computed yet")
 

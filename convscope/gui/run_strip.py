@@ -3,10 +3,13 @@ and one column per probe image, each cell the map over its image with the predic
 it; the selected epoch's row is highlighted; clicking a cell selects that epoch (and that
 probe image in the window).
 
+At most MAX_ROWS epochs get a row (the first, the last, and evenly between, as the
+`timeline` figure); an epoch without a row highlights the nearest row before it.
+
 Only drawing here: the pictures come from the run's recorded maps (gui/run_timeline.py)
 or from maps the engine computed on demand for a folder of checkpoints
 (gui/run_epochs.py). Memory: one small pixmap per cell (THUMB px a side, 4 bytes a pixel:
-64 x 64 x 4 = 16 KB), so a run of 100 epochs x 8 probes holds about 13 MB.
+64 x 64 x 4 = 16 KB), so at most MAX_ROWS x 8 probes = 13 MB.
 """
 from __future__ import annotations
 
@@ -18,6 +21,16 @@ from PySide6.QtWidgets import QFrame, QGridLayout, QLabel, QScrollArea, QVBoxLay
 from .qimage import to_qimage
 
 THUMB = 64  # side of a cell's picture
+MAX_ROWS = 100  # epochs with a row
+
+
+def rows_for(epochs: list[int], limit: int | None = None) -> list[int]:
+    """The epochs that get a row: all of them, or `limit` spread over the run (first and last kept)."""
+    limit = MAX_ROWS if limit is None else limit
+    if len(epochs) <= limit:
+        return list(epochs)
+    idx = np.unique(np.round(np.linspace(0, len(epochs) - 1, limit)).astype(int))
+    return [epochs[i] for i in idx]
 SELECTED = "#cell { border: 2px solid #e08000; background: #fff3e0; }"
 PLAIN = "#cell { border: 2px solid transparent; }"
 ROW_SELECTED, ROW_PLAIN = "font-weight: bold; color: #e08000;", ""
@@ -112,7 +125,10 @@ class EpochStrip(QScrollArea):
         cell.setToolTip(f"epoch {epoch}, image {image + 1}: {caption}")
 
     def select(self, epoch: int) -> None:
-        """Highlight the row of `epoch` (and scroll to it)."""
+        """Highlight the row of `epoch`, or of the nearest epoch before it with a row (and
+        scroll to it)."""
+        before = [e for e in self.epochs if e <= epoch]
+        epoch = before[-1] if before else (self.epochs[0] if self.epochs else epoch)
         self.selected = epoch
         for (e, _), cell in self.cells.items():
             cell.setStyleSheet(SELECTED if e == epoch else PLAIN)

@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QP
 from convscope.engine.errors import UserError
 
 from .run_epochs import CheckpointEpochs
-from .run_strip import EpochStrip
+from .run_strip import EpochStrip, rows_for
 
 SETTLE_MS = 250  # the slider must rest this long before a checkpoint is opened
 PLAY_MS = 1500  # Play: one epoch per this many milliseconds
@@ -160,14 +160,15 @@ class RunTimeline:
         from convscope.engine.cam import overlay
 
         names = self._probe_names()
-        self.strip.setup(self.epochs, names)
+        shown = rows_for(self.epochs)
+        self.strip.setup(shown, names)
         recipe = self.run.meta["recipe"]
         key = f"map|{recipe['methods'][0]}|{recipe['layers'][0]}"
         probes = self.run.probes()
         labels = self.run.meta.get("model", {}).get("labels")
         classes = [self.run.scalars("pred/class", image=i) for i in range(len(names))]
         scores = [self.run.scalars("pred/score", image=i) for i in range(len(names))]
-        for epoch in self.epochs:
+        for epoch in shown:
             with np.load(self.run.epoch_file(epoch), allow_pickle=False) as z:
                 maps = z[key] if key in z.files else None
             for i in range(len(names)):
