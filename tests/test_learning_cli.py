@@ -215,11 +215,47 @@ def test_cka_bad_input_one_line(capsys, recorded, tmp_path):
     assert code == 2 and "nothing to write" in err
 
 
-def test_figure_recipe_of_a_timeline_names_its_command(capsys, recorded, tmp_path):
-    out = tmp_path / "tl.png"
-    code, _, err = run_cli(capsys, "timeline", "--run", recorded / "run", "--out", out, "--dpi", "80",
-                           "--epochs", "2")
+@pytest.mark.parametrize("kind,argv,ext", [
+    ("timeline", lambda r: ["timeline", "--run", r / "run", "--dpi", "80", "--epochs", "0,2"], "png"),
+    ("timeline", lambda r: ["timeline", "--run", r / "run", "--images", "2,4"], "pdf"),
+    ("diff", lambda r: ["diff", "--model", ck(r, 0), "--model", ck(r, 2), "--image",
+                        r / "images" / "img3.png", "--dpi", "80"], "svg"),
+    ("cka", lambda r: ["cka", "--model", ck(r, 1), "--model", ck(r, 2), "--images", r / "images",
+                       "--batch-size", "4"], "pdf"),
+])
+def test_figure_recipe_remakes_a_learning_figure_byte_for_byte(capsys, recorded, tmp_path, kind, argv, ext):
+    first, again = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
+    code, _, err = run_cli(capsys, *argv(recorded), "--out", first)
     assert code == 0, err
-    code, _, err = run_cli(capsys, "figure", "--recipe", str(out) + ".json")
-    assert code == 2 and err.count("\n") == 1
-    assert "make it again with: convscope timeline --run" in err and "--epochs 2" in err
+    recipe = json.loads((tmp_path / f"a.{ext}.json").read_text())
+    assert recipe["command"][:2] == ["convscope", kind] and "--out" not in recipe["command"]
+    source = str(first) if ext == "png" else str(first) + ".json"  # a PNG carries its recipe
+    code, out, err = run_cli(capsys, "figure", "--recipe", source, "--out", again)
+    assert code == 0, err
+    assert first.read_bytes() == again.read_bytes()
+    assert (tmp_path / f"a.{ext}.json").read_bytes() == (tmp_path / f"b.{ext}.json").read_bytes()
+    assert out.startswith(f"{again}: ")
+
+
+def test_figure_recipe_of_a_learning_figure_checks_its_inputs(capsys, recorded, tmp_path):
+    import shutil
+
+    a, b = tmp_path / "a.keras", tmp_path / "b.keras"
+    shutil.copy(ck(recorded, 0), a)
+    shutil.copy(ck(recorded, 2), b)
+    fig = tmp_path / "d.png"
+    code, _, err = run_cli(capsys, "diff", "--model", a, "--model", b, "--image",
+                           recorded / "images" / "img3.png", "--out", fig, "--dpi", "60")
+    assert code == 0, err
+    with open(b, "ab") as f:
+        f.write(b"\0")  # model B is another file now
+    before = fig.read_bytes()
+    code, _, err = run_cli(capsys, "figure", "--recipe", str(fig) + ".json")
+    assert code == 2 and err.count("\n") == 1 and "b.keras has changed" in err
+    assert "--allow-changed-inputs" in err and fig.read_bytes() == before
+    # a damaged command: one line
+    recipe = json.loads((tmp_path / "d.png.json").read_text())
+    recipe["command"] = ["convscope", "rm", "-rf"]
+    (tmp_path / "bad.png.json").write_text(json.dumps(recipe))
+    code, _, err = run_cli(capsys, "figure", "--recipe", tmp_path / "bad.png.json")
+    assert code == 2 and err.count("\n") == 1 and "damaged recipe" in err

@@ -330,6 +330,14 @@ class Worker:
     def _compare_model(self, job, emit, cancel, base) -> None:  # engine.learning.jobs
         LJ.run_compare(self, job, emit, cancel, base)
 
+    @handles(LJ.LayerCKA)
+    def _layer_cka(self, job, emit, cancel, base) -> None:  # engine.learning.jobs
+        LJ.run_cka(self, job, emit, cancel, base)
+
+    @handles(LJ.EpochMaps)
+    def _epoch_maps(self, job, emit, cancel, base) -> None:  # engine.learning.jobs
+        LJ.run_epoch_maps(self, job, emit, cancel, base)
+
     # -- helpers --------------------------------------------------------------------------
     def _model(self):
         if self.model is None:

@@ -20,6 +20,7 @@ from . import inputs, window_follow as follow
 from .dataset_tools import DatasetTools
 from .run_timeline import RunTimeline
 from .compare_model import ModelComparison
+from .cka_window import RepresentationSimilarity
 from .engine_client import EngineClient
 from .image_panel import ImagePanel
 from .model_options_ui import ModelOptions
@@ -112,6 +113,7 @@ class MainWindow(QMainWindow):
         self.dataset_tools = DatasetTools(self)  # Tools → Run over a folder…, Index a folder…
         self.run_timeline = RunTimeline(self)  # File → Open run…: an epoch slider (gui/run_timeline.py)
         self.model_comparison = ModelComparison(self)  # File → Compare with model… (gui/compare_model.py)
+        self.cka = RepresentationSimilarity(self)  # Tools → Representation similarity (CKA)… (gui/cka_window.py)
 
         for edit in self.findChildren(QLineEdit):  # a dropped file opens, not pastes its path
             edit.setAcceptDrops(False)

@@ -1,8 +1,9 @@
 """File ▸ Open run…: a run recorded by engine.Recorder (or a folder of .keras checkpoints)
 with an epoch slider. Choosing an epoch opens that epoch's checkpoint as the window's
 model, so every view (Activations, Filters, CAM, Compare) shows the network as it was
-then; a strip shows the recorded maps of every probe image at that epoch, with the
-prediction. Scrubbing collapses to the last epoch chosen (one model load).
+then; small multiples (gui/run_strip.py: rows epochs, columns probe images) show the
+recorded maps with the predictions, the selected epoch highlighted, a click selects an
+epoch and a probe image. Scrubbing collapses to the last epoch chosen (one model load).
 
 No TensorFlow here: the run is read with engine.learning.store (numpy, pyarrow); the
 checkpoints are opened by the engine thread, as any model.
@@ -18,9 +19,9 @@ from PySide6.QtWidgets import (QDockWidget, QFileDialog, QHBoxLayout, QLabel, QP
 
 from convscope.engine.errors import UserError
 
-from .qimage import to_qimage
+from .run_epochs import CheckpointEpochs
+from .run_strip import EpochStrip, rows_for
 
-THUMB = 96  # side of a probe's picture in the strip
 SETTLE_MS = 250  # the slider must rest this long before a checkpoint is opened
 PLAY_MS = 1500  # Play: one epoch per this many milliseconds
 
@@ -61,12 +62,13 @@ class RunTimeline:
         top.addWidget(self.label)
         box.addLayout(top)
         low = QHBoxLayout()
-        self.strip = QHBoxLayout()
-        low.addLayout(self.strip, 3)
+        self.strip = EpochStrip(on_click=self._on_cell)
+        low.addWidget(self.strip, 3)
         self.curves = _curves()  # loss (and metrics) by epoch, the selected epoch marked
         low.addWidget(self.curves.widget, 2)
         box.addLayout(low)
-        self.thumbs: list[QLabel] = []
+        self.probe_images: list = []  # the probes as the window's images (engine.images.Image)
+        self.ondemand = CheckpointEpochs(self)  # a folder of checkpoints: maps computed when chosen
         self.dock = QDockWidget("Run · epochs", window)
         self.dock.setObjectName("run-timeline")
         self.dock.setWidget(self.panel)
@@ -141,21 +143,46 @@ class RunTimeline:
         from convscope.engine.images import from_array
 
         probes = self.run.probes()
-        names = [p.get("name") or f"probe {i + 1}" for i, p in enumerate(self.run.meta["recipe"]["images"])]
-        self.w.session.add_images([from_array(p, name=n) for p, n in zip(probes, names)])
+        self.probe_images = [from_array(p, name=n) for p, n in zip(probes, self._probe_names())]
+        self.w.session.add_images(self.probe_images)
+
+    def _probe_names(self) -> list[str]:
+        return [p.get("name") or f"probe {i + 1}" for i, p in enumerate(self.run.meta["recipe"]["images"])]
 
     def _make_strip(self) -> None:
-        for t in self.thumbs:
-            t.deleteLater()
-        self.thumbs = []
-        n = len(self.run.meta["recipe"]["images"]) if self.run is not None else 0
-        for _ in range(n):
-            t = QLabel()
-            t.setFixedWidth(THUMB)
-            t.setAlignment(Qt.AlignmentFlag.AlignCenter)
-            self.strip.addWidget(t)
-            self.thumbs.append(t)
-        self.strip.addStretch(1)
+        """The small multiples of a recorded run: every epoch's recorded maps, at once (each
+        epoch file is read for its one map array; the pictures are small, see run_strip)."""
+        self.probe_images = []
+        if self.run is None:
+            self.ondemand.start(self.files)
+            self.probe_images = list(self.ondemand.images)
+            return
+        from convscope.engine.cam import overlay
+
+        names = self._probe_names()
+        shown = rows_for(self.epochs)
+        self.strip.setup(shown, names)
+        recipe = self.run.meta["recipe"]
+        key = f"map|{recipe['methods'][0]}|{recipe['layers'][0]}"
+        probes = self.run.probes()
+        labels = self.run.meta.get("model", {}).get("labels")
+        classes = [self.run.scalars("pred/class", image=i) for i in range(len(names))]
+        scores = [self.run.scalars("pred/score", image=i) for i in range(len(names))]
+        for epoch in shown:
+            with np.load(self.run.epoch_file(epoch), allow_pickle=False) as z:
+                maps = z[key] if key in z.files else None
+            for i in range(len(names)):
+                c = int(round(classes[i].get(epoch, -1)))
+                name = labels[c] if labels and 0 <= c < len(labels) else str(c)
+                caption = f"{name} {scores[i].get(epoch, float('nan')):.2f}"
+                pic = overlay.blend(probes[i], maps[i]) if maps is not None else None
+                self.strip.fill(epoch, i, pic, caption if maps is not None else "no map")
+
+    def _on_cell(self, epoch: int, image: int) -> None:
+        """A click in the small multiples: that epoch, and that probe image."""
+        if 0 <= image < len(self.probe_images) and self.probe_images[image] in self.w.session.images:
+            self.w.session.set_image(self.probe_images[image])
+        self.set_epoch(epoch)
 
     # -- the epoch -----------------------------------------------------------------------
     def _on_slider(self, index: int) -> None:
@@ -173,10 +200,10 @@ class RunTimeline:
             self.slider.blockSignals(False)
         note = ""
         self.curves.mark(epoch)
+        self.strip.select(epoch)
         if self.run is not None:
             loss = self.run.scalars("log/loss").get(epoch)
             note = f" · loss {loss:.3f}" if loss is not None else (" · untrained" if epoch == 0 else "")
-            self._fill_strip(epoch)
             self.label.setText(f"epoch {epoch}{note}")
         else:
             self.label.setText(os.path.basename(self.files[epoch]))
@@ -184,24 +211,6 @@ class RunTimeline:
             self._open_checkpoint()
         else:
             self._timer.start(SETTLE_MS)
-
-    def _fill_strip(self, epoch: int) -> None:
-        from convscope.engine.cam import overlay
-
-        recipe = self.run.meta["recipe"]
-        key = f"map|{recipe['methods'][0]}|{recipe['layers'][0]}"
-        maps = self.run.arrays(epoch).get(key)
-        probes = self.run.probes()
-        labels = self.run.meta.get("model", {}).get("labels")
-        for i, t in enumerate(self.thumbs):
-            if maps is None:
-                continue
-            pic = overlay.blend(probes[i], maps[i])
-            t.setPixmap(_pixmap(pic).scaled(THUMB, THUMB, Qt.AspectRatioMode.KeepAspectRatio))
-            c = int(round(self.run.scalars("pred/class", image=i).get(epoch, -1)))
-            score = self.run.scalars("pred/score", image=i).get(epoch, float("nan"))
-            name = labels[c] if labels and 0 <= c < len(labels) else str(c)
-            t.setToolTip(f"{name} {score:.2f}")
 
     def _open_checkpoint(self) -> None:
         self._timer.stop()
@@ -211,12 +220,8 @@ class RunTimeline:
                           "checkpoints=False): the strip shows its maps, the views stay", "info")
             return
         self.w.open_model(path)
-
-
-def _pixmap(rgb: np.ndarray):
-    from PySide6.QtGui import QPixmap
-
-    return QPixmap.fromImage(to_qimage(np.ascontiguousarray(rgb)))
+        if self.run is None:
+            self.ondemand.request(self.epoch)  # queued after the checkpoint: it uses that model
 
 
 class _Curves:

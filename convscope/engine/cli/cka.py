@@ -103,7 +103,7 @@ def run(args, out, claimed) -> tuple[int, str]:
                    f"columns: layers of {name_b}; grey: a layer constant over the images")
         recipe = figs.make_recipe(
             "cka", command_of("cka", args, ("model", "images", "layers", "layers_b", "batch_size",
-                                            "max_images", "out")),
+                                            "max_images")),
             model=figs.model_entry(args.model[0]), images=[],
             figure={"images_spec": args.images, "images_count": len(paths),
                     "layers_a": layers_a, "layers_b": layers_b, "batch_size": args.batch_size},

@@ -83,7 +83,7 @@ def run(args, out, claimed) -> tuple[int, str]:
                    f"B {b.name} (score {d.cam_b.score:.3g}); maps ReLU then min-max per map; "
                    f"difference B − A, largest |B − A| {peak:.3f}")
         recipe = figs.make_recipe(
-            "diff", command_of("diff", args, ("model", "image", "method", "layer", "class_", "out")),
+            "diff", command_of("diff", args, ("model", "image", "method", "layer", "class_")),
             model=figs.model_entry(args.model[0]), images=[figs.image_entry(image.path, image.name)],
             figure={"method": d.cam_a.method, "layer": d.layer, "class": d.class_index},
             options=options, extra={"model_b": figs.model_entry(args.model[1])})

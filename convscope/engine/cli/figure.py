@@ -181,11 +181,10 @@ def _remake(args) -> int:
     from ..images import load_image
 
     recipe = recipes.load(args.recipe)
-    if recipe.get("command"):  # timeline / diff / cka (engine.cli.learning_common): their own command
-        import shlex
+    if "command" in recipe:  # timeline / diff / cka: their sub-command runs again (cli/remake_command.py)
+        from .remake_command import remake
 
-        raise UserError(f"a {recipe['figure'].get('kind')} figure is made by its own sub-command; "
-                        f"make it again with: {shlex.join(recipe['command'])}")
+        return remake(args, recipe)
     out = args.out or (args.recipe[:-5] if args.recipe.lower().endswith(".json") else args.recipe)
     fmt = format_of(out)
     paths = recipes.image_paths(recipe, args.recipe)

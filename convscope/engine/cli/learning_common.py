@@ -51,7 +51,9 @@ LOOK = ("width", "dpi", "font_size", "font", "title", "colormap", "alpha")
 
 def command_of(name: str, args, flags: tuple) -> list:
     """The argv that makes this figure again (its recipe's `command`): `flags` (argparse
-    dests; lists repeat the flag) and the look options, as given."""
+    dests; lists repeat the flag) and the look options, as given. Without --out: the
+    recipe does not depend on where the figure was written, so `figure --recipe` remakes
+    the same bytes under another name (engine.cli.remake_command adds the --out)."""
     argv = ["convscope", name]
     for dest in tuple(flags) + LOOK:
         value = getattr(args, dest, None)

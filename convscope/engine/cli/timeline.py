@@ -96,7 +96,7 @@ def run(args, out, claimed) -> tuple[int, str]:
     from ..figures.spec import format_of
 
     recipe = figs.make_recipe(
-        "timeline", command_of("timeline", args, ("run", "out", "images", "method", "layer", "epochs")),
+        "timeline", command_of("timeline", args, ("run", "images", "method", "layer", "epochs")),
         model={"spec": None, "file": None, "sha256": None, "name": model.get("name")},
         images=[{"name": probes[i]["name"], "path": probes[i]["path"],
                  "sha256": probes[i]["sha256"]} for i in cols],

@@ -143,7 +143,7 @@ def check(recipe, path: str) -> None:
             raise UserError(f"{path} is not a complete recipe: it has no {key!r} section")
     command = recipe.get("command")
     if isinstance(command, list) and all(isinstance(a, str) for a in command):
-        return  # timeline / diff / cka: remade by their own sub-command (cli.figure names it)
+        return  # timeline / diff / cka: remade by their own sub-command (cli/remake_command.py)
     check_fields(recipe, path)
 
 

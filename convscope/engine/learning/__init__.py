@@ -10,8 +10,9 @@ Modules: `recorder` (the callback), `store` (the run folder: run.json, scalars.p
 epochs/epoch_NNN.npz, checkpoints/epoch_NNN.keras; atomic, resumable), `stats` (per-layer
 activation statistics), `tensorboard` (optional tf.summary output), `cka` (linear CKA with
 the unbiased HSIC estimator, accumulated over minibatches), `compare` (two models on the
-same image: maps and their difference, layer counterparts), `jobs` (the window's "Compare
-with model…" as an engine job).
+same image: maps and their difference, per-channel means, layer counterparts), `jobs` (the
+window's engine jobs: "Compare with model…", the CKA heatmap, a checkpoint folder's epochs
+computed on demand).
 Entry points: `Recorder`, `open_run`, `cka.layer_cka`, `compare.diff_maps`.
 """
 from __future__ import annotations

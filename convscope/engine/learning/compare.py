@@ -8,6 +8,11 @@ correspond (by path) — two checkpoints of one run, a fine-tuned model and its 
 - counterparts: layers are matched by path; `only_a` / `only_b` list the spatial layers
   with no counterpart. For matched layers of the same output shape, `change` is the
   relative change of the activations on the image, ||act_B - act_A|| / ||act_A||.
+- at the compared layer: both activations (H, W, C), each channel's mean activation over
+  the spatial positions, mean_c = 1/(H W) sum_{h,w} act[h, w, c], for A and for B, and the
+  per-channel change mean_B - mean_A (signed); `shared_grids` draws both layers' channels
+  on ONE min-max scale (over A and B together), so a channel brighter in B's grid is more
+  active in B, not merely rescaled.
 """
 from __future__ import annotations
 
@@ -60,6 +65,45 @@ class Diff:
     class_index: int
     pairs: Counterparts
     change: dict = field(default_factory=dict)  # layer -> relative activation change
+    acts_a: np.ndarray | None = None  # (H, W, C) at `layer`
+    acts_b: np.ndarray | None = None
+
+    @property
+    def means_a(self) -> np.ndarray:
+        """(C,) each channel's mean activation over the spatial positions, in A."""
+        return channel_means(self.acts_a)
+
+    @property
+    def means_b(self) -> np.ndarray:
+        return channel_means(self.acts_b)
+
+    @property
+    def channel_change(self) -> np.ndarray:
+        """(C,) mean_B - mean_A per channel."""
+        return self.means_b - self.means_a
+
+
+def channel_means(act: np.ndarray) -> np.ndarray:
+    a = np.asarray(act, np.float64)
+    return a.reshape(-1, a.shape[-1]).mean(axis=0)
+
+
+def shared_grids(acts_a: np.ndarray, acts_b: np.ndarray, per_row: int | None = None,
+                 colormap: str = "viridis") -> tuple[np.ndarray, np.ndarray]:
+    """Both layers' channels as grids (uint8 RGB) on one min-max scale over A and B."""
+    from .. import colormaps, grid
+
+    a = np.asarray(acts_a, np.float32)
+    b = np.asarray(acts_b, np.float32)
+    lo = float(min(a.min(), b.min()))
+    hi = float(max(a.max(), b.max()))
+    scale = 255.0 / (hi - lo) if hi > lo else 0.0
+    per_row = per_row or grid.default_per_row(a.shape[-1])
+    out = []
+    for x in (a, b):
+        tiles = np.moveaxis(np.clip((x - lo) * scale, 0, 255).astype(np.uint8), -1, 0)
+        out.append(colormaps.apply_u8(grid.tile(tiles, per_row, margin=1, fill=0), colormap))
+    return out[0], out[1]
 
 
 def no_counterpart(layer: str, b, pairs: Counterparts) -> UserError:
@@ -97,4 +141,10 @@ def diff_maps(a, b, image, method: str = "gradcam", layer: str | None = None,
     return Diff(map_a=cam_a.heatmap, map_b=cam_b.heatmap,
                 diff=(cam_b.heatmap.astype(np.float32) - cam_a.heatmap.astype(np.float32)),
                 cam_a=cam_a, cam_b=cam_b, layer=layer, class_index=int(cls), pairs=pairs,
-                change=change)
+                change=change, acts_a=_one(acts_a[layer]), acts_b=_one(acts_b[layer]))
+
+
+def _one(act: np.ndarray) -> np.ndarray:
+    """(H, W, C) of the one image (activations of a list come as (1, H, W, C))."""
+    a = np.asarray(act)
+    return a[0] if a.ndim == 4 else a
