@@ -1,0 +1,163 @@
+"""A row of controls that wraps onto more rows when the window is narrow.
+
+The views' option rows (method, class, layer, alpha, colour map, ...) were one QHBoxLayout
+each: the widest (Live's) made the whole window at least ~1540 px wide, which squeezed the
+side docks on a 1366- or 1440-px screen and made a 1280-px one impossible. A FlowLayout
+lays its items left to right and starts a new row when the next one does not fit, so its
+minimum width is its widest single unit, not the sum.
+
+- `add_widget(w, keep_with_next=True)` glues `w` to the item after it: a caption and its
+  control never end up on different rows.
+- `add_stretch(factor)` is a stretch as in QBoxLayout: a row's spare width goes to the
+  stretches on that row (none: the row is left-aligned).
+- It has height-for-width, so the view's vertical layout gives it as many rows as its
+  width needs.
+"""
+from __future__ import annotations
+
+from PySide6.QtCore import QPoint, QRect, QSize, Qt
+from PySide6.QtWidgets import QLayout, QSizePolicy, QSpacerItem, QWidgetItem
+
+
+class FlowLayout(QLayout):
+    def __init__(self, parent=None, spacing: int = 6, row_spacing: int = 4):
+        super().__init__(parent)
+        self._items: list = []  # QLayoutItem
+        self._glued: list[bool] = []  # item i stays on the row of item i + 1
+        self._stretch: list[int] = []  # stretch factor (spacers only)
+        self._h = spacing
+        self._v = row_spacing
+
+    # -- building -----------------------------------------------------------------------
+    def add_widget(self, widget, keep_with_next: bool = False) -> None:
+        self.addChildWidget(widget)
+        self._append(QWidgetItem(widget), keep_with_next, 0)
+
+    def add_stretch(self, factor: int = 1) -> None:
+        spacer = QSpacerItem(0, 0, QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
+        self._append(spacer, False, max(1, int(factor)))
+
+    def _append(self, item, glued: bool, stretch: int) -> None:
+        self._items.append(item)
+        self._glued.append(glued)
+        self._stretch.append(stretch)
+        self.invalidate()
+
+    # -- QLayout --------------------------------------------------------------------------
+    def addItem(self, item) -> None:  # (Qt calls this for addWidget)
+        self._append(item, False, 0)
+
+    def count(self) -> int:
+        return len(self._items)
+
+    def itemAt(self, index: int):
+        return self._items[index] if 0 <= index < len(self._items) else None
+
+    def takeAt(self, index: int):
+        if 0 <= index < len(self._items):
+            self._glued.pop(index)
+            self._stretch.pop(index)
+            return self._items.pop(index)
+        return None
+
+    def expandingDirections(self):
+        return Qt.Orientation.Horizontal
+
+    def hasHeightForWidth(self) -> bool:
+        return True
+
+    def heightForWidth(self, width: int) -> int:
+        return self._lay_out(QRect(0, 0, width, 0), apply=False)
+
+    def setGeometry(self, rect: QRect) -> None:
+        super().setGeometry(rect)
+        self._lay_out(rect, apply=True)
+
+    def sizeHint(self) -> QSize:
+        """All on one row."""
+        units = self._units()
+        width = sum(w for w, _ in units) + self._h * max(0, len(units) - 1)
+        height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
+        m = self.contentsMargins()
+        return QSize(width + m.left() + m.right(), height + m.top() + m.bottom())
+
+    def minimumSize(self) -> QSize:
+        """The widest unit (a caption with its control) on a row of its own."""
+        width = max((w for w, _ in self._units()), default=0)
+        height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
+        m = self.contentsMargins()
+        return QSize(width + m.left() + m.right(), height + m.top() + m.bottom())
+
+    # -- layout ---------------------------------------------------------------------------
+    def _visible(self, i: int) -> bool:
+        w = self._items[i].widget()
+        return w is None or not w.isHidden()
+
+    def _hint(self, i: int) -> QSize:
+        item = self._items[i]
+        if self._stretch[i] or not self._visible(i):
+            return QSize(0, 0)
+        return item.sizeHint().expandedTo(item.minimumSize())
+
+    def _units(self) -> list[tuple[int, list[int]]]:
+        """(width, item indices) of each run of glued visible items; stretches are units
+        of width 0."""
+        units, current, width = [], [], 0
+        for i in range(len(self._items)):
+            if not self._visible(i):
+                continue
+            if current and self._stretch[i] == 0 and self._stretch[current[-1]] == 0:
+                width += self._h
+            current.append(i)
+            width += self._hint(i).width()
+            if not (self._glued[i] and self._stretch[i] == 0):
+                units.append((width, current))
+                current, width = [], 0
+        if current:
+            units.append((width, current))
+        return units
+
+    def _lay_out(self, rect: QRect, apply: bool) -> int:
+        m = self.contentsMargins()
+        area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
+        rows: list[list[int]] = [[]]
+        used = 0
+        for width, indices in self._units():
+            real = [i for i in indices if self._stretch[i] == 0]
+            gap = self._h if used and real else 0
+            if rows[-1] and real and used + gap + width > area.width():
+                rows.append([])
+                used, gap = 0, 0
+            rows[-1].extend(indices)
+            used += gap + width
+        y = area.y()
+        for row in rows:
+            real = [i for i in row if self._stretch[i] == 0]
+            if not real:
+                continue
+            height = max(self._hint(i).height() for i in real)
+            if apply:
+                self._place_row(row, area, y, height)
+            y += height + self._v
+        return max(0, y - self._v - area.y()) + m.top() + m.bottom()
+
+    def _place_row(self, row: list[int], area: QRect, y: int, height: int) -> None:
+        real = [i for i in row if self._stretch[i] == 0]
+        natural = sum(self._hint(i).width() for i in real) + self._h * max(0, len(real) - 1)
+        spare = max(0, area.width() - natural)
+        stretches = [i for i in row if self._stretch[i]]
+        total = sum(self._stretch[i] for i in stretches)
+        x = area.x()
+        previous_real = False
+        for i in row:
+            if self._stretch[i]:
+                x += spare * self._stretch[i] // total if total else 0
+                continue
+            if previous_real:
+                x += self._h
+            hint = self._hint(i)
+            width = min(hint.width(), area.right() - x + 1) if area.width() > 0 else hint.width()
+            h = min(height, hint.height())
+            self._items[i].setGeometry(QRect(QPoint(x, y + (height - h) // 2), QSize(max(width, 0), h)))
+            x += hint.width()
+            previous_real = True

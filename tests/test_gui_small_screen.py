@@ -1,0 +1,101 @@
+"""The window on a 1280 x 800 screen (real window, demo model, offscreen).
+
+Found in the new-user pass (issue 17): the views' option rows were single rows, the Live
+tab's ~1320 px wide, so the window could not be narrower than ~1670 px. On a 1440-px
+screen under Xvfb it opened 1682 px wide: the Image dock (predictions, the strip) was off
+the screen and the layer table squeezed to ~150 px. The rows now wrap (gui/flow_layout.py).
+"""
+import os
+
+import pytest
+from PySide6.QtCore import QRect
+from PySide6.QtWidgets import QApplication, QLabel, QPushButton, QWidget
+
+from convscope.engine.qt_bridge import running_threads
+from convscope.gui.flow_layout import FlowLayout
+from gui_support import SAMPLES, open_window, settings_file, spin  # noqa: F401
+
+pytestmark = pytest.mark.timeout(300)
+SCREEN = (1280, 800)
+MIN_MODEL_DOCK = 280  # the layer table's name, type and output columns
+MIN_IMAGE_DOCK = 200  # the image, the strip, the prediction bars
+
+
+@pytest.fixture(scope="module")
+def small_window(qapp, settings_file):
+    w = open_window(settings_file, model="demo", images=[os.path.join(SAMPLES, "demo_star.png")],
+                    view="cam")
+    w.resize(*SCREEN)
+    spin(100)
+    yield w
+    w.close()
+    spin(50)
+    assert not running_threads()
+
+
+def test_the_window_fits_a_1280_px_screen_with_its_docks(small_window):
+    w = small_window
+    assert w.minimumSizeHint().width() <= SCREEN[0], w.minimumSizeHint()
+    assert w.minimumSizeHint().height() <= SCREEN[1], w.minimumSizeHint()
+    for view in w.views:  # whichever tab is in front
+        w.view(view.key)
+        spin(50)
+        assert w.minimumSizeHint().width() <= SCREEN[0], (view.key, w.minimumSizeHint())
+        assert (w.width(), w.height()) == SCREEN, view.key
+        assert w.model_dock.width() >= MIN_MODEL_DOCK, (view.key, w.model_dock.width())
+        assert w.image_dock.width() >= MIN_IMAGE_DOCK, (view.key, w.image_dock.width())
+        assert w.model_dock.isVisible() and w.image_dock.isVisible()
+
+
+def test_every_control_of_every_view_is_whole_and_on_screen(small_window):
+    """The controls wrap onto more rows: none cut at the view's edge, none on another."""
+    w = small_window
+    for view in w.views:
+        w.view(view.key)
+        spin(50)
+        layout = view.controls
+        assert isinstance(layout, FlowLayout)
+        shown = [layout.itemAt(i).widget() for i in range(layout.count())]
+        shown = [x for x in shown if x is not None and x.isVisible()]
+        assert shown, view.key
+        boxes = []
+        for x in shown:
+            r = x.geometry()
+            assert r.left() >= 0 and r.right() < view.width(), (view.key, x, r, view.width())
+            assert r.width() >= x.minimumSizeHint().width(), (view.key, x, r)
+            boxes.append((x, r))
+        for i, (a, ra) in enumerate(boxes):
+            for b, rb in boxes[i + 1:]:
+                assert not ra.intersects(rb), (view.key, a, ra, b, rb)
+
+
+def test_a_caption_stays_on_the_row_of_its_control(qapp):
+    """FlowLayout on its own: captions are glued to the control after them, the spare width
+    of a row goes to its stretch, and the height grows with the number of rows."""
+    host = QWidget()
+    flow = FlowLayout(host, spacing=6, row_spacing=4)
+    flow.setContentsMargins(0, 0, 0, 0)
+    widgets = []
+    for k in range(6):
+        cap, button = QLabel(f"caption {k}"), QPushButton(f"control number {k}")
+        flow.add_widget(cap, keep_with_next=True)
+        flow.add_widget(button)
+        widgets.append((cap, button))
+    flow.add_stretch(1)
+    last = QPushButton("right")
+    flow.add_widget(last)
+    pair = max(c.sizeHint().width() + 6 + b.sizeHint().width() for c, b in widgets)
+    assert flow.minimumSize().width() == pair
+    one_row = flow.sizeHint().width()
+    assert flow.heightForWidth(one_row) == flow.sizeHint().height()
+    narrow = pair + 10
+    assert flow.heightForWidth(narrow) > 3 * flow.sizeHint().height()  # one pair a row
+    flow.setGeometry(QRect(0, 0, narrow, flow.heightForWidth(narrow)))
+    for cap, button in widgets:
+        assert cap.geometry().center().y() == button.geometry().center().y()
+        assert cap.geometry().right() < button.geometry().left()
+        assert button.geometry().right() < narrow
+    wide = one_row + 200
+    flow.setGeometry(QRect(0, 0, wide, flow.sizeHint().height()))
+    assert last.geometry().right() == wide - 1  # the stretch pushed it to the right edge
+    QApplication.processEvents()
