@@ -99,3 +99,33 @@ def test_a_caption_stays_on_the_row_of_its_control(qapp):
     flow.setGeometry(QRect(0, 0, wide, flow.sizeHint().height()))
     assert last.geometry().right() == wide - 1  # the stretch pushed it to the right edge
     QApplication.processEvents()
+
+
+def test_compare_tile_headers_never_overlap(qapp):
+    """Seen at 1440 px: "Guided Backprop" and "Guided Grad-CAM" ran into their "1170 ms".
+    A tile draws the name and the time only when both fit side by side."""
+    import numpy as np
+
+    from convscope.engine.cam import registry
+    from convscope.gui.views.compare import PictureTile
+
+    overlay = np.zeros((32, 32, 3), np.uint8)
+    for method in registry.names():
+        for width in (120, 137, 160, 220):
+            tile = PictureTile(method)
+            tile.resize(width, width)
+            tile.set_overlay(overlay, "12,345 ms")
+            room = width - 12  # the header's rectangle (paintEvent)
+            name, note = tile.header(room)
+            fm = tile.fontMetrics()
+            if note:
+                assert fm.horizontalAdvance(name) + PictureTile.HEADER_GAP + \
+                    fm.horizontalAdvance(note) <= room, (method, width)
+                assert name == registry.title(method)
+            else:
+                assert fm.horizontalAdvance(name) <= room, (method, width)
+            assert "12,345 ms" in tile.toolTip()
+            tile.grab()  # paints without error
+    wide = PictureTile("gradcam")
+    wide.set_overlay(overlay, "3 ms")
+    assert wide.header(300) == ("Grad-CAM", "3 ms")
