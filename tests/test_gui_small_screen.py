@@ -45,6 +45,30 @@ def test_the_window_fits_a_1280_px_screen_with_its_docks(small_window):
         assert w.model_dock.width() >= MIN_MODEL_DOCK, (view.key, w.model_dock.width())
         assert w.image_dock.width() >= MIN_IMAGE_DOCK, (view.key, w.image_dock.width())
         assert w.model_dock.isVisible() and w.image_dock.isVisible()
+        tree = w.model_panel.tree  # the layer table whole: no sideways scrolling
+        assert tree.horizontalScrollBar().maximum() == 0, (view.key, w.model_dock.width())
+
+
+def test_a_narrow_layer_table_gives_way_in_the_name_column(small_window):
+    """Seen under Xvfb: the table scrolled sideways and a right-aligned parameter count
+    cut at the edge read "147,58" for 147,584. In a narrower dock the name column (elided,
+    its path in the tooltip) gives way; type, output and parameters stay whole."""
+    from PySide6.QtCore import Qt
+
+    w = small_window
+    tree, header = w.model_panel.tree, w.model_panel.tree.header()
+    try:
+        w.resizeDocks([w.model_dock], [350], Qt.Orientation.Horizontal)
+        spin(100)
+        assert w.model_dock.width() < w.model_panel._wanted  # narrower than the table wants
+        viewport = tree.viewport().width()
+        for col in (1, 2, 3):
+            right = header.sectionViewportPosition(col) + header.sectionSize(col)
+            assert right <= viewport, (col, right, viewport)
+        assert tree.horizontalScrollBar().maximum() == 0
+    finally:
+        w.resizeDocks([w.model_dock], [w.model_panel._wanted + 8], Qt.Orientation.Horizontal)
+        spin(50)
 
 
 def test_every_control_of_every_view_is_whole_and_on_screen(small_window):
@@ -129,3 +153,34 @@ def test_compare_tile_headers_never_overlap(qapp):
     wide = PictureTile("gradcam")
     wide.set_overlay(overlay, "3 ms")
     assert wide.header(300) == ("Grad-CAM", "3 ms")
+
+
+def test_a_row_inside_a_row_wraps_too(qapp):
+    """CamControls (class, layer, alpha, colour map) is a FlowLayout inside a view's
+    FlowLayout: narrower than its one-row width it takes a row of its own and wraps."""
+    host = QWidget()
+    outer = FlowLayout(host)
+    outer.setContentsMargins(0, 0, 0, 0)
+    inner_widget = QWidget()
+    inner = FlowLayout(inner_widget)
+    inner.setContentsMargins(0, 0, 0, 0)
+    buttons = [QPushButton(f"inner control {k}") for k in range(5)]
+    for b in buttons:
+        inner.add_widget(b)
+    first = QPushButton("before")
+    outer.add_widget(first)
+    outer.add_widget(inner_widget)
+    widest = max(b.sizeHint().width() for b in buttons)
+    assert outer.minimumSize().width() == max(widest, first.sizeHint().width())
+    width = widest * 2 + 20  # two inner controls a row: three rows
+    height = outer.heightForWidth(width)
+    assert height >= first.sizeHint().height() + 3 * buttons[0].sizeHint().height()
+    host.resize(width, height)
+    host.show()
+    spin(20)
+    assert inner_widget.geometry().top() > first.geometry().bottom()  # a row of its own
+    assert inner_widget.geometry().width() == width
+    for b in buttons:
+        r = b.geometry().translated(inner_widget.geometry().topLeft())
+        assert r.right() < width and r.bottom() < height, (b.text(), r)
+    host.close()

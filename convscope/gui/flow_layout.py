@@ -76,14 +76,14 @@ class FlowLayout(QLayout):
     def sizeHint(self) -> QSize:
         """All on one row."""
         units = self._units()
-        width = sum(w for w, _ in units) + self._h * max(0, len(units) - 1)
+        width = sum(w for w, _, _ in units) + self._h * max(0, len(units) - 1)
         height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
         m = self.contentsMargins()
         return QSize(width + m.left() + m.right(), height + m.top() + m.bottom())
 
     def minimumSize(self) -> QSize:
         """The widest unit (a caption with its control) on a row of its own."""
-        width = max((w for w, _ in self._units()), default=0)
+        width = max((least for _, least, _ in self._units()), default=0)
         height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
         m = self.contentsMargins()
         return QSize(width + m.left() + m.right(), height + m.top() + m.bottom())
@@ -99,32 +99,51 @@ class FlowLayout(QLayout):
             return QSize(0, 0)
         return item.sizeHint().expandedTo(item.minimumSize())
 
-    def _units(self) -> list[tuple[int, list[int]]]:
-        """(width, item indices) of each run of glued visible items; stretches are units
-        of width 0."""
-        units, current, width = [], [], 0
+    def _wraps(self, i: int) -> bool:
+        """An item that can itself wrap (a widget holding a FlowLayout): narrower than its
+        hint, it takes a row of its own and grows down (height for width)."""
+        return self._stretch[i] == 0 and self._items[i].hasHeightForWidth()
+
+    def _min_width(self, i: int) -> int:
+        if self._wraps(i) and self._visible(i):
+            return self._items[i].minimumSize().width()
+        return self._hint(i).width()
+
+    def _units(self) -> list[tuple[int, int, list[int]]]:
+        """(width, minimum width, item indices) of each run of glued visible items;
+        stretches are units of width 0."""
+        units, current, width, least = [], [], 0, 0
         for i in range(len(self._items)):
             if not self._visible(i):
                 continue
             if current and self._stretch[i] == 0 and self._stretch[current[-1]] == 0:
                 width += self._h
+                least += self._h
             current.append(i)
             width += self._hint(i).width()
+            least += self._min_width(i)
             if not (self._glued[i] and self._stretch[i] == 0):
-                units.append((width, current))
-                current, width = [], 0
+                units.append((width, least, current))
+                current, width, least = [], 0, 0
         if current:
-            units.append((width, current))
+            units.append((width, least, current))
         return units
 
     def _lay_out(self, rect: QRect, apply: bool) -> int:
         m = self.contentsMargins()
         area = rect.adjusted(m.left(), m.top(), -m.right(), -m.bottom())
         rows: list[list[int]] = [[]]
+        squeezed: dict[int, QSize] = {}  # wrapping items given less than their hint
         used = 0
-        for width, indices in self._units():
+        for width, _, indices in self._units():
             real = [i for i in indices if self._stretch[i] == 0]
             gap = self._h if used and real else 0
+            if len(real) == 1 and self._wraps(real[0]) and width > area.width() > 0:
+                squeezed[real[0]] = QSize(area.width(),
+                                          self._items[real[0]].heightForWidth(area.width()))
+                rows.extend([indices, []])  # a row of its own
+                used = 0
+                continue
             if rows[-1] and real and used + gap + width > area.width():
                 rows.append([])
                 used, gap = 0, 0
@@ -135,18 +154,18 @@ class FlowLayout(QLayout):
             real = [i for i in row if self._stretch[i] == 0]
             if not real:
                 continue
-            height = max(self._hint(i).height() for i in real)
+            sizes = {i: squeezed.get(i, self._hint(i)) for i in real}
+            height = max(size.height() for size in sizes.values())
             if apply:
-                self._place_row(row, area, y, height)
+                self._place_row(row, sizes, area, y, height)
             y += height + self._v
         return max(0, y - self._v - area.y()) + m.top() + m.bottom()
 
-    def _place_row(self, row: list[int], area: QRect, y: int, height: int) -> None:
+    def _place_row(self, row: list[int], sizes: dict, area: QRect, y: int, height: int) -> None:
         real = [i for i in row if self._stretch[i] == 0]
-        natural = sum(self._hint(i).width() for i in real) + self._h * max(0, len(real) - 1)
+        natural = sum(sizes[i].width() for i in real) + self._h * max(0, len(real) - 1)
         spare = max(0, area.width() - natural)
-        stretches = [i for i in row if self._stretch[i]]
-        total = sum(self._stretch[i] for i in stretches)
+        total = sum(self._stretch[i] for i in row)
         x = area.x()
         previous_real = False
         for i in row:
@@ -155,9 +174,10 @@ class FlowLayout(QLayout):
                 continue
             if previous_real:
                 x += self._h
-            hint = self._hint(i)
-            width = min(hint.width(), area.right() - x + 1) if area.width() > 0 else hint.width()
-            h = min(height, hint.height())
-            self._items[i].setGeometry(QRect(QPoint(x, y + (height - h) // 2), QSize(max(width, 0), h)))
-            x += hint.width()
+            size = sizes[i]
+            width = min(size.width(), area.right() - x + 1) if area.width() > 0 else size.width()
+            h = min(height, size.height())
+            self._items[i].setGeometry(QRect(QPoint(x, y + (height - h) // 2),
+                                             QSize(max(width, 0), h)))
+            x += size.width()
             previous_real = True

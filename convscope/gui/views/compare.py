@@ -41,7 +41,7 @@ class PictureTile(QWidget):
         self.text = "waiting…"
         self.note = ""
         self.warning = ""
-        self.setMinimumSize(120, 120)
+        self.setMinimumSize(100, 100)  # 5 columns fit beside both docks at 1280 px
         self.setToolTip(registry.tip(method))
 
     def sizeHint(self) -> QSize:
@@ -119,6 +119,7 @@ class CompareView(View):
         self.message.setStyleSheet(f"background: {BACKGROUND}; color: #c8c8c8; padding: 24px;")
         self.info = QLabel()
         self.info.setStyleSheet("color: #555;")
+        self.info.setWordWrap(True)  # a narrow window wraps it, not widens
         box = QVBoxLayout()
         box.addWidget(self.board, 1)
         box.addWidget(self.message, 1)
