@@ -184,3 +184,23 @@ def test_a_row_inside_a_row_wraps_too(qapp):
         r = b.geometry().translated(inner_widget.geometry().topLeft())
         assert r.right() < width and r.bottom() < height, (b.text(), r)
     host.close()
+
+
+def test_a_long_message_in_the_status_bar_stops_before_the_device(small_window):
+    """Two unreadable images: the status bar's copy of the message ran under the device
+    label ("... TIFF or VCPU (2 threads)"). It is one line, elided before the permanent part;
+    the message bar above the views keeps the whole text."""
+    w = small_window
+    text = ("2 files could not be opened: " + "; ".join(
+        f"/tmp/some/folder/bad{k}.png is not an image ConvScope can read (cannot identify "
+        f"image file '/tmp/some/folder/bad{k}.png'); use JPEG, PNG, BMP, TIFF or WebP"
+        for k in (1, 2)))
+    w.notify(text)
+    spin(50)
+    shown = w.statusBar().currentMessage()
+    assert shown.endswith("…") and shown[:-1] in text
+    room = w.statusBar().width() - w.status.width()
+    assert w.statusBar().fontMetrics().horizontalAdvance(shown) <= room, (shown, room)
+    assert w.notifications.isVisible() and w.notifications.text.text() == text
+    w.notifications.hide()
+    spin(20)

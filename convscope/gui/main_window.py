@@ -28,7 +28,7 @@ from .notifications import NotificationBar
 from .session import Session
 from .session_file import SessionFiles
 from .settings import Settings
-from .status import JobStatus
+from .status import JobStatus, brief
 from .views.activations import ActivationsView
 from .views.cam import CamView
 from .views.cam_options import CamOptions
@@ -153,7 +153,8 @@ class MainWindow(QMainWindow):
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
         self.activations_view.sigShowFilter.connect(self.show_filter)
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(text, 8000))
+        self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(
+            brief(self.statusBar(), text, self.status.width()), 8000))  # one line, elided
 
     def _restore(self) -> None:
         geometry, state = self.settings.geometry()
