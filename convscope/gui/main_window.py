@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QSize, Qt, QTimer
 from PySide6.QtWidgets import (QApplication, QDockWidget, QLineEdit, QMainWindow, QTabWidget,
                                QVBoxLayout, QWidget)
 
@@ -160,11 +160,9 @@ class MainWindow(QMainWindow):
         geometry, state = self.settings.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:  # 1440 x 900, or a real screen's free area if smaller (a 1366 x 768 laptop)
-            free = self.screen().availableGeometry()
-            virtual = QApplication.platformName() == "offscreen"  # 800 x 800, no user's screen
-            self.resize(1440 if virtual else min(1440, free.width()),
-                        900 if virtual else min(900, free.height()))
+        else:  # 1440 x 900, or a real screen's free area if smaller (offscreen: 800 x 800)
+            free = self.screen().availableGeometry().size().boundedTo(QSize(1440, 900))
+            self.resize(free if QApplication.platformName() != "offscreen" else QSize(1440, 900))
         if state is None or not self.restoreState(state):
             self.resizeDocks([self.model_dock, self.image_dock], [350, 300],
                              Qt.Orientation.Horizontal)
