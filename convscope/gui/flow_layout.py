@@ -27,6 +27,7 @@ class FlowLayout(QLayout):
         self._stretch: list[int] = []  # stretch factor (spacers only)
         self._h = spacing
         self._v = row_spacing
+        self._cache: dict = {}  # units, heights for widths, sizes: until invalidate()
 
     # -- building -----------------------------------------------------------------------
     def add_widget(self, widget, keep_with_next: bool = False) -> None:
@@ -36,6 +37,19 @@ class FlowLayout(QLayout):
     def add_stretch(self, factor: int = 1) -> None:
         spacer = QSpacerItem(0, 0, QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
         self._append(spacer, False, max(1, int(factor)))
+
+    def invalidate(self) -> None:
+        """Qt calls this whenever an item's size or visibility may have changed (and on
+        every activation): the cached measures go. (Without them, Live's per-frame updates
+        spent most of the GUI thread re-measuring the rows.)"""
+        if hasattr(self, "_cache"):  # (QLayout's constructor may call it first)
+            self._cache.clear()
+        super().invalidate()
+
+    def _cached(self, key, compute):
+        if key not in self._cache:
+            self._cache[key] = compute()
+        return self._cache[key]
 
     def _append(self, item, glued: bool, stretch: int) -> None:
         self._items.append(item)
@@ -55,6 +69,7 @@ class FlowLayout(QLayout):
 
     def takeAt(self, index: int):
         if 0 <= index < len(self._items):
+            self._cache.clear()
             self._glued.pop(index)
             self._stretch.pop(index)
             return self._items.pop(index)
@@ -67,14 +82,19 @@ class FlowLayout(QLayout):
         return True
 
     def heightForWidth(self, width: int) -> int:
-        return self._lay_out(QRect(0, 0, width, 0), apply=False)
+        return self._cached(("hfw", width), lambda: self._lay_out(QRect(0, 0, width, 0), apply=False))
 
     def setGeometry(self, rect: QRect) -> None:
         super().setGeometry(rect)
-        self._lay_out(rect, apply=True)
+        if self._cache.get("placed") != rect:  # the same rectangle, nothing changed: done
+            self._lay_out(rect, apply=True)
+            self._cache["placed"] = QRect(rect)
 
     def sizeHint(self) -> QSize:
         """All on one row."""
+        return QSize(self._cached("hint", self._size_hint))
+
+    def _size_hint(self) -> QSize:
         units = self._units()
         width = sum(w for w, _, _ in units) + self._h * max(0, len(units) - 1)
         height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
@@ -83,6 +103,9 @@ class FlowLayout(QLayout):
 
     def minimumSize(self) -> QSize:
         """The widest unit (a caption with its control) on a row of its own."""
+        return QSize(self._cached("minimum", self._minimum_size))
+
+    def _minimum_size(self) -> QSize:
         width = max((least for _, least, _ in self._units()), default=0)
         height = max((self._hint(i).height() for i in range(len(self._items))), default=0)
         m = self.contentsMargins()
@@ -112,6 +135,9 @@ class FlowLayout(QLayout):
     def _units(self) -> list[tuple[int, int, list[int]]]:
         """(width, minimum width, item indices) of each run of glued visible items;
         stretches are units of width 0."""
+        return self._cached("units", self._measure_units)
+
+    def _measure_units(self) -> list[tuple[int, int, list[int]]]:
         units, current, width, least = [], [], 0, 0
         for i in range(len(self._items)):
             if not self._visible(i):
