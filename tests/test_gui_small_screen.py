@@ -204,3 +204,23 @@ def test_a_long_message_in_the_status_bar_stops_before_the_device(small_window):
     assert w.notifications.isVisible() and w.notifications.text.text() == text
     w.notifications.hide()
     spin(20)
+
+
+def test_a_growing_widget_takes_the_spare_width_of_its_row(qapp):
+    """Live's scrub bar (grow=True) fills what its row leaves, as its stretch did before."""
+    from PySide6.QtCore import Qt
+    from PySide6.QtWidgets import QSlider
+
+    host = QWidget()
+    flow = FlowLayout(host)
+    flow.setContentsMargins(0, 0, 0, 0)
+    button, label = QPushButton("play"), QLabel("frame 12 / 300")
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setMinimumWidth(100)
+    flow.add_widget(button, keep_with_next=True)
+    flow.add_widget(slider, keep_with_next=True, grow=True)
+    flow.add_widget(label)
+    width = flow.sizeHint().width() + 300
+    flow.setGeometry(QRect(0, 0, width, flow.heightForWidth(width)))
+    assert slider.geometry().width() >= 100 + 300 - 1
+    assert label.geometry().right() == width - 1

@@ -24,15 +24,19 @@ class FlowLayout(QLayout):
         super().__init__(parent)
         self._items: list = []  # QLayoutItem
         self._glued: list[bool] = []  # item i stays on the row of item i + 1
+        self._grow: list[bool] = []  # item i takes its row's spare width (add_widget)
         self._stretch: list[int] = []  # stretch factor (spacers only)
         self._h = spacing
         self._v = row_spacing
         self._cache: dict = {}  # units, heights for widths, sizes: until invalidate()
 
     # -- building -----------------------------------------------------------------------
-    def add_widget(self, widget, keep_with_next: bool = False) -> None:
+    def add_widget(self, widget, keep_with_next: bool = False, grow: bool = False) -> None:
+        """grow: the widget takes its row's spare width when the row has no stretch (a
+        slider)."""
         self.addChildWidget(widget)
         self._append(QWidgetItem(widget), keep_with_next, 0)
+        self._grow[-1] = grow
 
     def add_stretch(self, factor: int = 1) -> None:
         spacer = QSpacerItem(0, 0, QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Minimum)
@@ -54,6 +58,7 @@ class FlowLayout(QLayout):
     def _append(self, item, glued: bool, stretch: int) -> None:
         self._items.append(item)
         self._glued.append(glued)
+        self._grow.append(False)
         self._stretch.append(stretch)
         self.invalidate()
 
@@ -71,6 +76,7 @@ class FlowLayout(QLayout):
         if 0 <= index < len(self._items):
             self._cache.clear()
             self._glued.pop(index)
+            self._grow.pop(index)
             self._stretch.pop(index)
             return self._items.pop(index)
         return None
@@ -192,6 +198,12 @@ class FlowLayout(QLayout):
         natural = sum(sizes[i].width() for i in real) + self._h * max(0, len(real) - 1)
         spare = max(0, area.width() - natural)
         total = sum(self._stretch[i] for i in row)
+        growing = [] if total else [i for i in real if self._grow[i]]
+        if growing:  # no stretch on this row: the spare width widens the growing widgets
+            sizes = dict(sizes)
+            for k, i in enumerate(growing):
+                share = spare // len(growing) + (1 if k < spare % len(growing) else 0)
+                sizes[i] = QSize(sizes[i].width() + share, sizes[i].height())
         x = area.x()
         previous_real = False
         for i in row:

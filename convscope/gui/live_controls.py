@@ -53,7 +53,7 @@ class Transport(QWidget):
         for w in (self.source, self.find, self.open):
             row.add_widget(w)
         for w in (self.back, self.play, self.forward, self.loop, self.scrub):
-            row.add_widget(w, keep_with_next=True)  # the transport stays together
+            row.add_widget(w, keep_with_next=True, grow=w is self.scrub)  # kept together
         row.add_widget(self.position)
         self.set_enabled(False)
 
