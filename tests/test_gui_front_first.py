@@ -52,7 +52,7 @@ def test_class_chosen_on_the_demo_gives_vgg16_its_top_prediction(win):
 
 def test_activations_come_while_scorecam_is_unfinished(win):
     compare, acts = win.compare_view, win.activations_view
-    wait_until(lambda: any(t.startswith("scorecam:") for t in win.progress), 600,
+    wait_until(lambda: any(t.startswith("Score-CAM:") for t in win.progress), 600,
                "Score-CAM to start")
     assert win.client.pending("compare")
     got = []

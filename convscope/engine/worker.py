@@ -351,7 +351,8 @@ class Worker:
 
         def progress(done, total=None, *_):
             if total and throttle.ready():
-                emit(J.Progress(**base, done=done, total=total, text=f"{method}: {done}/{total}"))
+                emit(J.Progress(**base, done=done, total=total,  # "Score-CAM: 3/17", as the menus
+                                text=f"{J._title(method)}: {done}/{total}"))
             cancel.check()
 
         options = {"progress": progress, "cancel": cancel}

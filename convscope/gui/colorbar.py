@@ -15,6 +15,7 @@ class ColorBar(QWidget):
         self.low, self.high = QLabel(low), QLabel(high)
         for label in (self.low, self.high):
             label.setStyleSheet("color: #666; font-size: 11px;")
+            label.setWordWrap(True)  # "strong evidence for <a long class name>" wraps
         self.bar = QLabel()
         self.bar.setFixedSize(160, 10)
         row = QHBoxLayout(self)

@@ -9,10 +9,12 @@ import time
 from collections import deque
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QCheckBox, QComboBox, QHBoxLayout, QLabel, QPushButton, QSlider,
-                               QStyle, QToolButton, QWidget)
+from PySide6.QtWidgets import (QCheckBox, QComboBox, QLabel, QPushButton, QSlider, QStyle,
+                               QToolButton, QWidget)
 
 from convscope.engine.video.io import VIDEO_SUFFIXES, list_cameras
+
+from .flow_layout import FlowLayout
 
 
 class Transport(QWidget):
@@ -45,12 +47,14 @@ class Transport(QWidget):
         self.scrub.setEnabled(False)
         self.position = QLabel("no source")
         self.position.setMinimumWidth(110)
-        row = QHBoxLayout(self)
+        self.scrub.setMinimumWidth(160)
+        row = FlowLayout(self)  # wraps in a narrow window (gui/flow_layout.py)
         row.setContentsMargins(0, 0, 0, 0)
-        for w in (self.source, self.find, self.open, self.back, self.play, self.forward, self.loop):
-            row.addWidget(w)
-        row.addWidget(self.scrub, 1)
-        row.addWidget(self.position)
+        for w in (self.source, self.find, self.open):
+            row.add_widget(w)
+        for w in (self.back, self.play, self.forward, self.loop, self.scrub):
+            row.add_widget(w, keep_with_next=True, grow=w is self.scrub)  # kept together
+        row.add_widget(self.position)
         self.set_enabled(False)
 
     def set_enabled(self, enabled: bool, seekable: bool = True) -> None:

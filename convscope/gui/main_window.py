@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from PySide6.QtCore import Qt, QTimer
-from PySide6.QtWidgets import (QDockWidget, QLineEdit, QMainWindow, QTabWidget, QVBoxLayout,
-                               QWidget)
+from PySide6.QtCore import QSize, Qt, QTimer
+from PySide6.QtWidgets import (QApplication, QDockWidget, QLineEdit, QMainWindow, QTabWidget,
+                               QVBoxLayout, QWidget)
 
 from convscope.engine.explore import cache as explore
 from convscope.engine import jobs as J
@@ -29,7 +29,7 @@ from .notifications import NotificationBar
 from .session import Session
 from .session_file import SessionFiles
 from .settings import Settings
-from .status import JobStatus
+from .status import JobStatus, brief
 from .views.activations import ActivationsView
 from .views.cam import CamView
 from .views.cam_options import CamOptions
@@ -155,14 +155,16 @@ class MainWindow(QMainWindow):
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
         self.activations_view.sigShowFilter.connect(self.show_filter)
         self.tabs.currentChanged.connect(self._on_tab_changed)
-        self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(text, 8000))
+        self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(
+            brief(self.statusBar(), text, self.status.width()), 8000))  # one line, elided
 
     def _restore(self) -> None:
         geometry, state = self.settings.geometry()
         if geometry is not None:
             self.restoreGeometry(geometry)
-        else:
-            self.resize(1440, 900)
+        else:  # 1440 x 900, or a real screen's free area if smaller (offscreen: 800 x 800)
+            free = self.screen().availableGeometry().size().boundedTo(QSize(1440, 900))
+            self.resize(free if QApplication.platformName() != "offscreen" else QSize(1440, 900))
         if state is None or not self.restoreState(state):
             self.resizeDocks([self.model_dock, self.image_dock], [350, 300],
                              Qt.Orientation.Horizontal)

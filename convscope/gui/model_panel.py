@@ -47,11 +47,14 @@ class ModelPanel(QWidget):
         self.tree.setAllColumnsShowFocus(True)
         self.tree.setIndentation(14)
         header = self.tree.header()
-        # every column as wide as its longest text, so nothing is cut to "Co…": the panel
-        # asks for that width (fit_columns); in a narrower dock the table scrolls sideways
-        # (and a name that is cut anyway elides in its middle, its full path in the tooltip)
-        header.setStretchLastSection(True)
-        for col in (0, 1, 2, 3):
+        # type, output and parameters as wide as their longest text, so nothing is cut to
+        # "Co…": the panel asks for the width of every column (fit_columns); in a narrower
+        # dock the layer name gives way first (elided in its middle, its full path in the
+        # tooltip) — a right-aligned count cut at the edge read "147,58" for 147,584 — and
+        # only below the name's minimum does the table scroll sideways
+        header.setStretchLastSection(False)
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        for col in (1, 2, 3):
             header.setSectionResizeMode(col, QHeaderView.ResizeMode.ResizeToContents)
         self.tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header.setMinimumSectionSize(40)

@@ -1,7 +1,7 @@
 """The status bar's permanent part: device, the running job, its progress, Cancel."""
 from __future__ import annotations
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 
@@ -60,3 +60,12 @@ class JobStatus(QWidget):
             self.bar.setValue(int(1000 * min(1.0, done / total)))
         else:
             self.bar.setRange(0, 0)
+
+
+def brief(bar, text: str, reserved: int = 0) -> str:
+    """`text` as one line that fits the status bar beside its permanent widgets (`reserved`
+    px): elided at the end. A long message clipped at the device label read "... TIFF or
+    VCPU (2 threads)"; the whole of it stays in the message bar above the views."""
+    line = " ".join(text.split())
+    room = max(80, bar.width() - reserved - 40)
+    return bar.fontMetrics().elidedText(line, Qt.TextElideMode.ElideRight, room)

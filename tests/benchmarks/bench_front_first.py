@@ -80,7 +80,7 @@ def main(argv=None) -> int:
     progress = []
     w.client.sigProgress.connect(lambda d, t, text: progress.append(text))
     wait_until(lambda: w.session.model is not None, 600, "the model")
-    wait_until(lambda: any(t.startswith("scorecam:") for t in progress), 900, "Score-CAM to start")
+    wait_until(lambda: any(t.startswith("Score-CAM:") for t in progress), 900, "Score-CAM to start")
     layers = [i.path for i in w.session.model.layers
               if i.spatial and not i.is_container and i.class_name != "InputLayer"]
     rows = []

@@ -102,6 +102,7 @@ class ActivationsView(View):
         self.detail.layout().insertWidget(3, self.examples)
         self.add_picture(self.canvas, self.detail)
         self.readout = caption("hover over a channel for its value · click it to see it alone")
+        self.readout.setWordWrap(True)  # a narrow window wraps it, not widens
         self.legend = ColorBar("low", "high", self.colormap.currentText())
         bottom = QHBoxLayout()
         bottom.addWidget(self.readout, 1)

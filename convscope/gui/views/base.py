@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import numpy as np
 from PySide6.QtCore import QTimer
-from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QLabel, QSplitter, QVBoxLayout,
+from PySide6.QtWidgets import (QComboBox, QLabel, QSplitter, QVBoxLayout,
                                QWidget)
 
 from convscope.engine import jobs as J
 
+from ..flow_layout import FlowLayout
 from ..layer_tree import shape_text, visualisable
 
 
@@ -31,7 +32,7 @@ class View(QWidget):
         self.active = False
         self.dirty = True
         self._scheduled = False
-        self.controls = QHBoxLayout()
+        self.controls = FlowLayout()  # wraps onto more rows in a narrow window
         self.controls.setContentsMargins(0, 0, 0, 0)
         self.layout_ = QVBoxLayout(self)
         self.layout_.setContentsMargins(6, 6, 6, 6)
@@ -43,12 +44,13 @@ class View(QWidget):
         self._click_hooked = False
 
     def add_controls(self, *items) -> None:
-        """Widgets left to right; an int is a stretch."""
+        """Widgets left to right, wrapping when the view is narrow; an int is a stretch.
+        A caption() stays on the row of the control after it."""
         for item in items:
             if isinstance(item, int):
-                self.controls.addStretch(item)
+                self.controls.add_stretch(item)
             else:
-                self.controls.addWidget(item)
+                self.controls.add_widget(item, keep_with_next=bool(item.property("caption")))
 
     # -- refresh cycle ----------------------------------------------------------------------
     def set_active(self, active: bool) -> None:
@@ -173,4 +175,5 @@ def combo(items, current=None, tooltip: str = "") -> QComboBox:
 def caption(text: str = "") -> QLabel:
     label = QLabel(text)
     label.setStyleSheet("color: #555;")
+    label.setProperty("caption", True)  # names the control after it (kept on its row)
     return label

@@ -37,6 +37,8 @@ class CamView(View):
         self.canvas.setToolTip("Hover for the heat under the mouse · double-click: reset zoom")
         self.info = caption("")
         self.readout = caption("hover over the map for the heat under the mouse")
+        for label in (self.info, self.readout):  # a narrow window wraps them, not widens
+            label.setWordWrap(True)
         self.legend = ColorBar("no evidence", "strong evidence", options.colormap)
         bottom = QHBoxLayout()
         bottom.addWidget(self.readout, 1)

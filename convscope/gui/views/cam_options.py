@@ -7,12 +7,13 @@ search). Layer choice: the model's default rule, or the layer selected in the tr
 from __future__ import annotations
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import (QComboBox, QCompleter, QHBoxLayout, QSlider, QWidget)
+from PySide6.QtWidgets import QComboBox, QCompleter, QSlider, QWidget
 
 from convscope.engine import colormaps
 
 from convscope.engine.cam import registry
 
+from ..flow_layout import FlowLayout
 from .base import caption, combo
 
 # The CAM view's method list, in groups (a disabled header row each).
@@ -228,11 +229,11 @@ class CamControls(QWidget):
         self.alpha.setFixedWidth(70)
         self.alpha.setToolTip("Heatmap opacity over the image")
         self.colormap = combo(colormaps.NAMES, options.colormap, "Heatmap colour map")
-        row = QHBoxLayout(self)
+        row = FlowLayout(self)  # in a narrow window the four wrap (gui/flow_layout.py)
         row.setContentsMargins(0, 0, 0, 0)
         for w in (caption("class"), self.classes, caption("layer"), self.layer,
                   caption("alpha"), self.alpha, self.colormap):
-            row.addWidget(w)
+            row.add_widget(w, keep_with_next=bool(w.property("caption")) or w is self.alpha)
         self.layer.activated.connect(lambda i: options.set_follow_tree(i == 1))
         self.alpha.valueChanged.connect(self._on_look)
         self.colormap.currentTextChanged.connect(self._on_look)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from PySide6.QtCore import QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QPainter, QPixmap
+from PySide6.QtCore import QRect, QRectF, QSize, Qt, Signal
+from PySide6.QtGui import QColor, QPainter, QPixmap, QTextOption
 from PySide6.QtWidgets import QGridLayout, QLabel, QVBoxLayout, QWidget
 
 from convscope.engine import jobs as J
@@ -41,7 +41,7 @@ class PictureTile(QWidget):
         self.text = "waiting…"
         self.note = ""
         self.warning = ""
-        self.setMinimumSize(120, 120)
+        self.setMinimumSize(100, 100)  # 5 columns fit beside both docks at 1280 px
         self.setToolTip(registry.tip(method))
 
     def sizeHint(self) -> QSize:
@@ -49,6 +49,7 @@ class PictureTile(QWidget):
 
     def set_overlay(self, overlay: np.ndarray, note: str) -> None:
         self.overlay, self.pixmap, self.note, self.text = overlay, to_pixmap(overlay), note, ""
+        self.setToolTip(registry.tip(self.method) + (f"\n{note}" if note else ""))
         self.warning = ""
         self.update()
 
@@ -62,18 +63,31 @@ class PictureTile(QWidget):
         self.warning = text
         self.update()
 
+    HEADER_GAP = 8  # px between the method's name and its time
+
+    def header(self, width: int) -> tuple[str, str]:
+        """The name and the time as drawn in `width` px: both when they fit side by side,
+        else the name alone (elided if it must be; the time is in the tooltip)."""
+        fm = self.fontMetrics()
+        name = registry.title(self.method)
+        if fm.horizontalAdvance(name) + self.HEADER_GAP + fm.horizontalAdvance(self.note) <= width:
+            return name, self.note
+        return fm.elidedText(name, Qt.TextElideMode.ElideRight, width), ""
+
     def paintEvent(self, _event) -> None:
         p = QPainter(self)
         p.fillRect(self.rect(), QColor(BACKGROUND))
         p.setPen(QColor("#eeeeee"))
         title = QRect(6, 2, self.width() - 12, 20)
-        p.drawText(title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
-                   registry.title(self.method))
+        name, note = self.header(title.width())
+        p.drawText(title, Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter, name)
         p.setPen(QColor("#a0a0a0"))
-        p.drawText(title, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, self.note)
+        p.drawText(title, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter, note)
         area = self.rect().adjusted(4, 24, -4, -4)
-        if self.pixmap is None:
-            p.drawText(area, Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap, self.text)
+        if self.pixmap is None:  # long words ("GlobalAveragePooling2D") break, not run off
+            option = QTextOption(Qt.AlignmentFlag.AlignCenter)
+            option.setWrapMode(QTextOption.WrapMode.WrapAtWordBoundaryOrAnywhere)
+            p.drawText(QRectF(area), self.text, option)
             return
         scaled = self.pixmap.size().scaled(area.size(), Qt.AspectRatioMode.KeepAspectRatio)
         target = QRect(0, 0, scaled.width(), scaled.height())
@@ -105,6 +119,7 @@ class CompareView(View):
         self.message.setStyleSheet(f"background: {BACKGROUND}; color: #c8c8c8; padding: 24px;")
         self.info = QLabel()
         self.info.setStyleSheet("color: #555;")
+        self.info.setWordWrap(True)  # a narrow window wraps it, not widens
         box = QVBoxLayout()
         box.addWidget(self.board, 1)
         box.addWidget(self.message, 1)

@@ -76,6 +76,7 @@ class LiveView(View):
         self.add_picture(self.canvas)
         self.rates_label = caption("")
         self.info = caption("")
+        self.info.setWordWrap(True)  # a narrow window wraps it, not widens
         bottom = QHBoxLayout()
         bottom.addWidget(self.info, 1)
         bottom.addWidget(self.rates_label)
