@@ -153,7 +153,7 @@ class MainWindow(QMainWindow):
         self.image_panel.sigImageChosen.connect(s.set_image)
         self.image_panel.sigRemoveImage.connect(s.remove_image)
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
-        self.activations_view.sigShowFilter.connect(self.show_filter)
+        self.activations_view.sigShowFilter.connect(lambda *lc: follow.show_filter(self, *lc))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(
             brief(self.statusBar(), text, self.status.width()), 8000))  # one line, elided
@@ -234,12 +234,6 @@ class MainWindow(QMainWindow):
 
     def current_view(self):
         return self.tabs.currentWidget()
-
-    def show_filter(self, layer: str, channel: int) -> None:
-        """Linked from the activation grid: the filter pattern of one channel."""
-        self.session.set_layer(layer)
-        self.filters_view.show_filter(layer, channel)
-        self.view("filters")
 
     def cancel(self) -> None:
         self.client.cancel()  # each view shows its last result or "cancelled — click to compute"

@@ -13,6 +13,13 @@ def layer_picked(w, path: str) -> None:
         w.cam_options.set_follow_tree(True)
 
 
+def show_filter(w, layer: str, channel: int) -> None:
+    """Linked from the activation grid: the filter pattern of one channel."""
+    w.session.set_layer(layer)
+    w.filters_view.show_filter(layer, channel)
+    w.view("filters")
+
+
 def cancelled(w, channel: str) -> None:
     """Cancel (status bar): the panels outside the views say what was stopped (the views
     handle their own: gui/views/base.py)."""
