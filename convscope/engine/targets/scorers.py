@@ -288,7 +288,7 @@ def bind(m, target, images=()) -> Bound:
     if t.kind in ("region", "mask"):
         return Bound(t, _region(m, t, names, imgs))
     if t.kind == "unit":
-        info = m.layer(t.layer)
+        info = _layer(m, t, t.layer)
         shape = tuple(info.output_shape or ())
         if len(shape) not in (1, 3):
             raise UserError(f"{FLAG} {t.spec}: layer {t.layer!r} has a {len(shape)}-axis output; "
@@ -313,6 +313,13 @@ def bind(m, target, images=()) -> Bound:
     if t.kind == "callable":
         return Bound(t, Callable(t, names))
     raise UserError(f"{FLAG} {t.spec}: unknown target kind")
+
+
+def _layer(m, t, path):
+    try:
+        return m.layer(path)
+    except UserError as exc:
+        raise UserError(f"{FLAG} {t.spec}: {exc}") from None
 
 
 def _class_path(m, t, cls, n) -> Bound:
@@ -432,7 +439,7 @@ def _similar(m, t, names, imgs) -> Similar:
     ref = image_io.as_images(t.path)[0]
     layer, output = t.layer, None
     if layer is not None:
-        info = m.layer(layer)
+        info = _layer(m, t, layer)
         if info.class_name == "InputLayer":
             raise UserError(f"{FLAG} {t.spec}: {layer!r} is the model's input")
     elif m.head.classifier and m.head.kind in ("softmax", "sigmoid", "binary-logit"):
