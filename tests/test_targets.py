@@ -1,0 +1,437 @@
+"""Targets (issue 21): what a map explains besides a class.
+
+Small models from engine.demo_targets (seeded random weights: the maths does not need a
+trained model). Each target's Grad-CAM is recomputed here with a GradientTape from the
+target's definition, using the model's own layers as functions (never engine code), and
+occlusion's score drops are checked against the same scalar.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image as P
+
+from convscope.engine import demo_targets
+from convscope.engine.cli import main as cli
+from convscope.engine.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def tm(tmp_path_factory):
+    d = tmp_path_factory.mktemp("target-models")
+    paths = demo_targets.save_all(str(d), epochs=0)
+    # a reference image of another size, and a mask PNG equal to a box
+    big = np.asarray(P.open(paths["shape_1"]).resize((80, 72)))
+    P.fromarray(big).save(str(d / "other_size.png"))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[12:40, 20:52] = 255
+    P.fromarray(mask).save(str(d / "box_mask.png"))
+    paths["other_size"] = str(d / "other_size.png")
+    paths["box_mask"] = str(d / "box_mask.png")
+    paths["dir"] = str(d)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def models(tm):
+    from convscope.engine.model import open_model
+
+    return {k: open_model(tm[k]) for k in ("unet", "regressor", "two_head", "embedding")}
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _gradcam(A, g):
+    """Grad-CAM's raw map (Selvaraju et al. eq. 1-2, before ReLU) from (1, h, w, K)."""
+    w = g.numpy().mean(axis=(1, 2))  # (1, K)
+    return (A.numpy() * w[:, None, None, :]).sum(-1)[0]
+
+
+def _x(m, path):
+    return m.prepare([path])
+
+
+# -- the scalar of each kind, written from its definition -----------------------------------
+def _unet_logits(km, A):
+    """The U-Net's pre-softmax output from dec1's activations: the 1x1 conv, no softmax."""
+    seg = km.get_layer("segmentation")
+    return _tf().nn.conv2d(A, seg.kernel, 1, "SAME") + seg.bias
+
+
+def _unet_dec1(km, x):
+    import keras
+
+    return keras.Model(km.inputs, km.get_layer("dec1").output)(x)
+
+
+def _region_score(z, box, c):
+    """Seg-Grad-CAM: sum of class c's logits over the output pixels whose centres lie in
+    the box (input pixels; here the output grid is the input grid, 64 x 64)."""
+    x0, y0, x1, y1 = box
+    return _tf().reduce_sum(z[:, y0:y1, x0:x1, c])
+
+
+def _trunk_gap(km, x):
+    import keras
+
+    return keras.Model(km.inputs, km.get_layer("conv2").output)(x)
+
+
+def _head(km, A, name):
+    """Dense(name) of the global average of conv2's activations, before any softmax."""
+    d = km.get_layer(name)
+    f = _tf().reduce_mean(A, axis=(1, 2))
+    return _tf().matmul(f, d.kernel) + d.bias
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_region_gradcam_equals_tape(models, tm, c):
+    tf = _tf()
+    m = models["unet"]
+    box = (10, 12, 50, 44)
+    r = m.cam(tm["shape_0"], target=f"region:{','.join(map(str, box))}:{c}")
+    assert r.layer == "dec1" and r.target == f"region:10,12,50,44:{c}"
+    A = _unet_dec1(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = _region_score(_unet_logits(m.keras_model, A), box, c)
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_region_without_class_takes_the_majority_class(models, tm):
+    m = models["unet"]
+    box = (10, 12, 50, 44)
+    r = m.cam(tm["shape_0"], target="region:10,12,50,44")
+    z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
+    votes = np.bincount(z[12:44, 10:50].argmax(-1).ravel(), minlength=z.shape[-1])
+    assert r.class_index == int(votes.argmax())
+    assert r.target == f"region:10,12,50,44:{votes.argmax()}"  # recorded with its class
+    same = m.cam(tm["shape_0"], target=f"region:10,12,50,44:{votes.argmax()}")
+    np.testing.assert_array_equal(r.raw, same.raw)
+    del box
+
+
+def test_mask_file_equals_the_same_box(models, tm):
+    m = models["unet"]
+    a = m.cam(tm["shape_0"], target=f"mask:{tm['box_mask']}:2")
+    b = m.cam(tm["shape_0"], target="region:20,12,52,40:2")
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-5, atol=1e-6)
+    assert a.score == pytest.approx(b.score, rel=1e-6)
+
+
+@pytest.mark.parametrize("spec, sign", [("value", 1.0), ("value-", -1.0)])
+def test_value_gradcam_equals_tape(models, tm, spec, sign):
+    tf = _tf()
+    m = models["regressor"]
+    r = m.cam(tm["shape_0"], layer="conv2", target=spec)
+    A = _trunk_gap(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = sign * tf.reduce_sum(_head(m.keras_model, A, "value")[:, 0])
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_value_minus_is_the_negated_map(models, tm):
+    m = models["regressor"]
+    up = m.cam(tm["shape_0"], layer="conv2", target="value")
+    down = m.cam(tm["shape_0"], layer="conv2", target="value-")
+    np.testing.assert_allclose(down.raw, -up.raw, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("spec, head, unit", [("output:size", "size", 0),
+                                              ("output:shape:2", "shape", 2)])
+def test_output_head_gradcam_equals_tape(models, tm, spec, head, unit):
+    tf = _tf()
+    m = models["two_head"]
+    r = m.cam(tm["shape_0"], layer="conv2", target=spec)
+    A = _trunk_gap(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = tf.reduce_sum(_head(m.keras_model, A, head)[:, unit])  # pre-softmax logit
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_first_output_target_is_the_class_path_bit_for_bit(models, tm):
+    m = models["two_head"]
+    plain = m.cam(tm["shape_0"], class_index=2)
+    for spec in ("class:2", "output:shape:2"):
+        r = m.cam(tm["shape_0"], target=spec)
+        np.testing.assert_array_equal(r.raw, plain.raw)
+        assert r.score == plain.score and r.class_index == 2
+    assert plain.target == "" and "target" not in plain.as_dict()
+
+
+def test_class_map_is_not_served_for_another_output(models, tm):
+    """The all-layer gradient cache holds the class map of this image: the size head's
+    map must be its own."""
+    m = models["two_head"]
+    cls = m.cam(tm["shape_1"], layer="conv2")
+    size = m.cam(tm["shape_1"], layer="conv2", target="output:size")
+    assert not np.allclose(cls.raw, size.raw)
+    again = m.cam(tm["shape_1"], layer="conv2")
+    np.testing.assert_array_equal(again.raw, cls.raw)
+
+
+def test_unit_gradcam_equals_tape(models, tm):
+    tf = _tf()
+    import keras
+
+    m = models["embedding"]
+    km = m.keras_model
+    x = _x(m, tm["shape_0"])
+    c2 = keras.Model(km.inputs, km.get_layer("conv2").output)(x).numpy()[0]
+    ch = int(c2.mean(axis=(0, 1)).argmax())  # a live channel
+    assert c2[..., ch].mean() > 0
+    r = m.cam(tm["shape_0"], layer="conv1", target=f"unit:conv2:{ch}")
+    A = keras.Model(km.inputs, km.get_layer("conv1").output)(x)
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        out = km.get_layer("conv2")(km.get_layer("pool1")(A))
+        s = tf.reduce_mean(out[..., ch])  # (1 / hw) sum_ij A_ij^ch
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # one position of the channel: A_yx^ch
+    y, xx = np.unravel_index(c2[..., ch].argmax(), c2.shape[:2])
+    p = m.cam(tm["shape_0"], layer="conv1", target=f"unit:conv2:{ch}@{y},{xx}")
+    assert p.score == pytest.approx(float(c2[y, xx, ch]), rel=1e-4)
+    # default layer: the channel's own
+    assert m.cam(tm["shape_0"], target=f"unit:conv2:{ch}").layer == "conv2"
+
+
+def test_similar_gradcam_equals_tape(models, tm):
+    tf = _tf()
+    m = models["embedding"]
+    km = m.keras_model
+    ref = km.predict(_x(m, tm["shape_1"]), verbose=0)[0]  # the embedding model's output
+    r = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}")
+    A = _trunk_gap(km, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        e = _head(km, A, "embedding")[0]
+        s = tf.reduce_sum(e * ref) / (tf.norm(e) * np.linalg.norm(ref))
+    g = tape.gradient(s, A)
+    assert -1.0 <= r.score <= 1.0
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # an image is most similar to itself
+    assert m.cam(tm["shape_0"], layer="conv2",
+                 target=f"similar:{tm['shape_0']}").score == pytest.approx(1.0, abs=1e-5)
+
+
+def test_callable_target_equals_the_output_target(models, tm):
+    m = models["two_head"]
+    a = m.cam(tm["shape_0"], layer="conv2", target=lambda outs: outs["size"][:, 0])
+    b = m.cam(tm["shape_0"], layer="conv2", target="output:size")
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-6)
+    assert a.target.startswith("callable:")
+
+
+# -- perturbation methods: the same scalar ------------------------------------------------
+def _occluded(xpix, r, c, patch, fill=128.0):
+    out = xpix.copy()
+    out[:, r:r + patch, c:c + patch] = fill
+    return out
+
+
+def test_occlusion_drops_use_the_region_scalar(models, tm):
+    m = models["unet"]
+    box, c, patch = (10, 12, 50, 44), 3, 16
+    r = m.cam(tm["shape_0"], method="occlusion", patch=patch, stride=16,
+              target="region:10,12,50,44:3")
+    xpix = m.pixels([tm["shape_0"]])
+
+    def S(px):  # Seg-Grad-CAM's scalar on the model's pre-softmax output
+        z = _unet_logits(m.keras_model, _unet_dec1(m.keras_model, px))  # Rescaling inside
+        return float(_region_score(z, box, c))
+
+    s0 = S(xpix)
+    assert r.score == pytest.approx(s0, rel=1e-4)
+    for i, j in ((0, 0), (1, 2), (3, 3)):
+        want = s0 - S(_occluded(xpix, 16 * i, 16 * j, patch))
+        assert r.raw[i, j] == pytest.approx(want, rel=1e-3, abs=1e-3 * abs(s0))
+
+
+def test_occlusion_drops_use_the_value_scalar(models, tm):
+    m = models["regressor"]
+    r = m.cam(tm["shape_0"], method="occlusion", patch=16, stride=16, target="value-")
+    xpix = m.pixels([tm["shape_0"]])
+
+    def S(px):
+        return -float(m.keras_model.predict(px, verbose=0)[0, 0])
+
+    s0 = S(xpix)
+    assert r.score == pytest.approx(s0, rel=1e-4)
+    for i, j in ((0, 1), (2, 2)):
+        assert r.raw[i, j] == pytest.approx(s0 - S(_occluded(xpix, 16 * i, 16 * j, 16)),
+                                            rel=1e-3, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "scorecam",
+                                    "gradcam++", "layercam", "ablation-cam", "rise"])
+def test_every_method_explains_the_target(models, tm, method):
+    m = models["unet"]
+    opts = {"masks": 40} if method == "rise" else {"steps": 16} if method == "integrated-gradients" else {}
+    r = m.cam(tm["shape_0"], method=method, target="region:10,12,50,44:3", **opts)
+    ref = m.cam(tm["shape_0"], target="region:10,12,50,44:3")
+    assert r.target == "region:10,12,50,44:3" and r.score == pytest.approx(ref.score, rel=1e-4)
+    assert np.isfinite(r.heatmap).all() and np.any(r.heatmap)
+    if method == "integrated-gradients":  # completeness on the target's scalar
+        assert r.info["completeness_error"] < 0.05
+
+
+def test_saliency_is_the_region_gradient(models, tm):
+    tf = _tf()
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], method="saliency", target="region:10,12,50,44:3")
+    xpix = tf.constant(m.pixels([tm["shape_0"]]))
+    with tf.GradientTape() as tape:
+        tape.watch(xpix)
+        s = _region_score(_unet_logits(m.keras_model, _unet_dec1(m.keras_model, xpix)),
+                          (10, 12, 50, 44), 3)
+    g = tape.gradient(s, xpix).numpy()[0]
+    np.testing.assert_allclose(r.raw, np.abs(g).max(-1), rtol=1e-3, atol=1e-6 * np.abs(g).max())
+
+
+def test_confidence_of_a_region_is_its_mean_softmax(models, tm):
+    """Score-CAM and the faithfulness curves: the target's own bounded confidence."""
+    from convscope.engine.cam import faithfulness
+
+    m = models["unet"]
+    heat = np.ones((64, 64), np.float32)
+    _, conf = faithfulness.curves(m, [tm["shape_0"]], [heat], mode="deletion", steps=4,
+                                  target="region:10,12,50,44:3")
+    p = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]  # the model's softmax
+    assert conf[0, 0] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+    assert 0.0 <= conf.min() and conf.max() <= 1.0
+
+
+# -- the window's engine side ---------------------------------------------------------------
+def test_heads_and_predicted_mask(models, tm):
+    from convscope.engine import targets
+
+    hs = targets.heads(models["two_head"])
+    assert [(h.name, h.shape, h.activation) for h in hs] == [
+        ("shape", (4,), "softmax"), ("size", (1,), "linear")]
+    m = models["unet"]
+    (h,) = targets.heads(m)
+    assert h.spatial and h.classes == 5
+    pm = targets.predicted_mask(m, tm["shape_0"])
+    z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
+    np.testing.assert_array_equal(pm.classes, z.argmax(-1))  # 64 x 64 image: same size
+    assert len(pm.names) == 5 and pm.grid == (64, 64)
+    with pytest.raises(UserError, match="no spatial"):
+        targets.predicted_mask(models["regressor"], tm["shape_0"])
+
+
+def test_image_box_to_input(models, tm):
+    from convscope.engine import targets
+    from convscope.engine.images import from_array
+
+    big = from_array(np.zeros((128, 256, 3), np.uint8))
+    assert targets.image_box_to_input(models["unet"], big, (32, 20, 100, 60)) == (8, 10, 25, 30)
+
+
+# -- bad targets: one clear line ------------------------------------------------------------
+@pytest.mark.parametrize("model, spec, words", [
+    ("unet", "region:10,10,80,50", "outside the output"),
+    ("unet", "region:-1,0,5,5", "outside the output"),
+    ("unet", "region:10,10,50,50:7", "5 classes"),
+    ("unet", "value", "not a vector of values"),
+    ("two_head", "value", "classifier"),
+    ("regressor", "value:3", "1 unit"),
+    ("two_head", "output:nope", "no output 'nope'"),
+    ("two_head", "output:size:4", "1 units"),
+    ("embedding", "unit:nope:1", "no layer 'nope'"),
+    ("embedding", "unit:conv2:99", "16 channels"),
+    ("embedding", "unit:conv2:1@70,1", "outside"),
+    ("unet", "bogus:3", "unknown target kind"),
+    ("unet", "region:1,2,3", "four numbers"),
+    ("embedding", "similar:/no/such.png", "no reference image"),
+])
+def test_bad_targets(models, tm, model, spec, words):
+    with pytest.raises(UserError, match=words) as info:
+        models[model].cam(tm["shape_0"], target=spec)
+    assert "\n" not in str(info.value)
+
+
+def test_reference_of_another_size_on_a_fixed_size_model(models, tm):
+    with pytest.raises(UserError, match="fixed") as info:
+        models["embedding"].cam(tm["shape_0"], target=f"similar:{tm['other_size']}")
+    assert "\n" not in str(info.value)
+
+
+def test_model_without_classifier_names_target(models, tm):
+    with pytest.raises(UserError, match="--target"):
+        models["unet"].cam(tm["shape_0"])
+
+
+# -- command line ---------------------------------------------------------------------------
+def _cli(capsys, *argv):
+    code = cli(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_region_on_unet_and_value_on_regressor(capsys, tm, tmp_path):
+    out = str(tmp_path / "u.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm["unet"], "--image", tm["shape_0"],
+                         "--target", "region:10,12,50,44:3", "--out", out, "--json")
+    assert code == 0, err
+    doc = json.loads(so)
+    assert doc["target"] == "region:10,12,50,44:3" and os.path.isfile(out)
+    out2 = str(tmp_path / "r.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm["regressor"], "--image", tm["shape_0"],
+                         "--target", "value", "--out", out2, "--json")
+    assert code == 0, err
+    assert json.loads(so)["target"] == "value:0"
+
+
+@pytest.mark.parametrize("model, spec", [("unet", "region:0,0,99,9"), ("two_head", "value"),
+                                         ("unet", "nope:1"), ("embedding", "unit:conv9:0")])
+def test_cli_bad_target_exit_2_nothing_written(capsys, tm, tmp_path, model, spec):
+    out = str(tmp_path / "x.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm[model], "--image", tm["shape_0"],
+                         "--target", spec, "--out", out)
+    assert code == 2 and not os.path.exists(out)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--target" in lines[0]
+
+
+def test_figure_recipe_reproduces_the_target(capsys, tm, tmp_path):
+    (tmp_path / "npy1").mkdir()
+    (tmp_path / "npy2").mkdir()
+    out = str(tmp_path / "f.png")
+    code, _, err = _cli(capsys, "figure", "--model", tm["unet"], "--image", tm["shape_0"],
+                        "--method", "gradcam", "--target", "region:10,12,50,44:3", "--out", out,
+                        "--npy-dir", str(tmp_path / "npy1"))
+    assert code == 0, err
+    with open(out + ".json") as f:
+        assert json.load(f)["figure"]["target"] == "region:10,12,50,44:3"
+    again = str(tmp_path / "g.png")
+    code, _, err = _cli(capsys, "figure", "--recipe", out + ".json", "--out", again,
+                        "--npy-dir", str(tmp_path / "npy2"))
+    assert code == 0, err
+    with open(again + ".json") as f:
+        assert json.load(f)["figure"]["target"] == "region:10,12,50,44:3"
+    a = sorted(os.listdir(tmp_path / "npy1"))
+    assert a == sorted(os.listdir(tmp_path / "npy2")) and any("heatmap" in n for n in a)
+    for n in a:
+        np.testing.assert_array_equal(np.load(tmp_path / "npy1" / n), np.load(tmp_path / "npy2" / n))
