@@ -120,6 +120,36 @@ def test_region_without_class_takes_the_majority_class(models, tm):
     del box
 
 
+def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
+    """3 pixels of class 0 with a large margin, 7 of class 1 with a small one: the logit
+    sums favour 0, the predicted mask (and so the region's class) shows 1."""
+    import keras
+
+    from convscope.engine.model import open_model
+
+    L = keras.layers
+    x = L.Input((8, 8, 3))
+    eye = keras.initializers.Constant(np.eye(3, dtype=np.float32)[None, None])
+    f = L.Conv2D(3, 1, name="feat", kernel_initializer=eye, use_bias=False)(x)
+    y = L.Conv2D(3, 1, activation="softmax", name="seg", kernel_initializer=eye,
+                 use_bias=False)(f)
+    path = str(tmp_path / "votes.keras")
+    keras.Model(x, y).save(path)
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[0, 0:3] = (255, 0, 0)
+    img[1, 0:5] = img[0, 3:5] = (0, 12, 0)
+    P.fromarray(img).save(str(tmp_path / "votes.png"))
+    m = open_model(path)
+    z = m.keras_model.predict(m.prepare([str(tmp_path / "votes.png")]), verbose=0)
+    z = np.log(z[0, 0:2, 0:5])  # logits up to a per-pixel constant
+    votes = np.bincount(z.argmax(-1).ravel(), minlength=3)
+    assert votes.argmax() == 1  # the premise: the vote and ...
+    r = m.cam(str(tmp_path / "votes.png"), target="region:0,0,5,2")
+    assert r.class_index == 1 and r.target == "region:0,0,5,2:1"
+    s = m.cam(str(tmp_path / "votes.png"), target="region:0,0,5,2:0")
+    assert s.score > r.score  # ... the largest logit sum disagree
+
+
 def test_mask_file_equals_the_same_box(models, tm):
     m = models["unet"]
     a = m.cam(tm["shape_0"], target=f"mask:{tm['box_mask']}:2")
@@ -174,6 +204,23 @@ def test_first_output_target_is_the_class_path_bit_for_bit(models, tm):
         np.testing.assert_array_equal(r.raw, plain.raw)
         assert r.score == plain.score and r.class_index == 2
     assert plain.target == "" and "target" not in plain.as_dict()
+
+
+def test_second_output_is_read_before_its_softmax(models, tm, tmp_path):
+    """Every output's softmax is stripped, not only the first's: the same head as the
+    second output of a model gives the same pre-softmax score and map."""
+    import keras
+
+    from convscope.engine.model import open_model
+
+    km = models["two_head"].keras_model
+    path = str(tmp_path / "reversed.keras")
+    keras.Model(km.inputs, [km.get_layer("size").output, km.get_layer("shape").output]).save(path)
+    rev = open_model(path)
+    a = rev.cam(tm["shape_0"], layer="conv2", target="output:shape:2")
+    b = models["two_head"].cam(tm["shape_0"], layer="conv2", class_index=2)
+    assert a.score == pytest.approx(b.score, rel=1e-5)
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-4, atol=1e-6)
 
 
 def test_class_map_is_not_served_for_another_output(models, tm):
