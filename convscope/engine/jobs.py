@@ -122,6 +122,7 @@ class Cam(Job):
     class_index: int | None = None  # None: the top prediction
     max_n: int | None = None
     options: tuple = ()  # (name, value) pairs: a pixel method's options, aug/eigen_smooth
+    target: str = ""  # engine.targets spec ("": the class); issue 21
     channel: ClassVar[str] = "cam"
 
     @property
@@ -145,6 +146,7 @@ class CompareCams(Job):
     layer: str | None = None
     class_index: int | None = None
     options: tuple = ()  # (method, name, value) triples: options per method
+    target: str = ""  # engine.targets spec ("": the class)
     channel: ClassVar[str] = "compare"
     yields: ClassVar[bool] = True
     nestable: ClassVar[bool] = False
@@ -278,6 +280,8 @@ class ModelLoaded(Result):
     cam_note: str = ""  # why there are no CAM methods, if so
     filters_available: bool = False
     explore_note: str = ""  # why every layer is not cached from one pass, if it is not
+    heads: tuple = ()  # engine.targets.OutputHead.as_dict() of every output (issue 21)
+    default_target: str = ""  # what a map explains by default ("": the class; engine.targets.window)
     seconds: float = 0.0
 
     @property
@@ -337,6 +341,8 @@ class CamReady(Result):
     seconds: float = 0.0
     last: bool = True
     no_evidence: bool = False  # the map is zero everywhere (engine.cam.result.no_evidence_text)
+    target: str = ""  # the engine.targets spec the map explains ("": the class)
+    target_text: str = ""  # that target in words
 
     @property
     def final(self) -> bool:  # type: ignore[override]
