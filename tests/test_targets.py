@@ -482,3 +482,40 @@ def test_figure_recipe_reproduces_the_target(capsys, tm, tmp_path):
     assert a == sorted(os.listdir(tmp_path / "npy2")) and any("heatmap" in n for n in a)
     for n in a:
         np.testing.assert_array_equal(np.load(tmp_path / "npy1" / n), np.load(tmp_path / "npy2" / n))
+
+
+def test_batch_and_video_take_a_target(capsys, tm, tmp_path):
+    import shutil
+
+    from convscope.engine.video.demo_clip import make_clip, write_clip
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    shutil.copy(tm["shape_0"], imgs / "a.png")
+    run = str(tmp_path / "run")
+    code, _, err = _cli(capsys, "batch", "--model", tm["unet"], "--images", str(imgs), "--out", run,
+                        "--target", "region:10,12,50,44:3", "--methods", "gradcam", "--steps", "4",
+                        "--metrics", "deletion,drop")
+    assert code == 0, err
+    import pandas as pd
+
+    row = pd.read_parquet(os.path.join(run, "results.parquet")).iloc[0]
+    assert row["explained_label"] == "region:10,12,50,44:3"
+    with open(os.path.join(run, "run.json")) as f:
+        assert json.load(f)["settings"]["target"] == "region:10,12,50,44:3"
+    # the row's score is the region's confidence: the mean softmax probability of class 3
+    from convscope.engine.model import open_model
+
+    m = open_model(tm["unet"])
+    p = m.keras_model.predict(m.prepare([tm["shape_0"]]), verbose=0)[0]
+    assert row["score"] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+    clip = str(tmp_path / "c.avi")
+    write_clip(clip, make_clip(4, 64, seed=1, fps=10.0))
+    out = str(tmp_path / "v.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["regressor"], "--input", clip, "--out", out,
+                        "--target", "value-")
+    assert code == 0 and os.path.isfile(out), err
+    bad = str(tmp_path / "w.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["unet"], "--input", clip, "--out", bad,
+                        "--target", "region:0,0,99,9")
+    assert code == 2 and not os.path.exists(bad) and "outside the output" in err

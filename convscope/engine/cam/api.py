@@ -98,12 +98,8 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     layer = _target_layer(m, spec, layer)
     if bound is None:
         unit, sign, _ = targets.resolve(m, class_index, len(imgs))
-    elif scorer is None:
-        unit, sign = bound.unit, bound.sign
     else:
-        c = bound.target.cls if bound.target.kind in ("output", "region", "mask") else None
-        unit = np.full(len(imgs), -1 if c is None else int(c), np.int32)
-        sign = np.ones(len(imgs), np.float32)
+        unit, sign = bound.units(len(imgs))
     binary = m.head.binary_sigmoid
     cancel_mod.check(cancel)
 

@@ -256,6 +256,30 @@ class Bound:
     def layer(self) -> str | None:
         return None if self.scorer is None else self.scorer.layer
 
+    def units(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit (n,) int32, sign (n,) float32) to start the passes from: the class path's,
+        or the target's class C (-1: resolved in the graph, per image)."""
+        if self.scorer is None:
+            return self.unit, self.sign
+        c = self.target.cls if self.target.kind in ("output", "region", "mask") else None
+        return np.full(n, -1 if c is None else int(c), np.int32), np.ones(n, np.float32)
+
+    def confidence(self, m, x: np.ndarray) -> tuple[np.ndarray, str]:
+        """(the target's confidence per image of the prepared batch x, what it is): its
+        bounded confidence where it has one, else its score."""
+        from ..cam import targets as ct
+
+        unit, sign = self.units(len(x))
+        if self.scorer is None:
+            logits, _ = m.forward(x, logits=True)
+            unit, sign, _ = ct.select_np(logits, unit, sign, m.head.binary_sigmoid)
+            what = ("the head's probability" if m.head.activation in ("softmax", "sigmoid")
+                    else "none: the raw score")
+            return ct.probability_np(logits, unit, sign, m.head.activation), what
+        from .run import scores
+
+        return scores(m, self.scorer, x, unit, sign)[3], self.scorer.confidence_name
+
 
 def bind(m, target, images=()) -> Bound:
     """Check `target` (a spec, Target or callable) against model m and the images explained;
