@@ -519,3 +519,29 @@ def test_batch_and_video_take_a_target(capsys, tm, tmp_path):
     code, _, err = _cli(capsys, "video", "--model", tm["unet"], "--input", clip, "--out", bad,
                         "--target", "region:0,0,99,9")
     assert code == 2 and not os.path.exists(bad) and "outside the output" in err
+
+
+def test_engine_jobs_for_the_window(tm):
+    """The engine thread's side (no Qt): PredictMask, and a Cam job with a target."""
+    from convscope.engine import jobs as J
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    got = []
+    w.run(J.LoadModel(spec=tm["unet"]), got.append)
+    img = load_image(tm["shape_0"])
+    w.run(J.PredictMask(image=img), got.append)
+    mask = [r for r in got if isinstance(r, J.MaskReady)]
+    assert mask, got
+    mk = mask[0]
+    assert mk.classes.shape == (64, 64) and len(mk.names) == 5 and mk.input_hw == (64, 64)
+    assert mk.heads[0]["spatial"] and mk.heads[0]["name"] == "segmentation"
+    w.run(J.Cam(image=img, target="region:10,12,50,44"), got.append)
+    ready = [r for r in got if isinstance(r, J.CamReady)]
+    assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "dec1"
+    votes = np.bincount(mk.classes[12:44, 10:50].ravel(), minlength=5)
+    assert ready[0].target == f"region:10,12,50,44:{votes.argmax()}"
+    w.run(J.Cam(image=img), got.append)  # no target on a model without a classifier
+    failed = [r for r in got if isinstance(r, J.JobFailed)]
+    assert failed and "--target" in failed[-1].message

@@ -122,6 +122,7 @@ class Cam(Job):
     class_index: int | None = None  # None: the top prediction
     max_n: int | None = None
     options: tuple = ()  # (name, value) pairs: a pixel method's options, aug/eigen_smooth
+    target: str | None = None  # explain this instead of a class (engine.targets spec)
     channel: ClassVar[str] = "cam"
 
     @property
@@ -337,6 +338,7 @@ class CamReady(Result):
     seconds: float = 0.0
     last: bool = True
     no_evidence: bool = False  # the map is zero everywhere (engine.cam.result.no_evidence_text)
+    target: str = ""  # the target the map explains (its class filled in), "" for a class
 
     @property
     def final(self) -> bool:  # type: ignore[override]
@@ -368,6 +370,28 @@ class VideoExported(Result):
 
 
 # -- figures (engine.figures) ---------------------------------------------------------------
+# -- targets (issue 21; engine.targets) ---------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PredictMask(Job):
+    """The predicted class per pixel of a spatial (segmentation) output, and the model's
+    output heads (engine.targets.predicted_mask / heads)."""
+
+    image: Any = None
+    output: str | None = None  # None: the first spatial output
+    channel: ClassVar[str] = "mask"
+
+
+@dataclass(frozen=True, eq=False)
+class MaskReady(Result):
+    classes: Any = None  # int32 (H, W) at the image's own size
+    names: tuple = ()  # a name per class
+    output: str = ""
+    grid: tuple = ()  # (h, w) of the output
+    input_hw: tuple = ()  # (H, W) the model saw: region: coordinates are in these pixels
+    heads: tuple = ()  # every output: engine.targets.OutputHead.as_dict()
+    pixels: Any = None  # uint8 (H, W, 3): the image
+
+
 @dataclass(frozen=True, eq=False)
 class MakeFigure(Job):
     """A figure for a paper: a preview (fmt "png" at a low dpi, `out` None) or the file.

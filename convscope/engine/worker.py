@@ -352,14 +352,26 @@ class Worker:
         options.update(_method_options(job, method))
         t0 = time.perf_counter()
         cam = model.cam(job.image, method=method, layer=job.layer,
-                        class_index=job.class_index, **options)
+                        class_index=job.class_index, target=getattr(job, "target", None),
+                        **options)
         return J.CamReady(**base, method=cam.method, layer=cam.layer,
                           class_index=int(cam.class_index), label=str(cam.label),
                           score=float(cam.score), heatmap=cam.heatmap,
                           pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
                           completeness_error=cam.info.get("completeness_error"),
                           seconds=time.perf_counter() - t0, last=last,
-                          no_evidence=cam.no_evidence)
+                          no_evidence=cam.no_evidence, target=cam.target)
+
+    @handles(J.PredictMask)
+    def _predict_mask(self, job: J.PredictMask, emit, cancel, base) -> None:
+        from . import targets
+
+        model = self._model()
+        pm = targets.predicted_mask(model, job.image, job.output)
+        emit(J.MaskReady(**base, classes=pm.classes, names=pm.names, output=pm.output,
+                         grid=pm.grid, input_hw=pm.input_hw,
+                         heads=tuple(h.as_dict() for h in targets.heads(model)),
+                         pixels=job.image.pixels))
 
 
 def _frame(patterns):
