@@ -547,3 +547,13 @@ def test_engine_jobs_for_the_window(tm):
     w.run(J.Cam(image=img), got.append)  # no target on a model without a classifier
     failed = [r for r in got if isinstance(r, J.JobFailed)]
     assert failed and "--target" in failed[-1].message
+
+
+def test_exploration_of_a_model_without_classifier(models, tm):
+    """The window's first analysis of a U-Net records every layer (no class gradients)."""
+    from convscope.engine.explore import cache as explore
+
+    m = models["unet"]
+    assert explore.analyse(m, tm["shape_1"]) in (True, False)
+    assert explore.has_activations(m, tm["shape_1"])
+    explore.warm_up(m)
