@@ -557,3 +557,15 @@ def test_exploration_of_a_model_without_classifier(models, tm):
     assert explore.analyse(m, tm["shape_1"]) in (True, False)
     assert explore.has_activations(m, tm["shape_1"])
     explore.warm_up(m)
+
+
+def test_commands_without_target_on_a_unet_name_it(capsys, tm, tmp_path):
+    for argv in (["figure", "--model", tm["unet"], "--image", tm["shape_0"], "--out",
+                  str(tmp_path / "f.png")],
+                 ["batch", "--model", tm["unet"], "--images", tm["dir"], "--out", str(tmp_path / "run"),
+                  "--limit", "1"],
+                 ["cam", "--model", tm["unet"], "--image", tm["shape_0"], "--out", str(tmp_path / "c.png")]):
+        code, _, err = _cli(capsys, *argv)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and "--target" in lines[0], (argv[0], err)
+    assert not os.listdir(tmp_path)

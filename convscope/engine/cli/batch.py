@@ -102,6 +102,10 @@ def run(args, _out=None, _claimed=None) -> int:
         from .. import targets
 
         targets.bind(model, settings.target)  # a bad target: one line, before the run folder
+    elif not model.head.classifier:
+        raise UserError(f"batch explains classes, but this model has no classifier head (its "
+                        f"output is {model.head.describe_output()}); give --target, e.g. "
+                        "region:x0,y0,x1,y1[:C]")
     if settings.layer is not None:
         model.layer(settings.layer, spatial=True)
     store = RunStore(args.out)
