@@ -569,3 +569,18 @@ def test_commands_without_target_on_a_unet_name_it(capsys, tm, tmp_path):
         lines = [ln for ln in err.splitlines() if ln.strip()]
         assert code == 2 and len(lines) == 1 and "--target" in lines[0], (argv[0], err)
     assert not os.listdir(tmp_path)
+
+
+def test_fast_lane_never_answers_a_target_from_the_class_cache(tm):
+    from convscope.engine import jobs as J
+    from convscope.engine.explore import cache as explore
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    w.run(J.LoadModel(spec=tm["two_head"]), lambda r: None)
+    img = load_image(tm["shape_0"])
+    explore.set_cold(w.model, False)
+    explore.analyse(w.model, img)  # every layer + the top class's gradients, cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2")) is not None  # the class: cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2", target="output:size")) is None

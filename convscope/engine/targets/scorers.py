@@ -58,7 +58,7 @@ class Scorer:
 
     @property
     def key(self):
-        return self.target.key + self._extra_key()
+        return getattr(self, "_key", None) or self.target.key + self._extra_key()
 
     def _extra_key(self) -> tuple:
         return ()
@@ -88,6 +88,7 @@ class VectorOutput(Scorer):
         super().__init__(target, names)
         self.head = head
         self.binary = head.activation == "sigmoid" and head.shape[-1] == 1
+        self._key = ("output", head.name)  # C is a tensor argument: no retrace per unit
         if head.activation != "linear":
             self.confidence_name = f"the output's {head.activation} probability"
 
@@ -122,10 +123,14 @@ class Region(Scorer):
             self.confidence_name = (f"the mean {head.activation} probability of the class "
                                     "over the region")
 
-    def _extra_key(self):  # a mask file's content, not only its name
+    @property
+    def key(self):
+        """The region's pixels and output, not C (C is a tensor argument: changing the
+        class of a region does not retrace; a new region does)."""
         import hashlib
 
-        return (hashlib.blake2b(self.mask.tobytes(), digest_size=8).hexdigest(), self.mask.shape)
+        return ("region", self.head.name, self.mask.shape,
+                hashlib.blake2b(self.mask.tobytes(), digest_size=8).hexdigest())
 
     def _parts(self, y, unit, sign):
         import tensorflow as tf
