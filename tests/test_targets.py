@@ -332,10 +332,13 @@ def test_occlusion_drops_use_the_value_scalar(models, tm):
 
 
 @pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "scorecam",
-                                    "gradcam++", "layercam", "ablation-cam", "rise"])
+                                    "gradcam++", "layercam", "ablation-cam", "rise",
+                                    "smoothgrad", "guided-backprop", "guided-gradcam",
+                                    "faster-scorecam", "xgradcam", "hirescam"])
 def test_every_method_explains_the_target(models, tm, method):
     m = models["unet"]
-    opts = {"masks": 40} if method == "rise" else {"steps": 16} if method == "integrated-gradients" else {}
+    opts = {"rise": {"masks": 40}, "integrated-gradients": {"steps": 16},
+            "smoothgrad": {"samples": 4}}.get(method, {})
     r = m.cam(tm["shape_0"], method=method, target="region:10,12,50,44:3", **opts)
     ref = m.cam(tm["shape_0"], target="region:10,12,50,44:3")
     assert r.target == "region:10,12,50,44:3" and r.score == pytest.approx(ref.score, rel=1e-4)
@@ -344,6 +347,48 @@ def test_every_method_explains_the_target(models, tm, method):
         assert r.info["confidence"].startswith("the mean softmax probability")
     if method == "integrated-gradients":  # completeness on the target's scalar
         assert r.info["completeness_error"] < 0.05
+
+
+def _unit_score(km, px, ch):
+    import keras
+
+    return float(np.mean(keras.Model(km.inputs, km.get_layer("conv2").output)(px).numpy()[0, ..., ch]))
+
+
+def _similar_score(km, px, ref):
+    e = km.predict(px, verbose=0)[0]
+    return float(e @ ref / (np.linalg.norm(e) * np.linalg.norm(ref)))
+
+
+@pytest.mark.parametrize("kind", ["output", "unit", "similar"])
+def test_occlusion_drops_use_each_targets_scalar(models, tm, kind):
+    if kind == "output":
+        m = models["two_head"]
+        spec = "output:size"
+
+        def S(px):
+            return float(m.keras_model.predict(px, verbose=0)[1][0, 0])
+    elif kind == "unit":
+        m = models["embedding"]
+        spec = "unit:conv2:1"
+
+        def S(px):
+            return _unit_score(m.keras_model, px, 1)
+    else:
+        m = models["embedding"]
+        ref = m.keras_model.predict(_x(m, tm["shape_1"]), verbose=0)[0]
+        spec = f"similar:{tm['shape_1']}"
+
+        def S(px):
+            return _similar_score(m.keras_model, px, ref)
+    r = m.cam(tm["shape_0"], method="occlusion", patch=16, stride=16, target=spec)
+    xpix = m.pixels([tm["shape_0"]])
+    s0 = S(xpix)
+    assert abs(s0) > 1e-3 and np.any(np.abs(r.raw) > 1e-4)  # a live scalar, drops that move
+    assert r.score == pytest.approx(s0, rel=1e-4, abs=1e-6)
+    for i, j in ((0, 1), (2, 2), (3, 0)):
+        assert r.raw[i, j] == pytest.approx(s0 - S(_occluded(xpix, 16 * i, 16 * j, 16)),
+                                            rel=1e-3, abs=1e-5)
 
 
 def test_saliency_is_the_region_gradient(models, tm):
