@@ -343,6 +343,8 @@ def test_every_method_explains_the_target(models, tm, method):
     ref = m.cam(tm["shape_0"], target="region:10,12,50,44:3")
     assert r.target == "region:10,12,50,44:3" and r.score == pytest.approx(ref.score, rel=1e-4)
     assert np.isfinite(r.heatmap).all() and np.any(r.heatmap)
+    if method == "guided-gradcam":  # its Grad-CAM factor is the target's Grad-CAM
+        np.testing.assert_allclose(r.info["gradcam"], ref.heatmap, atol=1e-5)
     if method in ("scorecam", "rise"):  # says which confidence it used
         assert r.info["confidence"].startswith("the mean softmax probability")
     if method == "integrated-gradients":  # completeness on the target's scalar
