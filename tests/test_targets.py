@@ -393,6 +393,24 @@ def test_occlusion_drops_use_each_targets_scalar(models, tm, kind):
                                             rel=1e-3, abs=1e-5)
 
 
+def test_scorecam_weights_are_the_regions_masked_confidence(models, tm):
+    """Score-CAM's weight of channel k: the target's confidence (mean softmax probability
+    of C over the region) of the input times A_k, min-max normalised (dec1 is 64 x 64,
+    the input's size: no upsampling)."""
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], method="faster-scorecam", max_n=3, target="region:10,12,50,44:3")
+    assert r.info["confidence"].startswith("the mean softmax")
+    x = _x(m, tm["shape_0"])
+    A = _unet_dec1(m.keras_model, x).numpy()[0]
+    used = np.nonzero(r.weights)[0]
+    assert len(used) == 3
+    for k in used:
+        a = A[..., k]
+        mask = (a - a.min()) / (a.max() - a.min())
+        p = m.keras_model.predict(x * mask[None, :, :, None], verbose=0)[0]
+        assert r.weights[k] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+
+
 def test_saliency_is_the_region_gradient(models, tm):
     tf = _tf()
     m = models["unet"]
