@@ -150,6 +150,36 @@ def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
     assert s.score > r.score  # ... the largest logit sum disagree
 
 
+def test_one_channel_sigmoid_segmentation(tmp_path, tm):
+    """A binary segmentation output (one sigmoid channel): class 1 = z, class 0 = -z over
+    the region; the confidence is the mean sigmoid of that score per pixel."""
+    import keras
+
+    from convscope.engine.cam import faithfulness
+    from convscope.engine.model import open_model
+
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    x = L.Input((64, 64, 3))
+    f = L.Conv2D(4, 3, padding="same", activation="relu", name="feat")(L.Rescaling(1 / 255)(x))
+    y = L.Conv2D(1, 1, activation="sigmoid", name="fg")(f)
+    path = str(tmp_path / "binary_seg.keras")
+    keras.Model(x, y).save(path)
+    m = open_model(path)
+    one = m.cam(tm["shape_0"], target="region:10,12,50,44:1")
+    zero = m.cam(tm["shape_0"], target="region:10,12,50,44:0")
+    p = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0, 12:44, 10:50, 0]
+    z = np.log(p / (1 - p))
+    assert one.score == pytest.approx(float(z.sum()), rel=1e-3)
+    assert zero.score == pytest.approx(-one.score, rel=1e-6)
+    np.testing.assert_allclose(zero.raw, -one.raw, rtol=1e-5, atol=1e-7)
+    auto = m.cam(tm["shape_0"], target="region:10,12,50,44")
+    assert auto.class_index == int(2 * (p >= 0.5).sum() >= p.size)
+    _, conf = faithfulness.curves(m, [tm["shape_0"]], [np.ones((64, 64))], mode="deletion",
+                                  steps=2, target="region:10,12,50,44:0")
+    assert conf[0, 0] == pytest.approx(float((1 - p).mean()), rel=1e-4)
+
+
 def test_mask_file_equals_the_same_box(models, tm):
     m = models["unet"]
     a = m.cam(tm["shape_0"], target=f"mask:{tm['box_mask']}:2")
