@@ -311,6 +311,23 @@ def test_similar_gradcam_equals_tape(models, tm):
     # an image is most similar to itself
     assert m.cam(tm["shape_0"], layer="conv2",
                  target=f"similar:{tm['shape_0']}").score == pytest.approx(1.0, abs=1e-5)
+    # @LAYER: the flattened activations of that layer
+    import keras
+
+    c1 = keras.Model(km.inputs, km.get_layer("conv1").output)
+    e0 = c1(_x(m, tm["shape_0"])).numpy().ravel()
+    e1 = c1(_x(m, tm["shape_1"])).numpy().ravel()
+    at = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@conv1")
+    assert at.score == pytest.approx(float(e0 @ e1 / np.linalg.norm(e0) / np.linalg.norm(e1)),
+                                     rel=1e-4)
+
+
+def test_similar_on_a_classifier_defaults_to_the_layer_before_its_head(models, tm):
+    m = models["two_head"]  # first output: a softmax head fed by "gap"
+    r = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}")
+    assert r.label.endswith("at gap")
+    g = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@gap")
+    np.testing.assert_array_equal(r.raw, g.raw)
 
 
 def test_callable_target_equals_the_output_target(models, tm):
