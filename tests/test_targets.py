@@ -109,7 +109,6 @@ def test_region_gradcam_equals_tape(models, tm, c):
 
 def test_region_without_class_takes_the_majority_class(models, tm):
     m = models["unet"]
-    box = (10, 12, 50, 44)
     r = m.cam(tm["shape_0"], target="region:10,12,50,44")
     z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
     votes = np.bincount(z[12:44, 10:50].argmax(-1).ravel(), minlength=z.shape[-1])
@@ -117,7 +116,6 @@ def test_region_without_class_takes_the_majority_class(models, tm):
     assert r.target == f"region:10,12,50,44:{votes.argmax()}"  # recorded with its class
     same = m.cam(tm["shape_0"], target=f"region:10,12,50,44:{votes.argmax()}")
     np.testing.assert_array_equal(r.raw, same.raw)
-    del box
 
 
 def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
