@@ -109,7 +109,6 @@ def test_region_gradcam_equals_tape(models, tm, c):
 
 def test_region_without_class_takes_the_majority_class(models, tm):
     m = models["unet"]
-    box = (10, 12, 50, 44)
     r = m.cam(tm["shape_0"], target="region:10,12,50,44")
     z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
     votes = np.bincount(z[12:44, 10:50].argmax(-1).ravel(), minlength=z.shape[-1])
@@ -117,7 +116,6 @@ def test_region_without_class_takes_the_majority_class(models, tm):
     assert r.target == f"region:10,12,50,44:{votes.argmax()}"  # recorded with its class
     same = m.cam(tm["shape_0"], target=f"region:10,12,50,44:{votes.argmax()}")
     np.testing.assert_array_equal(r.raw, same.raw)
-    del box
 
 
 def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
@@ -148,6 +146,36 @@ def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
     assert r.class_index == 1 and r.target == "region:0,0,5,2:1"
     s = m.cam(str(tmp_path / "votes.png"), target="region:0,0,5,2:0")
     assert s.score > r.score  # ... the largest logit sum disagree
+
+
+def test_one_channel_sigmoid_segmentation(tmp_path, tm):
+    """A binary segmentation output (one sigmoid channel): class 1 = z, class 0 = -z over
+    the region; the confidence is the mean sigmoid of that score per pixel."""
+    import keras
+
+    from convscope.engine.cam import faithfulness
+    from convscope.engine.model import open_model
+
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    x = L.Input((64, 64, 3))
+    f = L.Conv2D(4, 3, padding="same", activation="relu", name="feat")(L.Rescaling(1 / 255)(x))
+    y = L.Conv2D(1, 1, activation="sigmoid", name="fg")(f)
+    path = str(tmp_path / "binary_seg.keras")
+    keras.Model(x, y).save(path)
+    m = open_model(path)
+    one = m.cam(tm["shape_0"], target="region:10,12,50,44:1")
+    zero = m.cam(tm["shape_0"], target="region:10,12,50,44:0")
+    p = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0, 12:44, 10:50, 0]
+    z = np.log(p / (1 - p))
+    assert one.score == pytest.approx(float(z.sum()), rel=1e-3)
+    assert zero.score == pytest.approx(-one.score, rel=1e-6)
+    np.testing.assert_allclose(zero.raw, -one.raw, rtol=1e-5, atol=1e-7)
+    auto = m.cam(tm["shape_0"], target="region:10,12,50,44")
+    assert auto.class_index == int(2 * (p >= 0.5).sum() >= p.size)
+    _, conf = faithfulness.curves(m, [tm["shape_0"]], [np.ones((64, 64))], mode="deletion",
+                                  steps=2, target="region:10,12,50,44:0")
+    assert conf[0, 0] == pytest.approx(float((1 - p).mean()), rel=1e-4)
 
 
 def test_mask_file_equals_the_same_box(models, tm):
@@ -281,6 +309,23 @@ def test_similar_gradcam_equals_tape(models, tm):
     # an image is most similar to itself
     assert m.cam(tm["shape_0"], layer="conv2",
                  target=f"similar:{tm['shape_0']}").score == pytest.approx(1.0, abs=1e-5)
+    # @LAYER: the flattened activations of that layer
+    import keras
+
+    c1 = keras.Model(km.inputs, km.get_layer("conv1").output)
+    e0 = c1(_x(m, tm["shape_0"])).numpy().ravel()
+    e1 = c1(_x(m, tm["shape_1"])).numpy().ravel()
+    at = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@conv1")
+    assert at.score == pytest.approx(float(e0 @ e1 / np.linalg.norm(e0) / np.linalg.norm(e1)),
+                                     rel=1e-4)
+
+
+def test_similar_on_a_classifier_defaults_to_the_layer_before_its_head(models, tm):
+    m = models["two_head"]  # first output: a softmax head fed by "gap"
+    r = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}")
+    assert r.label.endswith("at gap")
+    g = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@gap")
+    np.testing.assert_array_equal(r.raw, g.raw)
 
 
 def test_callable_target_equals_the_output_target(models, tm):
@@ -332,16 +377,83 @@ def test_occlusion_drops_use_the_value_scalar(models, tm):
 
 
 @pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "scorecam",
-                                    "gradcam++", "layercam", "ablation-cam", "rise"])
+                                    "gradcam++", "layercam", "ablation-cam", "rise",
+                                    "smoothgrad", "guided-backprop", "guided-gradcam",
+                                    "faster-scorecam", "xgradcam", "hirescam"])
 def test_every_method_explains_the_target(models, tm, method):
     m = models["unet"]
-    opts = {"masks": 40} if method == "rise" else {"steps": 16} if method == "integrated-gradients" else {}
+    opts = {"rise": {"masks": 40}, "integrated-gradients": {"steps": 16},
+            "smoothgrad": {"samples": 4}}.get(method, {})
     r = m.cam(tm["shape_0"], method=method, target="region:10,12,50,44:3", **opts)
     ref = m.cam(tm["shape_0"], target="region:10,12,50,44:3")
     assert r.target == "region:10,12,50,44:3" and r.score == pytest.approx(ref.score, rel=1e-4)
     assert np.isfinite(r.heatmap).all() and np.any(r.heatmap)
+    if method == "guided-gradcam":  # its Grad-CAM factor is the target's Grad-CAM
+        np.testing.assert_allclose(r.info["gradcam"], ref.heatmap, atol=1e-5)
+    if method in ("scorecam", "rise"):  # says which confidence it used
+        assert r.info["confidence"].startswith("the mean softmax probability")
     if method == "integrated-gradients":  # completeness on the target's scalar
         assert r.info["completeness_error"] < 0.05
+
+
+def _unit_score(km, px, ch):
+    import keras
+
+    return float(np.mean(keras.Model(km.inputs, km.get_layer("conv2").output)(px).numpy()[0, ..., ch]))
+
+
+def _similar_score(km, px, ref):
+    e = km.predict(px, verbose=0)[0]
+    return float(e @ ref / (np.linalg.norm(e) * np.linalg.norm(ref)))
+
+
+@pytest.mark.parametrize("kind", ["output", "unit", "similar"])
+def test_occlusion_drops_use_each_targets_scalar(models, tm, kind):
+    if kind == "output":
+        m = models["two_head"]
+        spec = "output:size"
+
+        def S(px):
+            return float(m.keras_model.predict(px, verbose=0)[1][0, 0])
+    elif kind == "unit":
+        m = models["embedding"]
+        spec = "unit:conv2:1"
+
+        def S(px):
+            return _unit_score(m.keras_model, px, 1)
+    else:
+        m = models["embedding"]
+        ref = m.keras_model.predict(_x(m, tm["shape_1"]), verbose=0)[0]
+        spec = f"similar:{tm['shape_1']}"
+
+        def S(px):
+            return _similar_score(m.keras_model, px, ref)
+    r = m.cam(tm["shape_0"], method="occlusion", patch=16, stride=16, target=spec)
+    xpix = m.pixels([tm["shape_0"]])
+    s0 = S(xpix)
+    assert abs(s0) > 1e-3 and np.any(np.abs(r.raw) > 1e-4)  # a live scalar, drops that move
+    assert r.score == pytest.approx(s0, rel=1e-4, abs=1e-6)
+    for i, j in ((0, 1), (2, 2), (3, 0)):
+        assert r.raw[i, j] == pytest.approx(s0 - S(_occluded(xpix, 16 * i, 16 * j, 16)),
+                                            rel=1e-3, abs=1e-5)
+
+
+def test_scorecam_weights_are_the_regions_masked_confidence(models, tm):
+    """Score-CAM's weight of channel k: the target's confidence (mean softmax probability
+    of C over the region) of the input times A_k, min-max normalised (dec1 is 64 x 64,
+    the input's size: no upsampling)."""
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], method="faster-scorecam", max_n=3, target="region:10,12,50,44:3")
+    assert r.info["confidence"].startswith("the mean softmax")
+    x = _x(m, tm["shape_0"])
+    A = _unet_dec1(m.keras_model, x).numpy()[0]
+    used = np.nonzero(r.weights)[0]
+    assert len(used) == 3
+    for k in used:
+        a = A[..., k]
+        mask = (a - a.min()) / (a.max() - a.min())
+        p = m.keras_model.predict(x * mask[None, :, :, None], verbose=0)[0]
+        assert r.weights[k] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
 
 
 def test_saliency_is_the_region_gradient(models, tm):
@@ -482,3 +594,103 @@ def test_figure_recipe_reproduces_the_target(capsys, tm, tmp_path):
     assert a == sorted(os.listdir(tmp_path / "npy2")) and any("heatmap" in n for n in a)
     for n in a:
         np.testing.assert_array_equal(np.load(tmp_path / "npy1" / n), np.load(tmp_path / "npy2" / n))
+
+
+def test_batch_and_video_take_a_target(capsys, tm, tmp_path):
+    import shutil
+
+    from convscope.engine.video.demo_clip import make_clip, write_clip
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    shutil.copy(tm["shape_0"], imgs / "a.png")
+    run = str(tmp_path / "run")
+    code, _, err = _cli(capsys, "batch", "--model", tm["unet"], "--images", str(imgs), "--out", run,
+                        "--target", "region:10,12,50,44:3", "--methods", "gradcam", "--steps", "4",
+                        "--metrics", "deletion,drop")
+    assert code == 0, err
+    import pandas as pd
+
+    row = pd.read_parquet(os.path.join(run, "results.parquet")).iloc[0]
+    assert row["explained_label"] == "region:10,12,50,44:3"
+    with open(os.path.join(run, "run.json")) as f:
+        assert json.load(f)["settings"]["target"] == "region:10,12,50,44:3"
+    # the row's score is the region's confidence: the mean softmax probability of class 3
+    from convscope.engine.model import open_model
+
+    m = open_model(tm["unet"])
+    p = m.keras_model.predict(m.prepare([tm["shape_0"]]), verbose=0)[0]
+    assert row["score"] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+    clip = str(tmp_path / "c.avi")
+    write_clip(clip, make_clip(4, 64, seed=1, fps=10.0))
+    out = str(tmp_path / "v.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["regressor"], "--input", clip, "--out", out,
+                        "--target", "value-")
+    assert code == 0 and os.path.isfile(out), err
+    bad = str(tmp_path / "w.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["unet"], "--input", clip, "--out", bad,
+                        "--target", "region:0,0,99,9")
+    assert code == 2 and not os.path.exists(bad) and "outside the output" in err
+
+
+def test_engine_jobs_for_the_window(tm):
+    """The engine thread's side (no Qt): PredictMask, and a Cam job with a target."""
+    from convscope.engine import jobs as J
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    got = []
+    w.run(J.LoadModel(spec=tm["unet"]), got.append)
+    img = load_image(tm["shape_0"])
+    w.run(J.PredictMask(image=img), got.append)
+    mask = [r for r in got if isinstance(r, J.MaskReady)]
+    assert mask, got
+    mk = mask[0]
+    assert mk.classes.shape == (64, 64) and len(mk.names) == 5 and mk.input_hw == (64, 64)
+    assert mk.heads[0]["spatial"] and mk.heads[0]["name"] == "segmentation"
+    w.run(J.Cam(image=img, target="region:10,12,50,44"), got.append)
+    ready = [r for r in got if isinstance(r, J.CamReady)]
+    assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "dec1"
+    votes = np.bincount(mk.classes[12:44, 10:50].ravel(), minlength=5)
+    assert ready[0].target == f"region:10,12,50,44:{votes.argmax()}"
+    w.run(J.Cam(image=img), got.append)  # no target on a model without a classifier
+    failed = [r for r in got if isinstance(r, J.JobFailed)]
+    assert failed and "--target" in failed[-1].message
+
+
+def test_exploration_of_a_model_without_classifier(models, tm):
+    """The window's first analysis of a U-Net records every layer (no class gradients)."""
+    from convscope.engine.explore import cache as explore
+
+    m = models["unet"]
+    assert explore.analyse(m, tm["shape_1"]) in (True, False)
+    assert explore.has_activations(m, tm["shape_1"])
+    explore.warm_up(m)
+
+
+def test_commands_without_target_on_a_unet_name_it(capsys, tm, tmp_path):
+    for argv in (["figure", "--model", tm["unet"], "--image", tm["shape_0"], "--out",
+                  str(tmp_path / "f.png")],
+                 ["batch", "--model", tm["unet"], "--images", tm["dir"], "--out", str(tmp_path / "run"),
+                  "--limit", "1"],
+                 ["cam", "--model", tm["unet"], "--image", tm["shape_0"], "--out", str(tmp_path / "c.png")]):
+        code, _, err = _cli(capsys, *argv)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and "--target" in lines[0], (argv[0], err)
+    assert not os.listdir(tmp_path)
+
+
+def test_fast_lane_never_answers_a_target_from_the_class_cache(tm):
+    from convscope.engine import jobs as J
+    from convscope.engine.explore import cache as explore
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    w.run(J.LoadModel(spec=tm["two_head"]), lambda r: None)
+    img = load_image(tm["shape_0"])
+    explore.set_cold(w.model, False)
+    explore.analyse(w.model, img)  # every layer + the top class's gradients, cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2")) is not None  # the class: cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2", target="output:size")) is None

@@ -374,6 +374,29 @@ class VideoExported(Result):
 
 
 # -- figures (engine.figures) ---------------------------------------------------------------
+# -- targets (issue 21; engine.targets) ---------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PredictMask(Job):
+    """The predicted class per pixel of a spatial (segmentation) output, and the model's
+    output heads (engine.targets.predicted_mask / heads)."""
+
+    image: Any = None
+    output: str | None = None  # None: the first spatial output
+    channel: ClassVar[str] = "mask"
+
+
+@dataclass(frozen=True, eq=False)
+class MaskReady(Result):
+    classes: Any = None  # int32 (H, W) at the image's own size
+    names: tuple = ()  # a name per class
+    output: str = ""
+    grid: tuple = ()  # (h, w) of the output
+    input_hw: tuple = ()  # (H, W) the model saw: region: coordinates are in these pixels
+    heads: tuple = ()  # every output: engine.targets.OutputHead.as_dict()
+    pixels: Any = None  # uint8 (H, W, 3): the image
+    counts: tuple = ()  # (class, pixels) of the classes present, most pixels first
+
+
 @dataclass(frozen=True, eq=False)
 class MakeFigure(Job):
     """A figure for a paper: a preview (fmt "png" at a low dpi, `out` None) or the file.

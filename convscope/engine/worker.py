@@ -332,10 +332,6 @@ class Worker:
     def _find_examples(self, job, emit, cancel, base) -> None:
         DJ.run_find(self._model(), job, emit, cancel, base)
 
-    @handles(TW.PredictMask)
-    def _predict_mask(self, job, emit, cancel, base) -> None:  # engine.targets.window
-        TW.run_mask(self._model(), job, emit, cancel, base)
-
     @handles(LJ.CompareModel)
     def _compare_model(self, job, emit, cancel, base) -> None:  # engine.learning.jobs
         LJ.run_compare(self, job, emit, cancel, base)
@@ -373,6 +369,18 @@ class Worker:
                           seconds=time.perf_counter() - t0, last=last,
                           no_evidence=cam.no_evidence, target=cam.target,
                           target_text=_target_text(cam.target))
+
+    @handles(J.PredictMask)
+    def _predict_mask(self, job: J.PredictMask, emit, cancel, base) -> None:
+        from . import targets
+
+        model = self._model()
+        pm = targets.predicted_mask(model, job.image, job.output)
+        emit(J.MaskReady(**base, classes=pm.classes, names=pm.names, output=pm.output,
+                         grid=pm.grid, input_hw=pm.input_hw,
+                         heads=tuple(h.as_dict() for h in targets.heads(model)),
+                         pixels=job.image.pixels,
+                         counts=tuple(sorted(pm.counts().items(), key=lambda kv: -kv[1]))))
 
 
 def _frame(patterns):

@@ -98,12 +98,8 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     layer = _target_layer(m, spec, layer)
     if bound is None:
         unit, sign, _ = targets.resolve(m, class_index, len(imgs))
-    elif scorer is None:
-        unit, sign = bound.unit, bound.sign
     else:
-        c = bound.target.cls if bound.target.kind in ("output", "region", "mask") else None
-        unit = np.full(len(imgs), -1 if c is None else int(c), np.int32)
-        sign = np.ones(len(imgs), np.float32)
+        unit, sign = bound.units(len(imgs))
     binary = m.head.binary_sigmoid
     cancel_mod.check(cancel)
 
@@ -112,6 +108,10 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     raw, wts, unit, sign, score = maps[:5]
     cancel_mod.check(cancel)
     scale = normalise_signed if spec.signed else normalise
+    info_extra = {}
+    if scorer is not None and (spec.needs == "masked" or spec.name == "rise"):
+        # a probability-based method: say which confidence of the target it used
+        info_extra = {"confidence": scorer.confidence_name}
     out = []
     for i, im in enumerate(imgs):
         if scorer is None:
@@ -126,7 +126,7 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
             weights=None if wts is None else np.asarray(wts[i], np.float32),
             kind=spec.kind, signed=spec.signed,
             display=maps.display[i] if maps.display else None,
-            info=dict(maps.info[i]) if maps.info else {},
+            info={**(dict(maps.info[i]) if maps.info else {}), **info_extra},
             target="" if bound is None else _resolved_spec(bound, c)))
     return out[0] if single else out
 

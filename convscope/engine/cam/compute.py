@@ -22,6 +22,11 @@ the target layer's activations and logits per (images, layer), and gradients per
 (images, layer, targets). Images are keyed by identity (engine.images.Image is not
 hashed by value); the cache keeps the images alive so an identity is never reused while
 cached. Switching method or class on the same image therefore skips the forward pass.
+
+Targets other than a class (engine.targets: a region, an output, a channel, a similarity)
+pass a `scorer`: the compiled functions are keyed (kind, layer, scorer.key) and their
+gradients (image key, layer, scorer.key, units, signs); they never read the all-layer
+cache, whose gradients are a class's.
 """
 from __future__ import annotations
 

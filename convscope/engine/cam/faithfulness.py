@@ -79,12 +79,11 @@ def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", st
         bound = target_mod.bind(model, target, imgs)
         scorer = bound.scorer
     if scorer is not None:
-        c = bound.target.cls if bound.target.kind in ("output", "region", "mask") else None
-        unit = np.full(n, -1 if c is None else int(c), np.int32)
-        unit, sign, _, _ = run.scores(model, scorer, model.prepare(imgs), unit, np.ones(n, np.float32))
+        unit, sign = bound.units(n)
+        unit, sign, _, _ = run.scores(model, scorer, model.prepare(imgs), unit, sign)
     else:
         if target is not None:
-            unit, sign = bound.unit, bound.sign
+            unit, sign = bound.units(n)
         else:
             unit, sign, _ = targets.resolve(model, class_index, n)
         logits, _ = model.forward(model.prepare(imgs), logits=True)

@@ -108,6 +108,10 @@ def compute(model, spec: FigureSpec, images: list, known=(), progress=None, canc
     data = FigureData(spec=spec, images=list(images), labels=labels, conf_word=conf_word)
     pool = _Known(known, getattr(model, "default_cam_layer", None))
     kind = spec.kind
+    if kind in CAM_KINDS and not spec.target and not model.head.classifier:
+        raise UserError(f"a {kind} figure explains a class, but this model has no classifier "
+                        f"head (its output is {model.head.describe_output()}); give --target, "
+                        "e.g. region:x0,y0,x1,y1[:C]")
     if spec.target and kind in CAM_KINDS:
         data.grid = _target_grid(model, spec, data.images, progress, cancel)
         first = next((c for row in data.grid.cells for c in row if not isinstance(c, str)), None)

@@ -17,7 +17,10 @@ def draw(fig, data, options) -> dict:
     image = data.images[0]
     c = data.grid.row_class[0]
     conf = "probability" if data.conf_word == "p" else "score"
-    caption = (f"{image.name}: class {data.name(c)} ({c}). Deletion: the most salient pixels "
+    what = f"class {data.name(c)} ({c})"
+    if data.target:  # the target's own confidence (engine.targets.scorers says which)
+        conf, what = "confidence", f"target {data.target}"
+    caption = (f"{image.name}: {what}. Deletion: the most salient pixels "
                f"(by each map) set to black, lower AUC = more faithful; insertion: restored onto "
                f"a blurred copy, higher AUC = more faithful; {data.spec.curve_steps} steps.")
     left, gap, right = 0.02, 7.5 * f, 2.5 * f

@@ -13,6 +13,10 @@ API (no Qt; TensorFlow only once a target is bound or run):
     targets.image_box_to_input(m, img, box)      # image pixels -> region: coordinates
     targets.bind(m, spec, images)                # check against a model (UserError, one line)
 
+Engine thread (engine.jobs, no Qt): Cam(image, target="region:...") -> CamReady(.target);
+PredictMask(image, output=None) -> MaskReady(classes (H, W) at the image's size, names,
+output, grid, input_hw: the pixels region: coordinates are in, heads: every output).
+
 Kinds: class:C, output:NAME[:C], region:x0,y0,x1,y1[:C] (model-input pixels, x1/y1
 exclusive), mask:FILE.png[:C], value[:i], value-[:i], unit:LAYER:CHANNEL[@y,x],
 similar:REF.png[@LAYER]. Definitions: engine.targets.scorers.

@@ -58,7 +58,7 @@ class Scorer:
 
     @property
     def key(self):
-        return self.target.key + self._extra_key()
+        return getattr(self, "_key", None) or self.target.key + self._extra_key()
 
     def _extra_key(self) -> tuple:
         return ()
@@ -88,6 +88,7 @@ class VectorOutput(Scorer):
         super().__init__(target, names)
         self.head = head
         self.binary = head.activation == "sigmoid" and head.shape[-1] == 1
+        self._key = ("output", head.name)  # C is a tensor argument: no retrace per unit
         if head.activation != "linear":
             self.confidence_name = f"the output's {head.activation} probability"
 
@@ -122,10 +123,14 @@ class Region(Scorer):
             self.confidence_name = (f"the mean {head.activation} probability of the class "
                                     "over the region")
 
-    def _extra_key(self):  # a mask file's content, not only its name
+    @property
+    def key(self):
+        """The region's pixels and output, not C (C is a tensor argument: changing the
+        class of a region does not retrace; a new region does)."""
         import hashlib
 
-        return (hashlib.blake2b(self.mask.tobytes(), digest_size=8).hexdigest(), self.mask.shape)
+        return ("region", self.head.name, self.mask.shape,
+                hashlib.blake2b(self.mask.tobytes(), digest_size=8).hexdigest())
 
     def _parts(self, y, unit, sign):
         import tensorflow as tf
@@ -255,6 +260,30 @@ class Bound:
     @property
     def layer(self) -> str | None:
         return None if self.scorer is None else self.scorer.layer
+
+    def units(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """(unit (n,) int32, sign (n,) float32) to start the passes from: the class path's,
+        or the target's class C (-1: resolved in the graph, per image)."""
+        if self.scorer is None:
+            return self.unit, self.sign
+        c = self.target.cls if self.target.kind in ("output", "region", "mask") else None
+        return np.full(n, -1 if c is None else int(c), np.int32), np.ones(n, np.float32)
+
+    def confidence(self, m, x: np.ndarray) -> tuple[np.ndarray, str]:
+        """(the target's confidence per image of the prepared batch x, what it is): its
+        bounded confidence where it has one, else its score."""
+        from ..cam import targets as ct
+
+        unit, sign = self.units(len(x))
+        if self.scorer is None:
+            logits, _ = m.forward(x, logits=True)
+            unit, sign, _ = ct.select_np(logits, unit, sign, m.head.binary_sigmoid)
+            what = ("the head's probability" if m.head.activation in ("softmax", "sigmoid")
+                    else "none: the raw score")
+            return ct.probability_np(logits, unit, sign, m.head.activation), what
+        from .run import scores
+
+        return scores(m, self.scorer, x, unit, sign)[3], self.scorer.confidence_name
 
 
 def bind(m, target, images=()) -> Bound:

@@ -7,19 +7,14 @@ output and its picture (the mask over the image, one colour per class).
                               whole input, its predicted class -- the per-pixel vote)
                           "value:0"  (one linear unit without labels: a regression)
                           ""  otherwise (the window asks the user for a target)
-    PredictMask(image, output) -> MaskReady(classes (H, W), names, output, input_hw, counts)
+    (the predicted mask itself: engine.jobs.PredictMask -> MaskReady, engine.targets.predicted_mask)
     mask_picture(pixels, classes, alpha) -> uint8 (H, W, 3), PALETTE[c] for class c
     box_to_input(box, image_hw, input_hw) / box_to_image(...): a box between the image's
         own pixels and the model input's (what region: takes)
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, ClassVar
-
 import numpy as np
-
-from .. import jobs as J
 
 # Class colours of the mask (tab10, then repeated): class c gets PALETTE[c % len(PALETTE)].
 PALETTE = np.array([(31, 119, 180), (255, 127, 14), (44, 160, 44), (214, 39, 40),
@@ -60,36 +55,6 @@ def mask_picture(pixels: np.ndarray, classes: np.ndarray, alpha: float = 0.5) ->
     colour = PALETTE[classes % len(PALETTE)].astype(np.float32)
     out = (1.0 - alpha) * pixels[..., :3].astype(np.float32) + alpha * colour
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-@dataclass(frozen=True, eq=False)
-class PredictMask(J.Job):
-    """The predicted class per pixel of a spatial output, at the image's size."""
-
-    image: Any = None  # engine.images.Image
-    output: str | None = None  # None: the first spatial output
-    channel: ClassVar[str] = "mask"
-
-    def describe(self) -> str:
-        return f"predicting the mask of {getattr(self.image, 'name', 'the image')}"
-
-
-@dataclass(frozen=True, eq=False)
-class MaskReady(J.Result):
-    classes: Any = None  # (H, W) int32 at the image's own size
-    names: tuple = ()  # a name per class
-    output: str = ""
-    input_hw: tuple = ()  # (H, W) the model saw: region: coordinates are in these pixels
-    counts: tuple = ()  # (class, pixels) of the classes present, most pixels first
-
-
-def run_mask(m, job: PredictMask, emit, cancel, base) -> None:
-    from .outputs import predicted_mask
-
-    pm = predicted_mask(m, job.image, job.output)
-    counts = sorted(pm.counts().items(), key=lambda kv: -kv[1])
-    emit(MaskReady(**base, classes=pm.classes, names=tuple(pm.names), output=pm.output,
-                   input_hw=tuple(int(v) for v in pm.input_hw), counts=tuple(counts)))
 
 
 def box_to_input(box: tuple, image_hw: tuple, input_hw: tuple) -> tuple:

@@ -48,7 +48,7 @@ class CamView(View):
         self.target_bar = TargetBar(options.target, session)
         self.layout_.addWidget(self.target_bar)
         self.region = RegionBox(self.canvas)
-        self.mask: TW.MaskReady | None = None
+        self.mask: J.MaskReady | None = None
         self.add_picture(self.canvas)
         self.layout_.addWidget(self.info)
         self.layout_.addLayout(bottom)
@@ -57,7 +57,7 @@ class CamView(View):
         self._wanted_method = settings.get("cam/method")
 
         client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
-        client.subscribe(TW.MaskReady, self._on_mask, channel=TW.PredictMask.channel)
+        client.subscribe(J.MaskReady, self._on_mask, channel=J.PredictMask.channel)
         self.target_bar.sigMask.connect(self._on_mask_toggled)
         self.region.sigMoved.connect(self._on_box_moved)
         session.sigModelChanged.connect(self._on_model_changed)
@@ -142,7 +142,7 @@ class CamView(View):
         s = self.session
         method = self.current_method()
         if self.target_bar.mask.isChecked() and self.mask is None:
-            self.client.send(TW.PredictMask(image=s.image))
+            self.client.send(J.PredictMask(image=s.image))
         self.info.setText(f"computing {registry.title(method)}…")
         self.client.send(J.Cam(image=s.image, method=method,
                                layer=s.layer if self.options.follow_tree else None,
@@ -211,12 +211,12 @@ class CamView(View):
 
     def _on_mask_toggled(self, on: bool) -> None:
         if on and self.mask is None and self.session.image is not None:
-            self.client.send(TW.PredictMask(image=self.session.image))
+            self.client.send(J.PredictMask(image=self.session.image))
         elif not on:
             self.readout.setText("hover over the map for the heat under the mouse")
         self._draw()
 
-    def _on_mask(self, r: TW.MaskReady) -> None:
+    def _on_mask(self, r: J.MaskReady) -> None:
         self.mask = r
         if self.target_bar.mask.isChecked():
             self._draw_mask()
