@@ -152,7 +152,7 @@ class MainWindow(QMainWindow):
         self.image_panel.sigRemoveImage.connect(s.remove_image)
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
         self.activations_view.sigShowFilter.connect(self.show_filter)
-        self.activations_view.sigExplainChannel.connect(self.explain_channel)
+        self.activations_view.sigExplainChannel.connect(lambda *lc: follow.explain_channel(self, *lc))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(text, 8000))
 
@@ -237,11 +237,6 @@ class MainWindow(QMainWindow):
         self.session.set_layer(layer)
         self.filters_view.show_filter(layer, channel)
         self.view("filters")
-
-    def explain_channel(self, layer: str, channel: int) -> None:
-        """Linked from the channel panel: where in the image one channel looks (issue 21)."""
-        self.cam_options.target.set_spec(f"unit:{layer}:{channel}")
-        self.view("cam")
 
     def cancel(self) -> None:
         self.client.cancel()  # each view shows its last result or "cancelled — click to compute"

@@ -13,6 +13,12 @@ def layer_picked(w, path: str) -> None:
         w.cam_options.set_follow_tree(True)
 
 
+def explain_channel(w, layer: str, channel: int) -> None:
+    """Linked from the channel panel: where in the image one channel looks (issue 21)."""
+    w.cam_options.target.set_spec(f"unit:{layer}:{channel}")
+    w.view("cam")
+
+
 def cancelled(w, channel: str) -> None:
     """Cancel (status bar): the panels outside the views say what was stopped (the views
     handle their own: gui/views/base.py)."""
