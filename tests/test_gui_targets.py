@@ -171,3 +171,23 @@ def test_explain_this_channel_sends_a_unit_target_to_the_cam_view(win, tm):
     # the kind menu names it
     bar = w.cam_view.target_bar
     assert bar.kind.currentText() == "channel" and bar.spec.text() == "unit:conv2:5"
+
+
+def test_export_figure_explains_the_views_target(win, tm):
+    """A figure exported from the CAM view explains the region the view explains, never a
+    class map reused from the screen (engine.figures remakes it from the spec's target)."""
+    from convscope.engine.figures.data import compute
+    from convscope.gui.figure_dialog import start_spec
+
+    w = win
+    _open(w, tm["unet"])
+    w.view("cam")
+    w.cam_options.target.set_spec("region:8,16,40,48")
+    r = _map_for(w, "region:8,16,40,48")
+    spec, known = start_spec(w, "cam")
+    assert spec.target == "region:8,16,40,48" and spec.classes == ()
+    assert all(getattr(k, "target", spec.target) == spec.target for k in known)
+    data = compute(open_model(tm["unet"]), spec, [w.session.image], known=known)
+    cell = data.grid.cells[0][0]
+    assert cell.target == r.target
+    np.testing.assert_allclose(cell.heatmap, r.heatmap, atol=1e-5)
