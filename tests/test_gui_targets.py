@@ -79,6 +79,7 @@ def test_mask_shows_the_prediction_and_a_dragged_box_explains_its_region(win, tm
     image = w.session.image
     np.testing.assert_array_equal(view.canvas.image, TW.mask_picture(image.pixels, want.classes))
     assert "mask of <b>segmentation</b>" in view.readout.text()
+    assert view.mask.names == demo_targets.SEG_CLASSES  # the labels sidecar names them
     for c, _ in view.mask.counts:  # every class present is named in the legend
         assert want.names[c] in view.readout.text()
     assert view.region.roi.isVisible()
@@ -95,8 +96,9 @@ def test_mask_shows_the_prediction_and_a_dragged_box_explains_its_region(win, tm
     np.testing.assert_allclose(r.heatmap, ref.heatmap, atol=1e-5)
     whole = _api_map(tm["unet"], tm["shape_0"], "region:0,0,64,64", r.layer)
     assert not np.allclose(r.heatmap, whole.heatmap, atol=1e-3), "the box changed the map"
-    # the box stays on the map, where it was left
+    # the box stays on the map, where it was left, and the menu still says what it is
     assert view.region.box() == (8, 16, 40, 48)
+    assert bar.kind.currentText() == "region of the mask" and bar.kind.count() == 1
 
 
 def test_box_on_a_larger_image_is_converted_to_input_pixels():

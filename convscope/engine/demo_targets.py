@@ -7,7 +7,9 @@ images of engine.demo_shapes (64 x 64).
 writes OUT_DIR/unet.keras (softmax over 5 classes per pixel: background + the 4 shapes),
 regressor.keras (one linear unit: the shape's area as a fraction of the image),
 two_head.keras (outputs "shape": softmax over 4 classes, "size": one linear unit),
-embedding.keras (a linear 8-vector), and OUT_DIR/shape_0.png, shape_1.png (two images).
+embedding.keras (a linear 8-vector), class names beside the U-Net and the two-head model
+(unet.labels.json, two_head.labels.json: the labels sidecar), and OUT_DIR/shape_0.png,
+shape_1.png (two images).
 With --epochs 0 the models keep their seeded random weights (what the tests use: the
 maths does not need a trained model); the default (5) trains them on 1024 images, about
 two minutes on two CPU cores (the U-Net most of it).
@@ -15,6 +17,7 @@ two minutes on two CPU cores (the U-Net most of it).
 from __future__ import annotations
 
 import argparse
+import json
 import os
 
 import numpy as np
@@ -134,6 +137,9 @@ def save_all(out: str, epochs: int = 0) -> dict:
     for k, m in models.items():
         paths[k] = os.path.join(out, f"{k}.keras")
         m.save(paths[k])
+    for k, names in (("unet", SEG_CLASSES), ("two_head", CLASSES)):  # class names (sidecars)
+        with open(os.path.join(out, f"{k}.labels.json"), "w", encoding="utf-8") as f:
+            json.dump(list(names), f)
     images, seg, _, _ = data(2, 99)
     for i, im in enumerate(images):
         p = os.path.join(out, f"shape_{i}.png")

@@ -98,6 +98,7 @@ class ConvModel:
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
         self._by_path = {info.path: info for info in self.layers}
         self.head = self._head(loaded.labels, head)
+        self.sidecar_labels = loaded.labels  # as found (a segmentation output's class names too)
         self.labels = (loaded.labels if self.head.classifier and loaded.labels
                        and not self.head.regression
                        and len(loaded.labels) >= self.head.classes else None)

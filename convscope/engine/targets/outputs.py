@@ -124,8 +124,9 @@ def predicted_mask(m, image, output: str | None = None) -> PredictedMask:
     H, W = im.size
     big = cv2.resize(cls.astype(np.uint8 if cls.max() < 256 else np.float32), (W, H),
                      interpolation=cv2.INTER_NEAREST).astype(np.int32)
-    labels = getattr(m, "labels", None)
-    n = h.classes
+    n = h.classes  # the labels file names a segmentation output's classes too
+    labels = next((lab for lab in (getattr(m, "labels", None), getattr(m, "sidecar_labels", None))
+                   if lab and len(lab) == n), None)
     class_names = (tuple(labels) if labels and len(labels) == n
                    else tuple(f"class {i}" for i in range(n)))
     return PredictedMask(big, class_names, h.name, tuple(z.shape[:2]), tuple(x.shape[1:3]))

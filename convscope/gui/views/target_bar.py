@@ -38,9 +38,9 @@ def kinds_for(loaded, current: str) -> list[tuple[str, str]]:
     if len(heads) > 1:  # the head picker of a multi-output model
         out += [(f"output {h['name']}", f"output:{h['name']}") for h in heads]
     spatial = [h for h in heads if h["spatial"]]
-    if spatial:
-        out.append(("region of the mask", default if default.startswith("region:") else
-                    _whole(loaded)))
+    if spatial:  # the region entry holds the box chosen now (or the whole input)
+        out.append(("region of the mask", current if current.startswith("region:") else
+                    default if default.startswith("region:") else _whole(loaded)))
     if default.startswith("value") or any(not h["spatial"] and h["shape"] == [1] and
                                           h["activation"] == "linear" for h in heads):
         out += [("value (what raises it)", "value:0"), ("value − (what lowers it)", "value-:0")]
