@@ -146,6 +146,7 @@ class CompareCams(Job):
     layer: str | None = None
     class_index: int | None = None
     options: tuple = ()  # (method, name, value) triples: options per method
+    target: str | None = None  # explain this instead of a class (engine.targets spec)
     channel: ClassVar[str] = "compare"
     yields: ClassVar[bool] = True
     nestable: ClassVar[bool] = False
