@@ -654,6 +654,11 @@ def test_engine_jobs_for_the_window(tm):
     assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "dec1"
     votes = np.bincount(mk.classes[12:44, 10:50].ravel(), minlength=5)
     assert ready[0].target == f"region:10,12,50,44:{votes.argmax()}"
+    w.run(J.CompareCams(image=img, methods=("gradcam", "hirescam", "cam"),
+                        target="region:10,12,50,44:3"), got.append)
+    cmp = [r for r in got if isinstance(r, J.CamReady)][1:]
+    assert [r.target for r in cmp[:2]] == ["region:10,12,50,44:3"] * 2
+    assert cmp[2].error  # CAM reads a class's Dense weights: not for a target (its own line)
     w.run(J.Cam(image=img), got.append)  # no target on a model without a classifier
     failed = [r for r in got if isinstance(r, J.JobFailed)]
     assert failed and "--target" in failed[-1].message
