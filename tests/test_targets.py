@@ -94,7 +94,7 @@ def test_region_gradcam_equals_tape(models, tm, c):
     tf = _tf()
     m = models["unet"]
     box = (10, 12, 50, 44)
-    r = m.cam(tm["shape_0"], target=f"region:{','.join(map(str, box))}:{c}")
+    r = m.cam(tm["shape_0"], layer="dec1", target=f"region:{','.join(map(str, box))}:{c}")
     assert r.layer == "dec1" and r.target == f"region:10,12,50,44:{c}"
     A = _unet_dec1(m.keras_model, _x(m, tm["shape_0"]))
     with tf.GradientTape() as tape:
@@ -105,6 +105,34 @@ def test_region_gradcam_equals_tape(models, tm, c):
     want = _gradcam(A, g)
     assert np.abs(want).max() > 0
     np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_region_default_layer_is_the_bottleneck_and_equals_tape(models, tm):
+    """Without a layer a region is explained at the U-Net's bottleneck (engine.default_layer:
+    under the output's 1x1 convolution the map would be the class's logit map again);
+    Grad-CAM there equals a tape through the decoder, skips included."""
+    import keras
+
+    tf = _tf()
+    m = models["unet"]
+    km = m.keras_model
+    r = m.cam(tm["shape_0"], target="region:10,12,50,44:2")
+    assert r.layer == "bottleneck" == m.default_cam_layer
+    inner = keras.Model(km.inputs, [km.get_layer("bottleneck").output, km.get_layer("dec1").output])
+    with tf.GradientTape() as tape:
+        A, d1 = inner(_x(m, tm["shape_0"]))
+        s = _region_score(_unet_logits(km, d1), (10, 12, 50, 44), 2)
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # under the 1x1 output convolution the region's map is the class's logit map (minus the
+    # bias): why dec1 is not the default
+    low = m.cam(tm["shape_0"], layer="dec1", target="region:10,12,50,44:2")
+    z = _unet_logits(km, _unet_dec1(km, _x(m, tm["shape_0"]))).numpy()[0, ..., 2]
+    bias = float(km.get_layer("segmentation").bias.numpy()[2])
+    area = 32 * 40 / 64 ** 2
+    np.testing.assert_allclose(low.raw, area * (z - bias), rtol=1e-3, atol=1e-4)
 
 
 def test_region_without_class_takes_the_majority_class(models, tm):
@@ -443,7 +471,8 @@ def test_scorecam_weights_are_the_regions_masked_confidence(models, tm):
     of C over the region) of the input times A_k, min-max normalised (dec1 is 64 x 64,
     the input's size: no upsampling)."""
     m = models["unet"]
-    r = m.cam(tm["shape_0"], method="faster-scorecam", max_n=3, target="region:10,12,50,44:3")
+    r = m.cam(tm["shape_0"], method="faster-scorecam", max_n=3, layer="dec1",
+              target="region:10,12,50,44:3")
     assert r.info["confidence"].startswith("the mean softmax")
     x = _x(m, tm["shape_0"])
     A = _unet_dec1(m.keras_model, x).numpy()[0]
@@ -651,7 +680,7 @@ def test_engine_jobs_for_the_window(tm):
     assert mk.heads[0]["spatial"] and mk.heads[0]["name"] == "segmentation"
     w.run(J.Cam(image=img, target="region:10,12,50,44"), got.append)
     ready = [r for r in got if isinstance(r, J.CamReady)]
-    assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "dec1"
+    assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "bottleneck"
     votes = np.bincount(mk.classes[12:44, 10:50].ravel(), minlength=5)
     assert ready[0].target == f"region:10,12,50,44:{votes.argmax()}"
     w.run(J.CompareCams(image=img, methods=("gradcam", "hirescam", "cam"),

@@ -32,6 +32,10 @@ def find(model, infos) -> str | None:
         deepest = bottleneck(infos)
         if deepest is not None:
             return deepest
+        inner = [i.path for i in infos if i.spatial and not i.is_container
+                 and i.class_name != "InputLayer"][:-1]  # not the output layer itself
+        if inner:
+            return inner[-1]
     walked = walk_head(model, {info.path for info in infos})
     if walked is not None:
         return walked
@@ -95,7 +99,10 @@ def bottleneck(infos) -> str | None:
     """A segmentation model's default (its first output is a per-pixel map): the last
     layer with the smallest fixed H x W, the encoder's end -- where Seg-Grad-CAM
     (Vinogradova et al. 2020) reads a U-Net. The walk above would stop at the output layer
-    itself, whose "map" is the prediction, not a feature the model computed it from."""
+    itself, whose "map" is the prediction, not a feature the model computed it from: at the
+    layer under a 1x1 output convolution, Grad-CAM of a region is ReLU(z_c - b_c) everywhere,
+    the class's logit map again. A free-size model (no sizes to compare) takes the last
+    spatial layer before the output instead (find)."""
     best, area = None, None
     for info in infos:
         if not info.spatial or info.is_container or info.class_name == "InputLayer":

@@ -117,7 +117,7 @@ class Region(Scorer):
     def __init__(self, target, names, head, mask: np.ndarray, layer: str | None = None):
         super().__init__(target, names)
         self.head, self.mask = head, np.asarray(mask, np.float32)
-        self.layer = layer  # default map layer: the one feeding the output layer
+        self.layer = layer  # default map layer (None: the model's default CAM layer)
         self.k = int(head.shape[-1])
         if head.activation != "linear":
             self.confidence_name = (f"the mean {head.activation} probability of the class "
@@ -435,7 +435,11 @@ def _region(m, t, names, imgs) -> Region:
     if t.cls is not None and not 0 <= t.cls < k:
         raise UserError(f"{FLAG} {t.spec}: output {h.name!r} has {k} classes (0 to {k - 1}), "
                         f"not {t.cls}")
-    return Region(t, names, h, mask, _feeding_layer(m, h.index, spatial=True))
+    # the map's default layer: the segmentation model's own default (engine.default_layer:
+    # its bottleneck, not the layer under the output, where a region's Grad-CAM is only
+    # the class's logit map again); a spatial output after a classifier: the layer feeding it
+    layer = None if h.index == 0 else _feeding_layer(m, h.index, spatial=True)
+    return Region(t, names, h, mask, layer)
 
 
 def _feeding_layer(m, output: int = 0, spatial: bool = False) -> str | None:
