@@ -13,6 +13,9 @@ block, whose result multiplies back into a spatial map. Such a pooling is not on
 from the output to the head, so the walk never meets it; the order rule stopped at the first
 one and chose a stem layer (block1a_activation on EfficientNetB0).
 
+A model whose first output is itself a per-pixel map (segmentation) takes the deepest
+layer instead (`bottleneck`).
+
 The walk stops (and the order rule decides) where the head merges several inputs before any
 spatial tensor (e.g. two pooled branches concatenated), or where Keras keeps no graph.
 """
@@ -25,6 +28,14 @@ from . import layers as layer_tree
 
 def find(model, infos) -> str | None:
     """The default CAM layer's path in `model` (see the module docstring)."""
+    if _spatial_first_output(model):
+        deepest = bottleneck(infos)
+        if deepest is not None:
+            return deepest
+        inner = [i.path for i in infos if i.spatial and not i.is_container
+                 and i.class_name != "InputLayer"][:-1]  # not the output layer itself
+        if inner:
+            return inner[-1]
     walked = walk_head(model, {info.path for info in infos})
     if walked is not None:
         return walked
@@ -74,6 +85,34 @@ def walk_head(model, paths: set[str]) -> str | None:
             return None  # a merge in the head: the order rule decides
         tensor = inputs[0]
     return None
+
+
+def _spatial_first_output(model) -> bool:
+    try:
+        outputs = model.outputs
+    except (AttributeError, ValueError):
+        return False
+    return bool(outputs) and len(tuple(outputs[0].shape)) == 4
+
+
+def bottleneck(infos) -> str | None:
+    """A segmentation model's default (its first output is a per-pixel map): the last
+    layer with the smallest fixed H x W, the encoder's end -- where Seg-Grad-CAM
+    (Vinogradova et al. 2020) reads a U-Net. The walk above would stop at the output layer
+    itself, whose "map" is the prediction, not a feature the model computed it from: at the
+    layer under a 1x1 output convolution, Grad-CAM of a region is ReLU(z_c - b_c) everywhere,
+    the class's logit map again. A free-size model (no sizes to compare) takes the last
+    spatial layer before the output instead (find)."""
+    best, area = None, None
+    for info in infos:
+        if not info.spatial or info.is_container or info.class_name == "InputLayer":
+            continue
+        h, w = info.output_shape[0], info.output_shape[1]
+        if h is None or w is None:
+            return None  # a free-size model: no fixed resolutions to compare
+        if h * w > 1 and (area is None or h * w <= area):
+            best, area = info.path, h * w
+    return best
 
 
 def _spatial(tensor) -> bool:

@@ -63,6 +63,8 @@ def _cam(model, job: J.Cam, dry: bool):
     spec = registry.get(job.method)
     if spec.needs != "gradients" or spec.kind != "cam" or spec.signed or job.options:
         return None
+    if getattr(job, "target", None):  # a target's map is never the cached class map
+        return None
     if not model.head.classifier:
         return None
     layer = job.layer or model.default_cam_layer

@@ -47,15 +47,32 @@ def terminal_layer(model: keras.Model):
     return layer
 
 
-def head_activation(model: keras.Model) -> str:
-    """'softmax', 'sigmoid' or 'linear' (anything else counts as linear)."""
-    layer = terminal_layer(model)
+def terminal_layers(model: keras.Model) -> list:
+    """The layer producing each of the model's outputs, in order (nested models looked
+    into); [terminal_layer(model)] for a one-output model."""
+    outputs = list(getattr(model, "outputs", None) or [])
+    if len(outputs) < 2:
+        return [terminal_layer(model)]
+    found = []
+    for t in outputs:
+        layer = t._keras_history.operation
+        found.append(terminal_layer(layer) if isinstance(layer, keras.Model) else layer)
+    return found
+
+
+def layer_activation(layer) -> str:
+    """'softmax', 'sigmoid' or 'linear' for one layer (its own squashing, if any)."""
     name = type(layer).__name__
     if name == "Softmax":
         return "softmax"
     act = getattr(layer, "activation", None)
     act_name = getattr(act, "__name__", None) or (act if isinstance(act, str) else "")
     return act_name if act_name in _SQUASHERS else "linear"
+
+
+def head_activation(model: keras.Model) -> str:
+    """'softmax', 'sigmoid' or 'linear' (anything else counts as linear)."""
+    return layer_activation(terminal_layer(model))
 
 
 class Patches:
@@ -170,12 +187,14 @@ class Intercept:
         return recording
 
     def _strip_head(self):
-        layer = terminal_layer(self.model)
-        if type(layer).__name__ == "Softmax" or (
-                type(layer).__name__ == "Activation" and head_activation(self.model) != "linear"):
-            self._patch(layer, "call", lambda inputs, *a, **k: inputs)
-        elif head_activation(self.model) != "linear":
-            self._patch(layer, "activation", keras.activations.linear)
+        # every output's squashing (a multi-output model: all its heads, engine.targets)
+        for layer in dict.fromkeys(terminal_layers(self.model)):
+            act = layer_activation(layer)
+            if type(layer).__name__ == "Softmax" or (
+                    type(layer).__name__ == "Activation" and act != "linear"):
+                self._patch(layer, "call", lambda inputs, *a, **k: inputs)
+            elif act != "linear":
+                self._patch(layer, "activation", keras.activations.linear)
 
     def _patch(self, obj, attr, value):
         self._patches.set(obj, attr, value)

@@ -122,6 +122,7 @@ class Cam(Job):
     class_index: int | None = None  # None: the top prediction
     max_n: int | None = None
     options: tuple = ()  # (name, value) pairs: a pixel method's options, aug/eigen_smooth
+    target: str = ""  # engine.targets spec ("": the class); issue 21
     channel: ClassVar[str] = "cam"
 
     @property
@@ -145,6 +146,7 @@ class CompareCams(Job):
     layer: str | None = None
     class_index: int | None = None
     options: tuple = ()  # (method, name, value) triples: options per method
+    target: str = ""  # engine.targets spec ("": the class)
     channel: ClassVar[str] = "compare"
     yields: ClassVar[bool] = True
     nestable: ClassVar[bool] = False
@@ -278,6 +280,8 @@ class ModelLoaded(Result):
     cam_note: str = ""  # why there are no CAM methods, if so
     filters_available: bool = False
     explore_note: str = ""  # why every layer is not cached from one pass, if it is not
+    heads: tuple = ()  # engine.targets.OutputHead.as_dict() of every output (issue 21)
+    default_target: str = ""  # what a map explains by default ("": the class; engine.targets.window)
     seconds: float = 0.0
 
     @property
@@ -337,6 +341,8 @@ class CamReady(Result):
     seconds: float = 0.0
     last: bool = True
     no_evidence: bool = False  # the map is zero everywhere (engine.cam.result.no_evidence_text)
+    target: str = ""  # the engine.targets spec the map explains ("": the class)
+    target_text: str = ""  # that target in words
 
     @property
     def final(self) -> bool:  # type: ignore[override]
@@ -368,6 +374,29 @@ class VideoExported(Result):
 
 
 # -- figures (engine.figures) ---------------------------------------------------------------
+# -- targets (issue 21; engine.targets) ---------------------------------------------------
+@dataclass(frozen=True, eq=False)
+class PredictMask(Job):
+    """The predicted class per pixel of a spatial (segmentation) output, and the model's
+    output heads (engine.targets.predicted_mask / heads)."""
+
+    image: Any = None
+    output: str | None = None  # None: the first spatial output
+    channel: ClassVar[str] = "mask"
+
+
+@dataclass(frozen=True, eq=False)
+class MaskReady(Result):
+    classes: Any = None  # int32 (H, W) at the image's own size
+    names: tuple = ()  # a name per class
+    output: str = ""
+    grid: tuple = ()  # (h, w) of the output
+    input_hw: tuple = ()  # (H, W) the model saw: region: coordinates are in these pixels
+    heads: tuple = ()  # every output: engine.targets.OutputHead.as_dict()
+    pixels: Any = None  # uint8 (H, W, 3): the image
+    counts: tuple = ()  # (class, pixels) of the classes present, most pixels first
+
+
 @dataclass(frozen=True, eq=False)
 class MakeFigure(Job):
     """A figure for a paper: a preview (fmt "png" at a low dpi, `out` None) or the file.

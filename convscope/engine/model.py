@@ -98,6 +98,7 @@ class ConvModel:
         self.layers: list[LayerInfo] = [] if self.predict_only else layer_tree.describe(self.keras_model)
         self._by_path = {info.path: info for info in self.layers}
         self.head = self._head(loaded.labels, head)
+        self.sidecar_labels = loaded.labels  # as found (a segmentation output's class names too)
         self.labels = (loaded.labels if self.head.classifier and loaded.labels
                        and not self.head.regression
                        and len(loaded.labels) >= self.head.classes else None)
@@ -263,12 +264,13 @@ class ConvModel:
         return {p: (a[0] if single else a) for p, a in rec.items()}
 
     def cam(self, images, method: str = "gradcam", layer: str | None = None,
-            class_index=None, **options):
-        """Class activation map(s); see engine.cam."""
+            class_index=None, target=None, **options):
+        """Class activation map(s); see engine.cam. target: explain a region, a value, an
+        output, a channel, a similarity instead of a class (engine.targets)."""
         from .cam import compute_cam
 
         return compute_cam(self, images, method=method, layer=layer,
-                           class_index=class_index, **options)
+                           class_index=class_index, target=target, **options)
 
     def filter_patterns(self, layer: str, filters=None, size: int = 64, steps: int | None = None,
                         **options) -> np.ndarray:

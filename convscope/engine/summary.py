@@ -107,8 +107,9 @@ class ModelSummary:
         """'' for one output; else says that every view explains the first."""
         if self.outputs < 2:
             return ""
-        return (f"{self.outputs} outputs ({', '.join(self.output_names)}); every view "
-                f"explains the first, {self.output_names[0]!r}")
+        return (f"{self.outputs} outputs ({', '.join(self.output_names)}); by default every "
+                f"view explains the first, {self.output_names[0]!r} (a map explains another "
+                "with --target output:NAME)")
 
     def as_dict(self) -> dict:
         return {"name": self.name, "source": self.source, "input_shape": list(self.input_shape),

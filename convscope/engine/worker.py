@@ -24,6 +24,7 @@ from typing import Callable
 from . import jobs as J
 from .dataset import jobs as DJ
 from .learning import jobs as LJ
+from .targets import window as TW
 from .cancel import CancelToken
 from .errors import Cancelled, UserError, first_line
 from .thread_warnings import captured
@@ -208,12 +209,17 @@ class Worker:
         # cycles (Keras layers <-> tf.functions): free them now, not whenever gc runs.
         gc.collect()
         methods, note = _cam_methods(model)
+        heads, default_target = _targets_of(model)
+        if default_target and not methods and not model.predict_only and _has_module("cam"):
+            from .cam import registry  # no classifier, but a target to explain (issue 21)
+
+            methods, note = registry.names(), ""
         emit(J.ModelLoaded(
             **base, summary=model.describe(),
             labels=tuple(model.label(i) for i in range(model.head.classes)),
             cam_methods=methods, cam_note=note,
             filters_available=not model.predict_only and _has_module("filters"),
-            explore_note=self.explore_note,
+            explore_note=self.explore_note, heads=heads, default_target=default_target,
             seconds=time.perf_counter() - t0))
 
     @handles(J.Predict)
@@ -360,15 +366,30 @@ class Worker:
             options["max_n"] = job.max_n
         options.update(_method_options(job, method))
         t0 = time.perf_counter()
+        target = getattr(job, "target", "") or None  # engine.targets spec (issue 21)
         cam = model.cam(job.image, method=method, layer=job.layer,
-                        class_index=job.class_index, **options)
+                        class_index=None if target else job.class_index, target=target,
+                        **options)
         return J.CamReady(**base, method=cam.method, layer=cam.layer,
                           class_index=int(cam.class_index), label=str(cam.label),
                           score=float(cam.score), heatmap=cam.heatmap,
                           pixels=cam.image.pixels, weights=cam.weights, display=cam.display,
                           completeness_error=cam.info.get("completeness_error"),
                           seconds=time.perf_counter() - t0, last=last,
-                          no_evidence=cam.no_evidence)
+                          no_evidence=cam.no_evidence, target=cam.target,
+                          target_text=_target_text(cam.target))
+
+    @handles(J.PredictMask)
+    def _predict_mask(self, job: J.PredictMask, emit, cancel, base) -> None:
+        from . import targets
+
+        model = self._model()
+        pm = targets.predicted_mask(model, job.image, job.output)
+        emit(J.MaskReady(**base, classes=pm.classes, names=pm.names, output=pm.output,
+                         grid=pm.grid, input_hw=pm.input_hw,
+                         heads=tuple(h.as_dict() for h in targets.heads(model)),
+                         pixels=job.image.pixels,
+                         counts=tuple(sorted(pm.counts().items(), key=lambda kv: -kv[1]))))
 
 
 def _frame(patterns):
@@ -412,6 +433,22 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(f"{__package__}.{name}") is not None
+
+
+def _targets_of(model) -> tuple[tuple, str]:
+    """(every output head, the default target) for the window (engine.targets.window);
+    ((), "") when a model cannot say (its outputs unreadable)."""
+    try:
+        heads = TW.heads_of(model)
+        return heads, TW.default_target(model, heads)
+    except UserError:
+        return (), ""
+
+
+def _target_text(spec: str) -> str:
+    from . import targets
+
+    return targets.parse(spec).description if spec else ""
 
 
 def _cam_methods(model) -> tuple[tuple, str]:

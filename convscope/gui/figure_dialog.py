@@ -51,8 +51,11 @@ def start_spec(window, kind: str | None = None, all_images: bool = False) -> tup
         layer, filters, size, steps, mode = key
         known.append(KnownPatterns(layer, tuple(filters), patterns, size, steps, mode))
     opts = window.cam_options
+    target = opts.target.spec  # issue 21: the figure explains what the views explain
+    # a map of another target (or of a class, when a target is chosen) is never reused
+    known = [k for k in known if getattr(k, "target", target) == target]
     layer = s.layer if opts.follow_tree else None
-    cls = () if opts.class_index is None else (opts.class_index,)
+    cls = () if opts.class_index is None or target else (opts.class_index,)
     method = cam_view.current_method() or "gradcam"
     name = (lambda im: im.path or im.name)
     image = (name(s.image),) if s.image is not None else ()
@@ -61,15 +64,17 @@ def start_spec(window, kind: str | None = None, all_images: bool = False) -> tup
         spec = methods_spec(window, all_images, layer)
     elif kind == "cam":
         spec = FigureSpec(kind=kind, images=image, methods=(method,),
-                          layers=(layer,) if layer else (), classes=cls)
+                          layers=(layer,) if layer else (), classes=cls, target=target)
     elif kind == "layers":
-        spec = FigureSpec(kind=kind, images=image, methods=(method,), layers=_depths(s), classes=cls)
+        spec = FigureSpec(kind=kind, images=image, methods=(method,), layers=_depths(s), classes=cls,
+                          target=target)
     elif kind == "classes":
         spec = FigureSpec(kind=kind, images=image, methods=(method,), layers=(layer,) if layer else (),
                           top_classes=3)
     elif kind == "curves":
         spec = FigureSpec(kind=kind, images=image, methods=tuple(m for m in methods if "score" not in m)[:4],
-                          layers=(layer,) if layer else (), classes=cls, curve_steps=25)
+                          layers=(layer,) if layer else (), classes=cls, curve_steps=25,
+                          target=target)
     elif kind == "activations":
         info = s.layer_info()
         top = 64 if info is not None and (info.channels or 0) > 64 else None
@@ -96,9 +101,10 @@ def methods_spec(window, all_images: bool, layer) -> FigureSpec:
     done = [r for r in compare.results.values() if r.heatmap is not None and not r.error]
     cls = done[0].class_index if done else window.cam_options.class_index
     images = [s.image] + ([im for im in s.images if im is not s.image] if all_images else [])
-    classes = () if cls is None else (int(cls),) + (None,) * (len(images) - 1)
+    target = window.cam_options.target.spec
+    classes = () if cls is None or target else (int(cls),) + (None,) * (len(images) - 1)
     return FigureSpec(kind="methods", images=tuple(name(im) for im in images), methods=shown,
-                      layers=(layer,) if layer else (), classes=classes)
+                      layers=(layer,) if layer else (), classes=classes, target=target)
 
 
 def _depths(s) -> tuple:

@@ -154,6 +154,7 @@ class MainWindow(QMainWindow):
         self.image_panel.sigRemoveImage.connect(s.remove_image)
         self.image_panel.predictions.sigClassClicked.connect(self._on_prediction_clicked)
         self.activations_view.sigShowFilter.connect(lambda *lc: follow.show_filter(self, *lc))
+        self.activations_view.sigExplainChannel.connect(lambda *lc: follow.explain_channel(self, *lc))
         self.tabs.currentChanged.connect(self._on_tab_changed)
         self.notifications.sigShown.connect(lambda level, text: self.statusBar().showMessage(
             brief(self.statusBar(), text, self.status.width()), 8000))  # one line, elided

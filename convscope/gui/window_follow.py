@@ -20,6 +20,12 @@ def show_filter(w, layer: str, channel: int) -> None:
     w.view("filters")
 
 
+def explain_channel(w, layer: str, channel: int) -> None:
+    """Linked from the channel panel: where in the image one channel looks (issue 21)."""
+    w.cam_options.target.set_spec(f"unit:{layer}:{channel}")
+    w.view("cam")
+
+
 def cancelled(w, channel: str) -> None:
     """Cancel (status bar): the panels outside the views say what was stopped (the views
     handle their own: gui/views/base.py)."""

@@ -28,7 +28,7 @@ def ablation_weights(y: np.ndarray, y_k: np.ndarray) -> np.ndarray:
 
 
 def ablation_cam(m, imgs, layer: str, unit, sign, score, chunk_size=None, progress=None,
-                 cancel=None):
+                 cancel=None, scorer=None):
     """(raw maps (N, h, w), weights (N, K)) for images whose targets are resolved."""
     A, _ = compute.activations(m, imgs, layer)
     x = compute.prepared(m, imgs)
@@ -42,7 +42,8 @@ def ablation_cam(m, imgs, layer: str, unit, sign, score, chunk_size=None, progre
 
         def run(idx, i=i, u=u, s=s):
             return graphs.ablated_scores(m, x[i:i + 1], A[i:i + 1], idx, layer,
-                                         np.repeat(u, len(idx)), np.repeat(s, len(idx)))
+                                         np.repeat(u, len(idx)), np.repeat(s, len(idx)),
+                                         scorer=scorer)
 
         y_k[i] = np.concatenate(graphs.run_chunked(k, chunk, run, progress, cancel,
                                                    done=i * per_image, total=total))

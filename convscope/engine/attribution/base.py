@@ -34,12 +34,13 @@ class Target:
     logits: np.ndarray  # (1, units)
     class_index: int
     label: str
+    scorer: object = None  # a bound non-class target (engine.targets.scorers), or None
 
     def units(self, n: int) -> tuple[np.ndarray, np.ndarray]:
         return np.repeat(self.unit, n), np.repeat(self.sign, n)
 
 
-def target(m, image, unit: int, sign: float, forward: bool = True) -> Target:
+def target(m, image, unit: int, sign: float, forward: bool = True, scorer=None) -> Target:
     """The image fitted to the model and the target to explain (engine.cam.targets:
     unit -1 is the top prediction).
 
@@ -50,8 +51,13 @@ def target(m, image, unit: int, sign: float, forward: bool = True) -> Target:
     unit = np.array([unit], np.int32)
     sign = np.array([sign], np.float32)
     t = Target(image=image, xpix=xpix, x=x, unit=unit, sign=sign, score=float("nan"),
-               logits=None, class_index=-1, label="")
-    if forward:
+               logits=None, class_index=-1, label="", scorer=scorer)
+    if forward and scorer is not None:  # the target's own pass (engine.targets.run)
+        from ..targets import run
+
+        unit, sign, score, _ = run.scores(m, scorer, x, unit, sign)
+        resolved(m, t, unit, sign, score)
+    elif forward:
         logits, _ = m.forward(x, logits=True)
         t.logits = logits
         unit, sign, score = targets.select_np(logits, unit, sign, m.head.binary_sigmoid)
@@ -63,6 +69,10 @@ def resolved(m, t: Target, unit, sign, score) -> Target:
     """Fill in the target's resolved unit, sign, score, class and label."""
     t.unit, t.sign = np.asarray(unit, np.int32)[:1], np.asarray(sign, np.float32)[:1]
     t.score = float(np.asarray(score)[0])
+    if t.scorer is not None:
+        t.class_index = t.scorer.class_of(int(t.unit[0]), float(t.sign[0]))
+        t.label = t.scorer.label(int(t.unit[0]), float(t.sign[0]))
+        return t
     t.class_index = targets.class_of(int(t.unit[0]), float(t.sign[0]), m.head.binary_sigmoid)
     t.label = m.label(t.class_index)
     return t

@@ -82,62 +82,80 @@ def n_chunks(count: int, chunk: int) -> int:
 MAX_FUNCTIONS = 16  # compiled functions kept per model ((kind, layer) pairs)
 
 
-def _fn(m, kind: str, *key):
+def _fn(m, kind: str, *key, scorer=None):
+    """The compiled `kind` function; one per target key for a non-class target
+    (engine.targets.scorers), the class path's take the class as a tensor."""
     st = _states.get(m)
     if st is None:
         st = _states[m] = Lru(MAX_FUNCTIONS)  # per model; an evicted function frees its traces
-    fn = st.get((kind,) + key)
+    full = (kind,) + key + (() if scorer is None else (scorer.key,))
+    fn = st.get(full)
     if fn is None:
-        fn = _BUILDERS[kind](m, *key)
-        st.put((kind,) + key, fn)
+        fn = _BUILDERS[kind](m, *key, scorer=scorer)
+        st.put(full, fn)
     return fn
 
 
+def _score(scorer, model, index, x, unit, sign, binary, guided=None, replace=None):
+    """Run the model on x (inside Intercept; GuidedRelu when given) and return
+    (unit, sign, score): the class path (engine.cam.targets) or the target's scorer."""
+    import contextlib
+
+    record = () if scorer is None else scorer.record
+    with (guided or contextlib.nullcontext()), \
+            Intercept(model, logits=True, index=index, record=record, replace=replace) as ic:
+        y = model(x, training=False)
+    if scorer is None:
+        return targets.select_tf(first_output(y), unit, sign, binary)
+    return scorer.select(y, ic.outputs, unit, sign)
+
+
 def gradient(m, xpix: np.ndarray, unit: np.ndarray, sign: np.ndarray, guided: bool = False,
-             resolved: bool = False):
+             resolved: bool = False, scorer=None):
     """(d score / d pixels (B, H, W, C), score (B,)) for a batch of pixel images.
 
     unit / sign: per row (engine.cam.targets); `unit = -1` is the row's top prediction.
     With resolved=True, returns (g, unit, sign, score), the targets resolved.
     """
-    g, unit, sign, score = _fn(m, "grad", bool(guided))(np.asarray(xpix, np.float32), unit, sign)
+    g, unit, sign, score = _fn(m, "grad", bool(guided), scorer=scorer)(
+        np.asarray(xpix, np.float32), unit, sign)
     if resolved:
         return g.numpy(), unit.numpy(), sign.numpy(), score.numpy()
     return g.numpy(), score.numpy()
 
 
 def occluded_scores(m, xpix: np.ndarray, positions: np.ndarray, patch: int, fill: float,
-                    unit: np.ndarray, sign: np.ndarray) -> np.ndarray:
+                    unit: np.ndarray, sign: np.ndarray, scorer=None) -> np.ndarray:
     """Scores (B,) of xpix (1, H, W, C) with a patch x patch square from each (row, col)
     in positions (B, 2) set to `fill`."""
-    fn = _fn(m, "occluded")
+    fn = _fn(m, "occluded", scorer=scorer)
     return fn(xpix, positions.astype(np.int32), np.int32(patch), np.float32(fill),
               unit, sign).numpy()
 
 
 def rise_scores(m, xpix: np.ndarray, grids: np.ndarray, shifts: np.ndarray, cell: int,
-                unit: np.ndarray, sign: np.ndarray):
+                unit: np.ndarray, sign: np.ndarray, scorer=None):
     """(probabilities (B,), masks (B, H, W)) of xpix (1, H, W, C) times RISE masks.
 
     grids: (B, s, s) binary float32 low-resolution grids; shifts (B, 2) int32 in [0, cell).
     """
-    fn = _fn(m, "rise")
+    fn = _fn(m, "rise", scorer=scorer)
     p, masks = fn(xpix, grids.astype(np.float32), shifts.astype(np.int32), np.int32(cell),
                   unit, sign)
     return p.numpy(), masks.numpy()
 
 
 def ablated_scores(m, x: np.ndarray, A: np.ndarray, channels: np.ndarray, layer: str,
-                   unit: np.ndarray, sign: np.ndarray) -> np.ndarray:
+                   unit: np.ndarray, sign: np.ndarray, scorer=None) -> np.ndarray:
     """Scores (B,) with channel channels[b] of `layer`'s output A (1, h, w, K) set to zero.
 
     x: the model's (preprocessed) input (1, H, W, C), repeated for layers above `layer`
     that also read from below it (a residual shortcut)."""
-    fn = _fn(m, "ablated", layer)
+    fn = _fn(m, "ablated", layer, scorer=scorer)
     return fn(x, A, channels.astype(np.int32), unit, sign).numpy()
 
 
-def _build_grad(m, guided: bool):
+def _build_grad(m, guided: bool, scorer=None):
     import tensorflow as tf
 
     from .guided import GuidedRelu
@@ -149,10 +167,8 @@ def _build_grad(m, guided: bool):
         with tf.GradientTape(watch_accessed_variables=False) as tape:
             tape.watch(xpix)
             x = prep.apply(xpix, mode)
-            with GuidedRelu(model, index, enabled=guided), \
-                    Intercept(model, logits=True, index=index):
-                logits = first_output(model(x, training=False))
-            unit, sign, score = targets.select_tf(logits, unit, sign, binary)
+            unit, sign, score = _score(scorer, model, index, x, unit, sign, binary,
+                                       guided=GuidedRelu(model, index, enabled=guided))
             total = tf.reduce_sum(score)
         g = tape.gradient(total, xpix, unconnected_gradients=tf.UnconnectedGradients.ZERO)
         return g, unit, sign, score
@@ -160,7 +176,7 @@ def _build_grad(m, guided: bool):
     return grad
 
 
-def _build_occluded(m):
+def _build_occluded(m, scorer=None):
     import tensorflow as tf
 
     model, index, binary, mode = m.keras_model, m.layer_index, m.head.binary_sigmoid, m.preprocess
@@ -175,14 +191,12 @@ def _build_occluded(m):
         in_c = (cols >= c) & (cols < c + patch)  # (B, W)
         inside = (in_r[:, :, None] & in_c[:, None, :])[..., None]  # (B, H, W, 1)
         copies = tf.where(inside, fill, xpix)
-        with Intercept(model, logits=True, index=index):
-            logits = first_output(model(prep.apply(copies, mode), training=False))
-        return targets.select_tf(logits, unit, sign, binary)[2]
+        return _score(scorer, model, index, prep.apply(copies, mode), unit, sign, binary)[2]
 
     return occluded
 
 
-def _build_rise(m):
+def _build_rise(m, scorer=None):
     import tensorflow as tf
 
     model, index, mode, activation = m.keras_model, m.layer_index, m.preprocess, m.head.activation
@@ -198,6 +212,10 @@ def _build_rise(m):
         cols = shifts[:, 1:2] + tf.range(w)[None, :]
         masks = tf.gather(tf.gather(up, rows, axis=1, batch_dims=1), cols, axis=2, batch_dims=1)
         copies = xpix * masks[..., None]
+        if scorer is not None:  # the target's own bounded confidence (engine.targets.scorers)
+            with Intercept(model, logits=True, index=index, record=scorer.record) as ic:
+                y = model(prep.apply(copies, mode), training=False)
+            return scorer.confidence(y, ic.outputs, unit, sign), masks
         with Intercept(model, logits=True, index=index):
             logits = first_output(model(prep.apply(copies, mode), training=False))
         return targets.probability_tf(logits, unit, sign, activation), masks
@@ -205,7 +223,7 @@ def _build_rise(m):
     return rise
 
 
-def _build_ablated(m, layer: str):
+def _build_ablated(m, layer: str, scorer=None):
     import tensorflow as tf
 
     model, index, binary = m.keras_model, m.layer_index, m.head.binary_sigmoid
@@ -216,9 +234,7 @@ def _build_ablated(m, layer: str):
         keep = 1.0 - tf.one_hot(channels, k, dtype=A.dtype)  # (B, K)
         acts = A * keep[:, None, None, :]
         xs = tf.repeat(x, tf.shape(channels)[0], axis=0)
-        with Intercept(model, logits=True, index=index, replace={layer: acts}):
-            logits = first_output(model(xs, training=False))
-        return targets.select_tf(logits, unit, sign, binary)[2]
+        return _score(scorer, model, index, xs, unit, sign, binary, replace={layer: acts})[2]
 
     return ablated
 

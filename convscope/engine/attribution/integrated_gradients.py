@@ -70,7 +70,7 @@ def integrated_gradients(m, t: Target, steps=DEFAULT_STEPS, baseline="black", se
     def run(idx):
         pts = x0[None] + alphas[idx].astype(np.float32)[:, None, None, None] * diff[None]
         unit, sign = t.units(len(idx))
-        g, s = graphs.gradient(m, pts, unit, sign)
+        g, s = graphs.gradient(m, pts, unit, sign, scorer=t.scorer)
         return g, s, idx
 
     for g, s, idx in graphs.run_chunked(steps + 1, chunk, run, progress, cancel):

@@ -33,7 +33,8 @@ def _per_image(ctx, run, forward: bool = True) -> Maps:
     raws, infos, displays, units, signs, scores = [], [], [], [], [], []
     for i, im in enumerate(ctx.images):
         cancel_mod.check(ctx.cancel)
-        t = target(ctx.model, im, int(ctx.unit[i]), float(ctx.sign[i]), forward=forward)
+        t = target(ctx.model, im, int(ctx.unit[i]), float(ctx.sign[i]), forward=forward,
+                   scorer=ctx.scorer)
         p = run(t)
         raws.append(p.raw)
         infos.append(p.info)
@@ -91,18 +92,31 @@ def _guided(ctx, t, layer):
     m = ctx.model
     if ctx.progress:
         ctx.progress(0, 1)
-    gb, unit, sign, score = graphs.gradient(m, t.xpix, t.unit, t.sign, guided=True, resolved=True)
+    gb, unit, sign, score = graphs.gradient(m, t.xpix, t.unit, t.sign, guided=True, resolved=True,
+                                            scorer=t.scorer)
     resolved(m, t, unit, sign, score)
     gb = gb[0]
     if layer is None:
         out = piece(saliency_map(gb), info={"gradient": gb})
     else:
-        from ..cam.api import compute_cam
+        if t.scorer is None:
+            from ..cam.api import compute_cam
 
-        cam = compute_cam(m, t.image, method="gradcam", layer=layer, class_index=t.class_index)
-        ggc = product(gb, cam.raw)  # the ReLU'd map (the paper's), not the [0, 1] heatmap
+            cam = compute_cam(m, t.image, method="gradcam", layer=layer,
+                              class_index=t.class_index)
+            raw, heat = cam.raw, cam.heatmap
+        else:  # the same target, its class resolved above
+            from ..cam import compute
+            from ..cam.result import normalise
+            from ..cam.weights import gradcam
+
+            A, _, g, _, _, _ = compute.gradients(m, [t.image], layer, t.unit, t.sign,
+                                                 scorer=t.scorer)
+            raw = gradcam(A, g)[0][0]
+            heat = normalise(raw)
+        ggc = product(gb, raw)  # the ReLU'd map (the paper's), not the [0, 1] heatmap
         out = piece(saliency_map(ggc), info={"gradient": ggc, "guided_backprop": gb,
-                                             "gradcam": cam.heatmap})
+                                             "gradcam": heat})
     if ctx.progress:
         ctx.progress(1, 1)
     return out
@@ -116,8 +130,14 @@ def ablation(ctx) -> Maps:
 
     m = ctx.model
     A, logits = compute.activations(m, ctx.images, ctx.layer)
-    unit, sign, score = targets.select_np(logits, ctx.unit, ctx.sign, m.head.binary_sigmoid)
+    if ctx.scorer is not None:  # a target: resolved by its own pass (engine.targets.run)
+        from ..targets import run
+
+        unit, sign, score, _ = run.scores(m, ctx.scorer, compute.prepared(m, ctx.images),
+                                          ctx.unit, ctx.sign)
+    else:
+        unit, sign, score = targets.select_np(logits, ctx.unit, ctx.sign, m.head.binary_sigmoid)
     raw, w = ablation_cam(m, ctx.images, ctx.layer, unit, sign, score,
                           chunk_size=ctx.options.get("chunk_size"), progress=ctx.progress,
-                          cancel=ctx.cancel)
+                          cancel=ctx.cancel, scorer=ctx.scorer)
     return Maps(smoothed(ctx, "ablation-cam", A, None, w, raw), w, unit, sign, score)

@@ -67,7 +67,8 @@ def occlusion(m, t: Target, patch=None, stride=None, fill=DEFAULT_FILL, chunk_si
 
     def run(idx):
         unit, sign = t.units(len(idx))
-        return graphs.occluded_scores(m, t.xpix, pos[idx], patch, fill, unit, sign)
+        return graphs.occluded_scores(m, t.xpix, pos[idx], patch, fill, unit, sign,
+                                      scorer=t.scorer)
 
     scores = np.concatenate(graphs.run_chunked(len(pos), chunk, run, progress, cancel))
     grid = (t.score - scores.astype(np.float64)).reshape(len(rows), len(cols)).astype(np.float32)

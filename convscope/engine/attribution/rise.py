@@ -44,7 +44,8 @@ def rise(m, t: Target, masks=DEFAULT_MASKS, seed=0, chunk_size=None, progress=No
         real = min(len(idx), n - state["done"])  # padding rows repeat a mask: dropped below
         state["done"] += real
         unit, sign = t.units(len(idx))
-        p, mk = graphs.rise_scores(m, t.xpix, grids[idx], shifts[idx], cell, unit, sign)
+        p, mk = graphs.rise_scores(m, t.xpix, grids[idx], shifts[idx], cell, unit, sign,
+                                   scorer=t.scorer)
         return np.tensordot(p[:real].astype(np.float64), mk[:real], axes=(0, 0))[None]
 
     for part in graphs.run_chunked(n, chunk, run, progress, cancel):

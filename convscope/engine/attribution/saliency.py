@@ -32,7 +32,8 @@ def saliency_map(g: np.ndarray) -> np.ndarray:
 def saliency(m, t: Target, progress=None, cancel=None):
     if progress:
         progress(0, 1)
-    g, unit, sign, score = graphs.gradient(m, t.xpix, t.unit, t.sign, resolved=True)
+    g, unit, sign, score = graphs.gradient(m, t.xpix, t.unit, t.sign, resolved=True,
+                                           scorer=t.scorer)
     resolved(m, t, unit, sign, score)  # the top prediction, from this very pass
     if progress:
         progress(1, 1)
@@ -58,7 +59,7 @@ def smoothgrad(m, t: Target, samples=DEFAULT_SAMPLES, sigma=DEFAULT_SIGMA, seed=
         if real < len(idx):
             noise = np.concatenate([noise, np.repeat(noise[:1], len(idx) - real, axis=0)])
         unit, sign = t.units(len(idx))
-        g, _ = graphs.gradient(m, x[None] + noise, unit, sign)
+        g, _ = graphs.gradient(m, x[None] + noise, unit, sign, scorer=t.scorer)
         return saliency_map(g)
 
     for maps in graphs.run_chunked(n, chunk, run, progress, cancel):

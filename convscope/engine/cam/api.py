@@ -41,11 +41,15 @@ def method_name(method: str) -> str:
 
 
 def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
-                class_index=None, *, progress=None, cancel=None, **options):
+                class_index=None, *, target=None, progress=None, cancel=None, **options):
     """Class activation map(s) of `images` (one Image / path / array, or a list of them).
 
     layer: a path with a spatial output (nested models too); default m.default_cam_layer.
     class_index: None (top prediction), an index, a label, or a list of those per image.
+    target: what to explain instead of a class (engine.targets): a spec string such as
+        "region:10,10,50,50:3", "value", "unit:conv2:5", "similar:ref.png", a
+        targets.Target, or a callable f({output name: pre-softmax tensor}) -> (N,).
+        The result's `target` names it. Required for a model without a classifier head.
     options: the method's own (engine.cam.registry), e.g. max_n: channels kept by
         faster-scorecam (default 10; with scorecam it turns Score-CAM into Faster
         Score-CAM); chunk_size: masked copies per forward pass (Score-CAM). An option that
@@ -64,33 +68,76 @@ def compute_cam(m, images, method: str = "gradcam", layer: str | None = None,
     if spec.kind != "cam" and smoothing:
         raise UserError(f"{', '.join(smoothing)}: only for class activation maps, not {spec.name}")
     if opts.get("aug_smooth"):
+        if target is not None:
+            raise UserError("aug_smooth: only for a class, not a target (its flipped and "
+                            "zoomed copies would move a region)")
         return _aug_smooth(m, images, spec.name, layer, class_index, progress=progress,
                            cancel=cancel, **dict(options, aug_smooth=False))
     m.require_layers("class activation maps")
-    m.require_classifier("class activation maps")
     single = not isinstance(images, (list, tuple))
     imgs = image_io.as_images(images)
+    bound = None
+    if target is not None:
+        from .. import targets as target_mod
+
+        if class_index is not None:
+            raise UserError("give a class or a target, not both (class:C is a target too)")
+        bound = target_mod.bind(m, target, imgs)
+    elif not m.head.classifier:
+        raise UserError(
+            f"{spec.title} needs something to explain: this model has no classifier head (its "
+            f"output is {m.head.describe_output()}); give a target with --target (API: "
+            "target=...), e.g. region:x0,y0,x1,y1[:C] for a segmentation output, "
+            "unit:LAYER:CHANNEL, similar:REF.png")
+    scorer = None if bound is None else bound.scorer
+    if scorer is not None and spec.needs == "dense":
+        raise UserError(f"{spec.title} reads the Dense weights of a class; for the target "
+                        f"{bound.spec} use Grad-CAM or another gradient method")
+    if layer is None and bound is not None and bound.layer is not None and spec.layer == "any":
+        layer = bound.layer  # unit:LAYER:CH -- the channel's own layer
     layer = _target_layer(m, spec, layer)
-    unit, sign, _ = targets.resolve(m, class_index, len(imgs))
+    if bound is None:
+        unit, sign, _ = targets.resolve(m, class_index, len(imgs))
+    else:
+        unit, sign = bound.units(len(imgs))
     binary = m.head.binary_sigmoid
     cancel_mod.check(cancel)
 
-    ctx = Context(m, imgs, layer, unit, sign, opts, progress, cancel)
+    ctx = Context(m, imgs, layer, unit, sign, opts, progress, cancel, scorer)
     maps = RUNNERS[spec.needs](spec, ctx)
     raw, wts, unit, sign, score = maps[:5]
     cancel_mod.check(cancel)
     scale = normalise_signed if spec.signed else normalise
+    info_extra = {}
+    if scorer is not None and (spec.needs == "masked" or spec.name == "rise"):
+        # a probability-based method: say which confidence of the target it used
+        info_extra = {"confidence": scorer.confidence_name}
     out = []
     for i, im in enumerate(imgs):
-        c = targets.class_of(int(unit[i]), float(sign[i]), binary)
+        if scorer is None:
+            c = targets.class_of(int(unit[i]), float(sign[i]), binary)
+            label = m.label(c)
+        else:
+            c = scorer.class_of(int(unit[i]), float(sign[i]))
+            label = scorer.label(int(unit[i]), float(sign[i]))
         out.append(CamResult(
             heatmap=scale(raw[i]), raw=np.asarray(raw[i], np.float32), method=spec.name,
-            layer=layer, class_index=c, label=m.label(c), score=float(score[i]), image=im,
+            layer=layer, class_index=c, label=label, score=float(score[i]), image=im,
             weights=None if wts is None else np.asarray(wts[i], np.float32),
             kind=spec.kind, signed=spec.signed,
             display=maps.display[i] if maps.display else None,
-            info=dict(maps.info[i]) if maps.info else {}))
+            info={**(dict(maps.info[i]) if maps.info else {}), **info_extra},
+            target="" if bound is None else _resolved_spec(bound, c)))
     return out[0] if single else out
+
+
+def _resolved_spec(bound, c) -> str:
+    """The spec a result records: the target's, its class filled in when it was the top one
+    (so a recipe remade later explains the same class)."""
+    t = bound.target
+    if t.kind in ("output", "region", "mask") and t.cls is None and c is not None and c >= 0:
+        return t.with_class(c).spec
+    return t.spec
 
 
 def _aug_smooth(m, images, method, layer, class_index, progress=None, cancel=None, **kw):

@@ -22,6 +22,11 @@ the target layer's activations and logits per (images, layer), and gradients per
 (images, layer, targets). Images are keyed by identity (engine.images.Image is not
 hashed by value); the cache keeps the images alive so an identity is never reused while
 cached. Switching method or class on the same image therefore skips the forward pass.
+
+Targets other than a class (engine.targets: a region, an output, a channel, a similarity)
+pass a `scorer`: the compiled functions are keyed (kind, layer, scorer.key) and their
+gradients (image key, layer, scorer.key, units, signs); they never read the all-layer
+cache, whose gradients are a class's.
 """
 from __future__ import annotations
 
@@ -99,11 +104,15 @@ def activations(m, images, layer: str) -> tuple[np.ndarray, np.ndarray]:
     return hit
 
 
-def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
+def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray, scorer=None):
     """(A, logits, g, unit, sign, score): activations and d score / d A for each image.
 
-    `unit = -1` entries are resolved to the top prediction.
+    `unit = -1` entries are resolved to the top prediction. scorer: a bound non-class
+    target (engine.targets.scorers), None for the class path; a target's gradients are
+    cached under its key and never come from the class-keyed all-layer cache.
     """
+    if scorer is not None:
+        return _target_gradients(m, images, layer, unit, sign, scorer)
     every = explore.gradients(m, images, layer, unit, sign)  # every layer, one backward pass
     if every is not None:
         return every
@@ -139,9 +148,32 @@ def gradients(m, images, layer: str, unit: np.ndarray, sign: np.ndarray):
     return (A, logits) + hit
 
 
+def _target_gradients(m, images, layer, unit, sign, scorer):
+    st, ikey = state(m), image_key(images)
+    gkey = (ikey, layer, scorer.key, tuple(unit.tolist()), tuple(sign.tolist()))
+    hit = st.grads.get(gkey)
+    cached = st.acts.get((ikey, layer))
+    if hit is not None and cached is not None:
+        return (cached[0], cached[1]) + hit
+    fn = _fn(m, "fused", layer, scorer)
+    m.passes.update(("forward", "backward"))
+    try:
+        out = fn(prepared(m, images), unit, sign)
+    except UserError as exc:
+        if "does not run" in str(exc):
+            raise _not_called(layer) from None
+        raise
+    A, logits, g, unit, sign, score = (t.numpy() for t in out)
+    st.acts.put((ikey, layer), (A, logits))
+    hit = (g, unit, sign, score)
+    st.grads.put(gkey, hit)
+    return (A, logits) + hit
+
+
 def masked_scores(m, x: np.ndarray, A: np.ndarray, channels: np.ndarray, unit: np.ndarray,
                   sign: np.ndarray, layer: str, chunk_size: int | None = None,
-                  progress=None, cancel=None, done: int = 0, total: int | None = None) -> np.ndarray:
+                  progress=None, cancel=None, done: int = 0, total: int | None = None,
+                  scorer=None) -> np.ndarray:
     """Score-CAM: the target probability of x[n] masked by each channel A[n, ..., k].
 
     channels: (N, n) channel indices per image. Returns (N, n). Work is split into chunks
@@ -156,7 +188,7 @@ def masked_scores(m, x: np.ndarray, A: np.ndarray, channels: np.ndarray, unit: n
     n_chunks = -(-count // chunk_size)
     size = -(-count // n_chunks)  # balanced: padding < n_chunks copies in all
     total = n_chunks if total is None else total
-    fn = _fn(m, "masked", layer)
+    fn = _fn(m, "masked", layer) if scorer is None else _fn(m, "masked", layer, scorer)
     out = np.empty(count, np.float32)
     for c in range(n_chunks):
         cancel_mod.check(cancel)
@@ -192,12 +224,15 @@ def n_chunks(m, count: int, chunk_size: int | None, hw) -> int:
 
 
 # -- compiled functions -------------------------------------------------------------------
-def _fn(m, kind: str, layer: str):
+def _fn(m, kind: str, layer: str, scorer=None):
+    """The compiled `kind` pass for `layer`; per target key for a non-class target (the
+    class path's functions take the class as a tensor: no retrace when it changes)."""
     st = state(m)
-    fn = st.fns.get((kind, layer))
+    key = (kind, layer) if scorer is None else (kind, layer, scorer.key)
+    fn = st.fns.get(key)
     if fn is None:
-        fn = _BUILDERS[kind](m, layer)
-        st.fns.put((kind, layer), fn)
+        fn = _BUILDERS[kind](m, layer) if scorer is None else _BUILDERS[kind](m, layer, scorer)
+        st.fns.put(key, fn)
     return fn
 
 
@@ -208,7 +243,7 @@ def _parts(m) -> tuple:
     return m.keras_model, m.layer_index, m.head.binary_sigmoid
 
 
-def _score_gradient(parts, layer, x, unit, sign, A=None):
+def _score_gradient(parts, layer, x, unit, sign, A=None, scorer=None):
     """The skeleton `fused` and `head` share: run the model inside Intercept under a tape
     that watches only the target layer's output, take the target score (pre-softmax) and
     its gradient with respect to that output.
@@ -220,50 +255,57 @@ def _score_gradient(parts, layer, x, unit, sign, A=None):
     import tensorflow as tf
 
     model, index, binary = parts
+    extra = [] if scorer is None else [p for p in scorer.record if p != layer]
     with tf.GradientTape(watch_accessed_variables=False) as tape:
         if A is None:
-            hooks = {"record": [layer], "tape": tape}
+            hooks = {"record": [layer] + extra, "tape": tape}
         else:
             tape.watch(A)
             hooks = {"replace": {layer: A}}
+            if extra:
+                hooks["record"] = extra
         with Intercept(model, logits=True, index=index, **hooks) as ic:
-            logits = first_output(model(x, training=False))
+            y = model(x, training=False)
+            logits = first_output(y)
         if A is None:
             if layer not in ic.outputs:
                 raise _not_called(layer)
             A = ic.outputs[layer]
-        unit, sign, score = targets.select_tf(logits, unit, sign, binary)
+        if scorer is None:
+            unit, sign, score = targets.select_tf(logits, unit, sign, binary)
+        else:  # a target (engine.targets.scorers): every output, recorded inner layers
+            unit, sign, score = scorer.select(y, ic.outputs, unit, sign)
         total = tf.reduce_sum(score)
     g = tape.gradient(total, A, unconnected_gradients=tf.UnconnectedGradients.ZERO)
     return A, logits, g, unit, sign, score
 
 
-def _build_fused(m, layer):
+def _build_fused(m, layer, scorer=None):
     import tensorflow as tf
 
     parts = _parts(m)
 
     @tf.function(reduce_retracing=True)  # free-size models: general shapes, few traces
     def fused(x, unit, sign):
-        return _score_gradient(parts, layer, x, unit, sign)
+        return _score_gradient(parts, layer, x, unit, sign, scorer=scorer)
 
     return fused
 
 
-def _build_head(m, layer):
+def _build_head(m, layer, scorer=None):
     import tensorflow as tf
 
     parts = _parts(m)
 
     @tf.function(reduce_retracing=True)
     def head(x, A, unit, sign):
-        _, _, g, _, _, score = _score_gradient(parts, layer, x, unit, sign, A=A)
+        _, _, g, _, _, score = _score_gradient(parts, layer, x, unit, sign, A=A, scorer=scorer)
         return g, score
 
     return head
 
 
-def _build_masked(m, layer):
+def _build_masked(m, layer, scorer=None):
     import tensorflow as tf
 
     model, index, activation = m.keras_model, m.layer_index, m.head.activation
@@ -278,6 +320,10 @@ def _build_masked(m, layer):
         ok = span > 0.0
         mask = tf.where(ok, (up - lo) / tf.where(ok, span, 1.0), 0.0)
         inputs = tf.gather(x, img) * mask
+        if scorer is not None:  # the target's own bounded confidence (engine.targets.scorers)
+            with Intercept(model, logits=True, index=index, record=scorer.record) as ic:
+                y = model(inputs, training=False)
+            return scorer.confidence(y, ic.outputs, unit, sign)
         with Intercept(model, logits=True, index=index):
             logits = first_output(model(inputs, training=False))
         return targets.probability_tf(logits, unit, sign, activation)

@@ -26,7 +26,7 @@ from ..images import as_images
 
 
 def deletion_auc(model, image, heatmap, class_index=None, steps: int = 50,
-                 batch_size: int = 32, **options):
+                 batch_size: int = 32, **options):  # options: target=, substrate=, ...
     """Area under the deletion curve (lower = more faithful); a list for a list of images."""
     return _auc(model, image, heatmap, class_index, "deletion", steps, batch_size, **options)
 
@@ -46,7 +46,7 @@ def auc(curve: np.ndarray) -> np.ndarray:
 
 def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", steps: int = 50,
            batch_size: int = 32, substrate: str | None = None, blur_sigma: float = 5.0,
-           progress=None, cancel=None):
+           progress=None, cancel=None, target=None):
     """(fractions (steps + 1,), confidences (N, steps + 1)) for a list of images.
 
     heatmaps: one (h, w) array (or CamResult) per image, any resolution.
@@ -54,6 +54,9 @@ def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", st
     substrate: what removed pixels become (deletion) or what the insertion starts from:
         "black", "blur" (Gaussian, `blur_sigma` px) or "mean" (the image's mean colour);
         default black for deletion and blur for insertion, as RISE.
+    target: a target instead of a class (engine.targets): the curve is then its own
+        bounded confidence (engine.targets.scorers says which; the raw score where it has
+        none), its class resolved on the clean image.
     """
     if mode not in ("deletion", "insertion"):
         raise ValueError(f"mode must be deletion or insertion, not {mode!r}")
@@ -66,9 +69,25 @@ def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", st
     n, h, w, _ = px.shape
     ranks = np.stack([_ranks(getattr(hm, "heatmap", hm), h, w) for hm in maps])  # (N, H, W)
 
-    unit, sign, _ = targets.resolve(model, class_index, n)
-    logits, _ = model.forward(model.prepare(imgs), logits=True)
-    unit, sign, _ = targets.select_np(logits, unit, sign, model.head.binary_sigmoid)
+    scorer = None
+    if target is not None:
+        from .. import targets as target_mod
+        from ..targets import run
+
+        if class_index is not None:
+            raise ValueError("give a class or a target, not both")
+        bound = target_mod.bind(model, target, imgs)
+        scorer = bound.scorer
+    if scorer is not None:
+        unit, sign = bound.units(n)
+        unit, sign, _, _ = run.scores(model, scorer, model.prepare(imgs), unit, sign)
+    else:
+        if target is not None:
+            unit, sign = bound.units(n)
+        else:
+            unit, sign, _ = targets.resolve(model, class_index, n)
+        logits, _ = model.forward(model.prepare(imgs), logits=True)
+        unit, sign, _ = targets.select_np(logits, unit, sign, model.head.binary_sigmoid)
 
     substrate = substrate or ("blur" if mode == "insertion" else "black")
     if substrate == "blur":
@@ -92,9 +111,13 @@ def curves(model, images, heatmaps, class_index=None, mode: str = "deletion", st
         ii = np.array([p[0] for p in chunk])
         changed = ranks[ii] < counts[[p[1] for p in chunk]][:, None, None]  # (B, H, W)
         batch = np.where(changed[..., None], end[ii], start[ii]).astype(np.float32)
-        lg, _ = model.forward(prep.apply(batch, model.preprocess).astype(np.float32), logits=True)
-        out[b * batch_size:b * batch_size + len(chunk)] = targets.probability_np(
-            lg, unit[ii], sign[ii], model.head.activation)
+        xb = prep.apply(batch, model.preprocess).astype(np.float32)
+        if scorer is not None:
+            conf = run.scores(model, scorer, xb, unit[ii], sign[ii])[3]
+        else:
+            lg, _ = model.forward(xb, logits=True)
+            conf = targets.probability_np(lg, unit[ii], sign[ii], model.head.activation)
+        out[b * batch_size:b * batch_size + len(chunk)] = conf
         if progress is not None:
             progress(b + 1, total)
     return np.linspace(0.0, 1.0, steps + 1), out.reshape(n, steps + 1)

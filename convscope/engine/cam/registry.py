@@ -105,6 +105,8 @@ class Context(NamedTuple):
     options: Mapping[str, Any]  # the method's options, defaults filled in
     progress: Callable | None  # progress(done, total)
     cancel: Any  # engine.cancel.CancelToken or None
+    # a bound non-class target (engine.targets.scorers.Scorer), None: the class (unit, sign)
+    scorer: Any = None
 
 
 class Maps(NamedTuple):

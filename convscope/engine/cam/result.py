@@ -71,6 +71,7 @@ class CamResult:
     signed: bool = False
     display: np.ndarray | None = None
     info: dict = field(default_factory=dict)
+    target: str = ""  # the target's spec (engine.targets), "" for a class chosen as before
 
     @property
     def no_evidence(self) -> bool:
@@ -115,6 +116,8 @@ class CamResult:
                "heatmap_shape": [int(s) for s in self.heatmap.shape],
                "image": self.image.path or self.image.name,
                "no_evidence": self.no_evidence}
+        if self.target:
+            out["target"] = self.target
         if self.kind != "cam" or self.info:
             out.update({"kind": self.kind, "signed": self.signed})
             out.update({k: v for k, v in self.info.items() if isinstance(v, (int, float, str, bool))})

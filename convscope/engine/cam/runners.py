@@ -18,7 +18,7 @@ def gradients(method: Method, ctx: Context) -> Maps:
     """A and g = d score / d A from one fused forward + backward pass (cached)."""
     _report(ctx, 0, 1)
     A, _, g, unit, sign, score = compute.gradients(ctx.model, ctx.images, ctx.layer,
-                                                   ctx.unit, ctx.sign)
+                                                   ctx.unit, ctx.sign, scorer=ctx.scorer)
     raw, w = method.weights(A, g)
     _report(ctx, 1, 1)
     return Maps(_smoothed(ctx, method, A, g, w, raw), w, unit, sign, score)
@@ -30,6 +30,12 @@ def _activations(ctx: Context, report: bool = True):
     A, logits = compute.activations(ctx.model, ctx.images, ctx.layer)
     if report:
         _report(ctx, 1, 1)
+    if ctx.scorer is not None:  # a target: resolved by its own pass (engine.targets.run)
+        from ..targets import run
+
+        unit, sign, score, _ = run.scores(ctx.model, ctx.scorer,
+                                          compute.prepared(ctx.model, ctx.images), ctx.unit, ctx.sign)
+        return A, unit, sign, score
     unit, sign, score = targets.select_np(logits, ctx.unit, ctx.sign, ctx.model.head.binary_sigmoid)
     return A, unit, sign, score
 
@@ -66,7 +72,7 @@ def masked(method: Method, ctx: Context) -> Maps:
     _report(ctx, 1, total)
     probs = compute.masked_scores(m, x, A, channels, unit, sign, ctx.layer,
                                   chunk_size=chunk_size, progress=ctx.progress,
-                                  cancel=ctx.cancel, done=1, total=total)
+                                  cancel=ctx.cancel, done=1, total=total, scorer=ctx.scorer)
     raw, w = method.weights(A, channels, probs)
     return Maps(_smoothed(ctx, method, A, None, w, raw), w, unit, sign, score)
 

@@ -53,8 +53,9 @@ def describe(cam, out: str) -> str:
     where = f"on {cam.layer}" if cam.kind == "cam" else (
         "on the input pixels" if cam.method != "occlusion"
         else f"on a {cam.heatmap.shape[0]}x{cam.heatmap.shape[1]} grid of patch positions")
-    text = (f"{cam.method} {where}, class {cam.class_index} ({cam.label}), "
-            f"score {cam.score:.4f} -> {out}")
+    what = (f"target {cam.target} ({cam.label})" if getattr(cam, "target", "")
+            else f"class {cam.class_index} ({cam.label})")
+    text = f"{cam.method} {where}, {what}, score {cam.score:.4f} -> {out}"
     err = cam.info.get("completeness_error")
     if err is not None:
         verdict = "enough steps" if err < 0.01 else "raise --steps for a closer integral"

@@ -28,6 +28,9 @@ def add_parser(sub) -> None:
     c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
     c.add_argument("--class", dest="class_", default="top", choices=("top", "label"),
                    help="explain the top prediction (default) or the list's label")
+    from .target_option import add_target
+
+    add_target(c)
     c.add_argument("--metrics", default=",".join(D.METRICS),
                    help="comma-separated; pointing and energy need boxes or masks")
     c.add_argument("--substrate", default=None, choices=("blur", "black", "mean"),
@@ -65,6 +68,11 @@ def run(args, _out=None, _claimed=None) -> int:
         raise UserError(f"--steps must be between 1 and {MAX_STEPS}, not {args.steps}")
     if args.ray_address and args.runner != "ray":
         raise UserError("--ray-address is for --runner ray")
+    from .target_option import check_target
+
+    check_target(args)
+    if args.target is not None and args.class_ != "top":
+        raise UserError("give --class label or --target, not both")
     items = list_items(args.images, args.limit)
     check_model_spec(args.model)
     from .. import tf_runtime
@@ -76,7 +84,7 @@ def run(args, _out=None, _claimed=None) -> int:
 
     settings = Settings(methods=_split(args.methods, "methods"), metrics=_split(args.metrics, "metrics"),
                         layer=args.layer, class_mode=args.class_, substrate=args.substrate,
-                        save_maps=args.save_maps, steps=args.steps)
+                        save_maps=args.save_maps, steps=args.steps, target=args.target or "")
     if args.runner == "ray":
         from ..dataset.ray_runner import _ray
 
@@ -90,6 +98,14 @@ def run(args, _out=None, _claimed=None) -> int:
     model = open_model(args.model, preprocess=args.preprocess, device=args.device,
                        **from_args(args))
     model.require_layers("batch")
+    if settings.target:
+        from .. import targets
+
+        targets.bind(model, settings.target)  # a bad target: one line, before the run folder
+    elif not model.head.classifier:
+        raise UserError(f"batch explains classes, but this model has no classifier head (its "
+                        f"output is {model.head.describe_output()}); give --target, e.g. "
+                        "region:x0,y0,x1,y1[:C]")
     if settings.layer is not None:
         model.layer(settings.layer, spatial=True)
     store = RunStore(args.out)

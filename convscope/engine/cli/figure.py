@@ -44,6 +44,9 @@ def add_parser(sub) -> None:
     c.add_argument("--layers", default=None, help="layers figure: L1,L2,...")
     c.add_argument("--class", dest="class_", default=None, help="index or label (default: top prediction)")
     c.add_argument("--classes", default=None, help="C1,C2,... (classes figure; or one per image)")
+    from .target_option import add_target
+
+    add_target(c)
     c.add_argument("--top-classes", type=int, default=None, help="classes figure: the K top predictions")
     c.add_argument("--top", type=int, default=None, help="activations: the N most active channels")
     c.add_argument("--filters", default=None, help="filters figure: e.g. 0-15 or 1,5,9")
@@ -86,6 +89,9 @@ def build(args):
         if value is not None and not low <= value <= high:
             raise UserError(f"{flag} must be between {low} and {high}, not {value}")
 
+    from .target_option import check_target
+
+    check_target(args)
     methods = _split(args.methods)
     if args.method:
         if methods:
@@ -111,7 +117,7 @@ def build(args):
                       classes=classes, top_classes=args.top_classes, top=args.top,
                       filters=filters, filter_mode=args.mode, filter_steps=args.steps,
                       filter_size=args.size, seed=args.seed, max_n=args.max_n,
-                      curve_steps=args.curve_steps)
+                      curve_steps=args.curve_steps, target=args.target or "")
     options = FigureOptions(width=args.width, dpi=args.dpi, font=args.font,
                             font_size=args.font_size, colormap=args.colormap, alpha=args.alpha,
                             title=args.title, panel_labels=args.panel_labels,
@@ -152,7 +158,8 @@ def run(args, _out=None, _claimed=None) -> int:
     from ..images import load_image
 
     if args.recipe:
-        given = [f for f in ("model", "image", "kind", "methods", "method", "layer", "layers")
+        given = [f for f in ("model", "image", "kind", "methods", "method", "layer", "layers",
+                             "target")
                  if getattr(args, f)]
         if given:
             raise UserError(f"--recipe remakes a figure as recorded; drop --{given[0]}")

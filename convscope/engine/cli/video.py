@@ -22,6 +22,9 @@ def add_parser(sub) -> None:
     c.add_argument("--layer", default=None, help="default: last spatial layer before pooling")
     c.add_argument("--class", dest="class_", default="top",
                    help="index or label, or top (each frame's top prediction; default)")
+    from .target_option import add_target
+
+    add_target(c)
     c.add_argument("--alpha", type=float, default=0.4)
     c.add_argument("--colormap", default="jet")
     c.add_argument("--smooth", type=float, default=0.0,
@@ -63,6 +66,9 @@ def run(args, _out=None, _claimed=None) -> int:
         max_frames=args.max_frames, side_by_side=args.side_by_side, caption=args.caption,
         batch_size=args.batch_size)
     check_options(options)
+    from .target_option import check_target
+
+    check_target(args)
     lut(args.colormap)
     check_output(args.out)
     folder = os.path.dirname(os.path.abspath(args.out))
@@ -83,10 +89,21 @@ def run(args, _out=None, _claimed=None) -> int:
 
     model = open_model(args.model, preprocess=args.preprocess, device=args.device,
                        **from_args(args))
+    if args.target is not None and str(args.class_).lower() != "top":
+        raise UserError("give --class or --target, not both (--target class:C is a class)")
     class_index = None if str(args.class_).lower() == "top" else model.class_index(args.class_)
+    if args.target is not None:
+        import numpy as np
+
+        from .. import targets
+        from ..images import from_array
+
+        frame = from_array(np.zeros((info.height, info.width, 3), np.uint8), name="frame")
+        targets.bind(model, args.target, [frame])  # a bad target: one line before any frame
     if options.layer is not None:
         model.layer(options.layer, spatial=True)
-    options = VideoOptions(**{**options.__dict__, "class_index": class_index})
+    options = VideoOptions(**{**options.__dict__, "class_index": class_index,
+                              "target": args.target})
 
     from tqdm import tqdm
 

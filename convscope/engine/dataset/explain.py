@@ -37,6 +37,7 @@ class Settings:
     save_maps: str = "none"  # none | npy | png
     steps: int = D.CURVE_STEPS  # deletion / insertion curve steps
     tolerance: float = M.TOLERANCE_PX
+    target: str = ""  # a target instead of a class (engine.targets); "" for classes
 
     def __post_init__(self):
         object.__setattr__(self, "methods", tuple(method_name(m) for m in self.methods))
@@ -119,6 +120,8 @@ def _wanted_class(model, settings, d: Decoded):
 
 
 def _explain(model, settings: Settings, good: list[Decoded], wanted: list, maps_dir, cancel):
+    if settings.target:
+        return _explain_target(model, settings, good, maps_dir, cancel)
     imgs = [d.fitted for d in good]
     n = len(imgs)
     px = model.pixels(imgs)  # (N, H, W, C) in [0, 255]
@@ -170,6 +173,65 @@ def _explain(model, settings: Settings, good: list[Decoded], wanted: list, maps_
                    "predicted_label": model.label(predicted[i]),
                    "explained_class": explained[i], "explained_label": model.label(explained[i]),
                    "score": float(full[i]), "logit": float(cam.score)}
+            row.update({col: float(v[i]) for col, v in values.items()})
+            row["map_file"] = _save_map(maps_dir, settings.save_maps, d, method, cam)
+            row["deletion_curve"], row["insertion_curve"] = curves["deletion"][i], curves["insertion"][i]
+            rows.append(row)
+    return rows
+
+
+def _explain_target(model, settings: Settings, good: list[Decoded], maps_dir, cancel):
+    """_explain for a target (engine.targets): its map, and the faithfulness metrics on its
+    own confidence (bounded where it has one, else its score), its class resolved on the
+    clean image (the result's spec records it)."""
+    from .. import targets as target_mod
+
+    imgs = [d.fitted for d in good]
+    n = len(imgs)
+    px = model.pixels(imgs)
+    rows = []
+    for method in settings.methods:
+        cams = compute_cam(model, imgs, method, layer=settings.layer, target=settings.target,
+                           cancel=cancel)
+        bounds = [target_mod.bind(model, c.target, [im]) for c, im in zip(cams, imgs)]
+        heat = [c.heatmap for c in cams]
+        x = prep.apply(px, model.preprocess).astype(np.float32)
+        full = [float(b.confidence(model, x[i:i + 1])[0][0]) for i, b in enumerate(bounds)]
+        values = {col: [math.nan] * n for col in M.COLUMNS.values()}
+        curves = {"deletion": [None] * n, "insertion": [None] * n}
+        for mode in ("deletion", "insertion"):
+            if mode not in settings.metrics:
+                continue
+            for i in range(n):
+                _, conf = faithfulness.curves(
+                    model, [imgs[i]], [heat[i]], mode=mode, steps=settings.steps,
+                    batch_size=curve_chunk(settings.steps), substrate=settings.substrate,
+                    cancel=cancel, target=cams[i].target)
+                values[M.COLUMNS[mode]][i] = float(faithfulness.auc(conf)[0])
+                curves[mode][i] = conf[0].astype(np.float32).tolist()
+        if "drop" in settings.metrics or "increase" in settings.metrics:
+            h, w = px.shape[1:3]
+            for i in range(n):
+                mk = upsample(heat[i], (h, w))[None, ..., None]
+                xm = prep.apply((px[i:i + 1] * mk).astype(np.float32), model.preprocess)
+                masked = float(bounds[i].confidence(model, xm.astype(np.float32))[0][0])
+                if "drop" in settings.metrics:
+                    values["average_drop"][i] = M.average_drop(full[i], masked)
+                if "increase" in settings.metrics:
+                    values["increase_in_confidence"][i] = M.increase_in_confidence(full[i], masked)
+        for i, d in enumerate(good):
+            if d.region is None or not any(m in settings.metrics for m in M.NEEDS_REGION):
+                continue
+            up = upsample(heat[i], d.image.size)
+            if "pointing" in settings.metrics:
+                values["pointing_game"][i] = M.pointing_game(up, d.region, settings.tolerance)
+            if "energy" in settings.metrics:
+                values["energy_pointing_game"][i] = M.energy_pointing_game(up, d.region)
+        for i, (d, cam) in enumerate(zip(good, cams)):
+            row = {"_i": d.index, "path": d.item.path, "sha256": d.sha256, "method": method,
+                   "layer": cam.layer, "predicted_class": int(cam.class_index),
+                   "predicted_label": cam.target, "explained_class": int(cam.class_index),
+                   "explained_label": cam.target, "score": full[i], "logit": float(cam.score)}
             row.update({col: float(v[i]) for col, v in values.items()})
             row["map_file"] = _save_map(maps_dir, settings.save_maps, d, method, cam)
             row["deletion_curve"], row["insertion_curve"] = curves["deletion"][i], curves["insertion"][i]

@@ -218,6 +218,8 @@ def analyse(m, image) -> bool:
     key = _key(m, x)
     if ("acts",) + key in STORE or not plan(m, x.shape[1:3]).all_layers:
         return False
+    if not m.head.classifier:  # no class to take gradients of (a U-Net: engine.targets)
+        return _activation_entry(m, x) is not None
     _gradient_pass(m, x, key, np.array([-1], np.int32), np.ones(1, np.float32))
     return True
 
@@ -344,6 +346,8 @@ def ensure(m, image, unit: int | None = None, sign: float = 1.0) -> bool:
         return _activation_entry(m, x) is not None
     if ("grads",) + key + (int(unit), float(sign)) in STORE or not STORE.fits(2 * per, evicting=False):
         return False
+    if not m.head.classifier:
+        return False
     _gradient_pass(m, x, key, np.array([unit], np.int32), np.array([sign], np.float32))
     return True
 
@@ -359,7 +363,8 @@ def warm_up(m) -> Plan:
         return p
     x = np.zeros((1,) + hw + (c or 3,), np.float32)
     _fn(m, "record")(x)
-    _fn(m, "gradients")(x, np.array([-1], np.int32), np.ones(1, np.float32))
+    if m.head.classifier:
+        _fn(m, "gradients")(x, np.array([-1], np.int32), np.ones(1, np.float32))
     return p
 
 

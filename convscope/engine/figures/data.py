@@ -15,7 +15,7 @@ import numpy as np
 from .. import cancel as cancel_mod
 from ..errors import UserError
 from . import naming
-from .spec import FigureSpec
+from .spec import CAM_KINDS, FigureSpec
 
 DEFAULT_FILTERS = 16
 
@@ -44,6 +44,13 @@ class FigureData:
     filters: list = field(default_factory=list)
     curves: dict = field(default_factory=dict)  # method -> {"deletion": (x, y), "insertion": ..}
     layer: str = ""
+    target: str = ""  # the target explained (engine.targets), "" for classes
+
+    def name(self, c) -> str:
+        """What a map explains: the class's name, or the target's spec."""
+        if self.target:
+            return self.target
+        return self.labels[c]
 
     def arrays(self) -> dict:
         """Every array drawn, by a file-name-safe name (for --npy-dir)."""
@@ -101,7 +108,18 @@ def compute(model, spec: FigureSpec, images: list, known=(), progress=None, canc
     data = FigureData(spec=spec, images=list(images), labels=labels, conf_word=conf_word)
     pool = _Known(known, getattr(model, "default_cam_layer", None))
     kind = spec.kind
-    if kind in ("cam", "methods", "layers", "classes"):
+    if kind in CAM_KINDS and not spec.target and not model.head.classifier:
+        raise UserError(f"a {kind} figure explains a class, but this model has no classifier "
+                        f"head (its output is {model.head.describe_output()}); give --target, "
+                        "e.g. region:x0,y0,x1,y1[:C]")
+    if spec.target and kind in CAM_KINDS:
+        data.grid = _target_grid(model, spec, data.images, progress, cancel)
+        first = next((c for row in data.grid.cells for c in row if not isinstance(c, str)), None)
+        data.target = first.target if first is not None else spec.target
+        data.conf_word = "score"
+        if kind == "curves":
+            data.curves = _curves(model, spec, data.images[0], data.grid, progress, cancel)
+    elif kind in ("cam", "methods", "layers", "classes"):
         data.grid = _cam_grid(model, spec, data.images, pool, progress, cancel)
     elif kind == "curves":
         data.grid = _cam_grid(model, spec, data.images, pool, progress, cancel)
@@ -237,6 +255,42 @@ def _cam_grid(model, spec, images, pool, progress, cancel) -> CamGrid:
     return CamGrid([naming.title(m) for m in methods], cells, cls, conf)
 
 
+def _target_grid(model, spec, images, progress, cancel) -> CamGrid:
+    """The maps of a target (engine.targets) instead of classes: checked once against the
+    model (a bad target is an error, not a cell), then one map per (image, method/layer)."""
+    from .. import targets
+
+    if spec.kind == "classes":
+        raise UserError("--target explains one target; a classes figure compares classes")
+    bound = targets.bind(model, spec.target, images)
+    target = bound.target
+    extra = {"max_n": spec.max_n} if spec.max_n else {}
+
+    def one(img, method, layer):
+        cancel_mod.check(cancel)
+        try:
+            return model.cam(img, method=method, layer=layer, target=target, cancel=cancel,
+                             progress=progress, **extra)
+        except UserError as exc:
+            return f"{naming.title(method)} does not apply here: {exc}"
+
+    layer = spec.layers[0] if spec.layers and spec.kind != "layers" else None
+    if spec.kind == "layers":
+        method = naming.canonical(spec.methods[0])
+        cells = [[one(images[0], method, path) for path in spec.layers]]
+        titles = list(spec.layers)
+    else:
+        methods = [naming.canonical(m) for m in spec.methods]
+        cells = [[one(img, m, layer) for m in methods] for img in images]
+        titles = [naming.title(m) for m in methods]
+    cls, conf = [], []
+    for row in cells:
+        first = next((c for c in row if not isinstance(c, str)), None)
+        cls.append(-1 if first is None else int(first.class_index))
+        conf.append(float("nan") if first is None else float(first.score))
+    return CamGrid(titles, cells, cls, conf)
+
+
 def _column(model, pool, images, method, layer, classes, progress, cancel, extra) -> list:
     """One method over every image: known maps reused, the rest computed as one batch."""
     out = [pool.find(im, method, layer, c) for im, c in zip(images, classes)]
@@ -281,8 +335,13 @@ def _curves(model, spec, image, grid, progress, cancel) -> dict:
         entry = {}
         for mode in ("deletion", "insertion"):
             cancel_mod.check(cancel)
-            x, y = faithfulness.curves(model, [image], [cell.heatmap], cell.class_index,
-                                       mode=mode, steps=spec.curve_steps, cancel=cancel)
+            if getattr(cell, "target", ""):  # the target's own confidence (engine.targets)
+                x, y = faithfulness.curves(model, [image], [cell.heatmap], mode=mode,
+                                           steps=spec.curve_steps, cancel=cancel,
+                                           target=cell.target)
+            else:
+                x, y = faithfulness.curves(model, [image], [cell.heatmap], cell.class_index,
+                                           mode=mode, steps=spec.curve_steps, cancel=cancel)
             entry[mode] = (x, y[0])
             entry[mode + "_auc"] = float(faithfulness.auc(y[0]))
         entry["title"] = title

@@ -17,7 +17,10 @@ def draw(fig, data, options) -> dict:
     image = data.images[0]
     c = data.grid.row_class[0]
     conf = "probability" if data.conf_word == "p" else "score"
-    caption = (f"{image.name}: class {data.labels[c]} ({c}). Deletion: the most salient pixels "
+    what = f"class {data.name(c)} ({c})"
+    if data.target:  # the target's own confidence (engine.targets.scorers says which)
+        conf, what = "confidence", f"target {data.target}"
+    caption = (f"{image.name}: {what}. Deletion: the most salient pixels "
                f"(by each map) set to black, lower AUC = more faithful; insertion: restored onto "
                f"a blurred copy, higher AUC = more faithful; {data.spec.curve_steps} steps.")
     left, gap, right = 0.02, 7.5 * f, 2.5 * f
@@ -46,7 +49,7 @@ def draw(fig, data, options) -> dict:
         ax.set_title(mode, fontsize=options.font_size, pad=0.25 * options.font_size)
         ax.set_xlabel(f"fraction of pixels {'deleted' if mode == 'deletion' else 'inserted'}",
                       fontsize=options.font_size, labelpad=1)
-        ax.set_ylabel(f"{conf} of {data.labels[c]}", fontsize=options.font_size, labelpad=1)
+        ax.set_ylabel(f"{conf} of {data.name(c)}", fontsize=options.font_size, labelpad=1)
         ax.set_xlim(0, 1)
         if data.conf_word == "p":
             ax.set_ylim(0, 1.02)

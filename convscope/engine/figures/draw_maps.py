@@ -122,7 +122,7 @@ def _row_label(data, r: int) -> str:
     grid = data.grid
     explained = {cell.class_index for cell in grid.cells[r] if not isinstance(cell, str)}
     c = explained.pop() if len(explained) == 1 else grid.row_class[r]
-    return f"{data.labels[c]}\n{_conf(data, grid.row_conf[r])}"
+    return f"{data.name(c)}\n{_conf(data, grid.row_conf[r])}"
 
 
 def _conf(data, p: float) -> str:
@@ -145,16 +145,20 @@ def _caption(data, options) -> str:
     look = f"overlay alpha {options.alpha:g}, {options.cmap(spec.kind)}"
     if spec.kind == "cam":
         c = grid.row_class[0]
-        cls = f"class {data.labels[c]} ({c}), {_conf(data, grid.row_conf[0])}"
+        cls = (f"target {data.target}, {_conf(data, grid.row_conf[0])}" if data.target else
+               f"class {data.labels[c]} ({c}), {_conf(data, grid.row_conf[0])}")
         method = naming.title(first.method) if first is not None else spec.methods[0]
         return f"{cls} · {method} · layer {layer} · {norm} · {look}"
     if spec.kind == "methods":
         which = "each row's top prediction" if not spec.classes else "the class named in each row"
+        if data.target:
+            which = f"target {data.target}"
         return f"Layer {layer} · class: {which} · {norm} · {look}"
     if spec.kind == "layers":
         c = grid.row_class[0]
         method = naming.title(first.method) if first is not None else spec.methods[0]
-        return (f"{method} at each layer · class {data.labels[c]} ({c}), "
+        what = f"target {data.target}" if data.target else f"class {data.labels[c]} ({c})"
+        return (f"{method} at each layer · {what}, "
                 f"{_conf(data, grid.row_conf[0])} · {norm} · {look}")
     method = naming.title(first.method) if first is not None else spec.methods[0]
     return f"{method} · layer {layer} · one map per class · {norm} · {look}"
@@ -192,7 +196,7 @@ def _colorbar_label(data, signed: bool | None = None) -> str:
             if not isinstance(cell, str):
                 classes.add(cell.class_index)
     if len(classes) == 1:
-        target = data.labels[classes.pop()]
+        target = data.name(classes.pop())
     elif data.spec.kind == "classes":
         target = "the column's class"
     else:

@@ -46,6 +46,7 @@ class FigureSpec:
     seed: int = 0
     max_n: int | None = None
     curve_steps: int = 50
+    target: str = ""  # what the maps explain instead of a class (engine.targets spec)
 
     def as_dict(self) -> dict:
         return _plain(dataclasses.asdict(self))
@@ -75,6 +76,10 @@ class FigureSpec:
             raise UserError(f"a {self.kind} figure uses one layer; --layers is for the layers figure")
         if self.kind == "methods" and len(self.classes) not in (0, 1, len(self.images)):
             raise UserError("give one class for all images, or one per image")
+        if self.target and (self.classes or self.top_classes):
+            raise UserError("give --class(es) or --target, not both")
+        if self.target and self.kind not in CAM_KINDS:
+            raise UserError(f"--target: a {self.kind} figure draws no maps")
         if self.kind not in ("classes", "methods") and len(self.classes) > 1:
             raise UserError("several classes: use --kind classes")
         for name, value, low in (("top", self.top, 1), ("top_classes", self.top_classes, 1),

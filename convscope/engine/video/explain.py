@@ -76,17 +76,26 @@ def check_live_method(method: str) -> str:
 
 
 def explain_frames(model, frames, method: str = "gradcam", layer: str | None = None,
-                   class_index=None, cancel=None) -> list[FrameMap]:
+                   class_index=None, cancel=None, target=None) -> list[FrameMap]:
     """CAMs of a batch of frames (uint8 RGB arrays) in one call of compute_cam.
 
-    class_index: None for each frame's top prediction, or one class for all frames."""
+    class_index: None for each frame's top prediction, or one class for all frames.
+    target: a target instead (engine.targets); `probability` is then its confidence
+    (bounded where it has one, else its score) and the label names the target."""
     from ..cam import compute_cam
     from ..cam import compute, targets
     from ..images import from_array
 
     imgs = [from_array(f, name=f"frame{i}") for i, f in enumerate(frames)]
     results = compute_cam(model, imgs, method=method, layer=layer, class_index=class_index,
-                          cancel=cancel)
+                          cancel=cancel, target=target)
+    if target is not None:
+        from .. import targets as target_mod
+
+        bound = target_mod.bind(model, target, imgs[:1])
+        probs, _ = bound.confidence(model, compute.prepared(model, imgs))
+        return [FrameMap(r.heatmap, int(r.class_index), r.target or str(r.label), float(p),
+                         r.method, r.layer, None) for r, p in zip(results, probs)]
     # The model's own output for the class: from the logits the CAM pass left in the
     # per-model cache (no second forward pass; a cache miss recomputes them).
     if results[0].layer is not None:

@@ -31,6 +31,7 @@ class VideoOptions:
     method: str = "gradcam"
     layer: str | None = None
     class_index: int | None = None  # None: each frame's top prediction
+    target: str | None = None  # a target instead of a class (engine.targets)
     alpha: float = 0.4
     colormap: str = "jet"
     smooth: float = 0.0
@@ -163,7 +164,8 @@ def _run(model, src: VideoSource, tmp: str, ext: str, total, o: VideoOptions, pr
                 break
             cancel_mod.check(cancel)
             keys = batch[::o.every]  # frames 0, N, 2N, ... (a batch holds a multiple of N)
-            maps = explain_frames(model, keys, o.method, o.layer, o.class_index, cancel=cancel)
+            maps = explain_frames(model, keys, o.method, o.layer, o.class_index, cancel=cancel,
+                                  target=o.target)
             stats["explained"] += len(maps)
             item = []
             for i, frame in enumerate(batch):

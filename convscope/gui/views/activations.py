@@ -33,6 +33,7 @@ class ChannelDetail(QWidget):
     """One channel at full size, its statistics, and the way to its filter pattern."""
 
     sigFilter = Signal(int)
+    sigExplain = Signal(int)  # where in the image this channel looks (a unit: target)
     sigStep = Signal(int)  # -1 / +1
     sigClose = Signal()
 
@@ -59,6 +60,11 @@ class ChannelDetail(QWidget):
         layout.addWidget(self.canvas, 1)
         layout.addWidget(self.stats)
         layout.addWidget(self.filter_button)
+        self.explain_button = QPushButton("Explain this channel →")
+        self.explain_button.setToolTip("Where in the image this channel looks: its mean "
+                                       "activation as the target of the CAM view's map")
+        layout.addWidget(self.explain_button)
+        self.explain_button.clicked.connect(lambda: self.sigExplain.emit(self.channel))
         close.clicked.connect(self.sigClose)
         prev_.clicked.connect(lambda: self.sigStep.emit(-1))
         next_.clicked.connect(lambda: self.sigStep.emit(1))
@@ -79,6 +85,7 @@ class ChannelDetail(QWidget):
 class ActivationsView(View):
     key, title, channel = "activations", "Activations", "activations"
     sigShowFilter = Signal(str, int)  # layer, channel
+    sigExplainChannel = Signal(str, int)  # layer, channel: its map in the CAM view
 
     def __init__(self, session, client, settings, parent=None):
         super().__init__(session, client, settings, parent)
@@ -132,6 +139,8 @@ class ActivationsView(View):
         self.detail.sigClose.connect(self.detail.hide)
         self.detail.sigStep.connect(lambda d: self.show_channel(self.detail.channel + d))
         self.detail.sigFilter.connect(self._on_filter_requested)
+        self.detail.sigExplain.connect(
+            lambda ch: self.shown is not None and ch >= 0 and self.sigExplainChannel.emit(self.shown[1], ch))
 
     # -- requests -------------------------------------------------------------------------
     def request(self) -> None:

@@ -8,12 +8,15 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 
 from convscope.engine import jobs as J
 from convscope.engine.cam import registry
+from convscope.engine.targets import parse as parse_target
+from convscope.engine.targets import window as TW
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
 from .base import View, caption
 from .cam_options import GROUPS, CamControls, draw
 from .method_options import MethodOptions
+from .target_bar import RegionBox, TargetBar
 
 
 class CamView(View):
@@ -43,6 +46,11 @@ class CamView(View):
         bottom = QHBoxLayout()
         bottom.addWidget(self.readout, 1)
         bottom.addWidget(self.legend)
+        # issue 21: what the map explains (class, output, region, value, channel, spec)
+        self.target_bar = TargetBar(options.target, session)
+        self.layout_.addWidget(self.target_bar)
+        self.region = RegionBox(self.canvas)
+        self.mask: J.MaskReady | None = None
         self.add_picture(self.canvas)
         self.layout_.addWidget(self.info)
         self.layout_.addLayout(bottom)
@@ -51,8 +59,11 @@ class CamView(View):
         self._wanted_method = settings.get("cam/method")
 
         client.subscribe(J.CamReady, self._on_ready, channel=self.channel)
+        client.subscribe(J.MaskReady, self._on_mask, channel=J.PredictMask.channel)
+        self.target_bar.sigMask.connect(self._on_mask_toggled)
+        self.region.sigMoved.connect(self._on_box_moved)
         session.sigModelChanged.connect(self._on_model_changed)
-        session.sigImageChanged.connect(self.invalidate)
+        session.sigImageChanged.connect(self._on_image_changed)
         session.sigLayerChanged.connect(self._on_layer_changed)
         options.sigChanged.connect(self.invalidate)
         options.sigLookChanged.connect(self._draw)
@@ -112,7 +123,7 @@ class CamView(View):
         self.invalidate()
 
     def _on_model_changed(self) -> None:
-        self.result = self.overlay = None
+        self.result = self.overlay = self.mask = None
         self._fill_methods()
         self.invalidate()
 
@@ -132,12 +143,15 @@ class CamView(View):
             return
         s = self.session
         method = self.current_method()
+        if self.target_bar.mask.isChecked() and self.mask is None:
+            self.client.send(J.PredictMask(image=s.image))
         self.info.setText(f"computing {registry.title(method)}…")
         self.client.send(J.Cam(image=s.image, method=method,
                                layer=s.layer if self.options.follow_tree else None,
                                class_index=self.options.class_index,
                                max_n=self.max_n.value() if method == "faster-scorecam" else None,
-                               options=self.method_options.options(method)))
+                               options=self.method_options.options(method),
+                               target=self.options.target.spec))
 
     def _on_ready(self, r: J.CamReady) -> None:
         self.result = r
@@ -150,8 +164,9 @@ class CamView(View):
         err = r.completeness_error
         if err is not None:
             extra = f" · completeness error {100 * err:.2f}%" + (" (add steps)" if err >= 0.01 else "")
-        self.info.setText(f"<b>{spec.title}</b> · {where} · "
-                          f"class <b>{r.label}</b> ({r.class_index}) · score {r.score:.4g} · "
+        what = (f"explains <b>{r.label}</b> (target {r.target})" if r.target
+                else f"class <b>{r.label}</b> ({r.class_index})")
+        self.info.setText(f"<b>{spec.title}</b> · {where} · {what} · score {r.score:.4g} · "
                           f"{1000 * r.seconds:.0f} ms{extra}")
         self._draw()
 
@@ -161,10 +176,14 @@ class CamView(View):
         self.info.setText("")
 
     def _draw(self) -> None:
+        if self.target_bar.mask.isChecked() and self.mask is not None:
+            self._draw_mask()
+            return
         if self.result is None or self.result.heatmap is None:
             return
         self.overlay = draw(self.result, self.options.alpha, self.options.colormap)
         self.canvas.set_image(self.overlay)
+        self._show_region()
         r = self.result  # a map zero everywhere is said to be empty, not shown as a tint
         self.canvas.set_note(J.no_evidence_text(r.label, r.layer if registry.get(r.method).kind == "cam"
                                               else None) if r.no_evidence else "")
@@ -186,3 +205,70 @@ class CamView(View):
 
     def figure(self) -> np.ndarray | None:
         return self.overlay
+
+    # -- targets (issue 21): the predicted mask and the region box ---------------------------
+    def _on_image_changed(self) -> None:
+        self.mask = None
+        self.invalidate()
+
+    def _on_mask_toggled(self, on: bool) -> None:
+        if on and self.mask is None and self.session.image is not None:
+            self.client.send(J.PredictMask(image=self.session.image))
+        elif not on:
+            self.readout.setText("hover over the map for the heat under the mouse")
+        self._draw()
+
+    def _on_mask(self, r: J.MaskReady) -> None:
+        self.mask = r
+        if self.target_bar.mask.isChecked():
+            self._draw_mask()
+
+    def _draw_mask(self) -> None:
+        """The predicted mask over the image, its classes named below, the box on top."""
+        r, image = self.mask, self.session.image
+        if r is None or image is None:
+            return
+        picture = TW.mask_picture(image.pixels, r.classes)
+        self.canvas.set_image(picture)
+        self.canvas.set_note("")
+        total = max(1, sum(n for _, n in r.counts))
+        self.readout.setText("mask of <b>" + r.output + "</b>: " + " ".join(
+            f'<span style="color: rgb{tuple(int(v) for v in TW.PALETTE[c % len(TW.PALETTE)])}">'
+            f"■</span> {r.names[c]} {100 * n / total:.0f}%" for c, n in r.counts)
+            + " · drag the box over the region to explain")
+        self._show_region()
+
+    def _input_hw(self) -> tuple | None:
+        if self.mask is not None:
+            return self.mask.input_hw
+        shape = getattr(getattr(self.session.model, "summary", None), "input_shape", None) or ()
+        return (shape[0], shape[1]) if len(shape) >= 2 and shape[0] and shape[1] else None
+
+    def _show_region(self) -> None:
+        spec, image = self.options.target.spec, self.session.image
+        hw = self._input_hw()
+        if not spec.startswith("region:") or image is None or hw is None:
+            self.region.hide()
+            return
+        try:
+            box = parse_target(spec).box
+        except Exception:  # noqa: BLE001 - a bad spec: the engine's message is shown
+            self.region.hide()
+            return
+        H, W = image.pixels.shape[:2]
+        self.region.show_box(TW.box_to_image(box, (H, W), hw), (H, W))
+
+    def _on_box_moved(self, box: tuple) -> None:
+        """The user left the box: explain that region (its class kept if one was given)."""
+        image, hw = self.session.image, self._input_hw()
+        if image is None or hw is None:
+            return
+        H, W = image.pixels.shape[:2]
+        x0, y0, x1, y1 = TW.box_to_input(box, (H, W), hw)
+        if x1 <= x0 or y1 <= y0:
+            return
+        old = self.options.target.spec
+        cls = parse_target(old).cls if old.startswith("region:") else None
+        self.options.target.set_spec(f"region:{x0},{y0},{x1},{y1}" + ("" if cls is None else f":{cls}"))
+        if self.target_bar.mask.isChecked():
+            self.target_bar.mask.setChecked(False)  # the map of the region the user chose

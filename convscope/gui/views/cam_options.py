@@ -69,6 +69,9 @@ class ClassChoice(QObject):
         if self.session is None:
             self.session = session
             session.sigModelChanged.connect(self._on_model_changed)
+        target = getattr(self, "target", None)
+        if target is not None:
+            target.bind(session)
 
     @property
     def class_index(self) -> int | None:
@@ -142,6 +145,10 @@ class CamOptions(ClassChoice):
         self.follow_tree = settings.get("cam/follow_tree")
         self.alpha = settings.get("cam/alpha")
         self.colormap = settings.get("cam/colormap")
+        from ..target_choice import TargetChoice  # what the maps explain beyond a class (issue 21)
+
+        self.target = TargetChoice(self)
+        self.target.sigChanged.connect(self.sigChanged)
 
     def set_follow_tree(self, follow: bool) -> None:
         if follow != self.follow_tree:

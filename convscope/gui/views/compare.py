@@ -166,7 +166,8 @@ class CompareView(View):
         self._say("")
         s = self.session
         layer = s.layer if self.options.follow_tree else None
-        asked = (s.model, s.image, layer, self.options.class_index, tuple(methods))
+        asked = (s.model, s.image, layer, self.options.class_index, tuple(methods),
+                 self.options.target.spec)
         if self._same(asked) and self.results:
             # the same question (a cancelled or left run asked again): resume, keep the
             # finished maps and compute only the others
@@ -180,7 +181,8 @@ class CompareView(View):
             return
         self.info.setText(f"computing {len(todo)} of {len(methods)} methods…")
         self.client.send(J.CompareCams(image=s.image, methods=tuple(todo), layer=layer,
-                                       class_index=self.options.class_index))
+                                       class_index=self.options.class_index,
+                                       target=self.options.target.spec))
 
     def _same(self, asked) -> bool:
         old = self._asked

@@ -1,0 +1,730 @@
+"""Targets (issue 21): what a map explains besides a class.
+
+Small models from engine.demo_targets (seeded random weights: the maths does not need a
+trained model). Each target's Grad-CAM is recomputed here with a GradientTape from the
+target's definition, using the model's own layers as functions (never engine code), and
+occlusion's score drops are checked against the same scalar.
+"""
+import json
+import os
+
+import numpy as np
+import pytest
+from PIL import Image as P
+
+from convscope.engine import demo_targets
+from convscope.engine.cli import main as cli
+from convscope.engine.errors import UserError
+
+
+@pytest.fixture(scope="module")
+def tm(tmp_path_factory):
+    d = tmp_path_factory.mktemp("target-models")
+    paths = demo_targets.save_all(str(d), epochs=0)
+    # a reference image of another size, and a mask PNG equal to a box
+    big = np.asarray(P.open(paths["shape_1"]).resize((80, 72)))
+    P.fromarray(big).save(str(d / "other_size.png"))
+    mask = np.zeros((64, 64), np.uint8)
+    mask[12:40, 20:52] = 255
+    P.fromarray(mask).save(str(d / "box_mask.png"))
+    paths["other_size"] = str(d / "other_size.png")
+    paths["box_mask"] = str(d / "box_mask.png")
+    paths["dir"] = str(d)
+    return paths
+
+
+@pytest.fixture(scope="module")
+def models(tm):
+    from convscope.engine.model import open_model
+
+    return {k: open_model(tm[k]) for k in ("unet", "regressor", "two_head", "embedding")}
+
+
+def _tf():
+    import tensorflow as tf
+
+    return tf
+
+
+def _gradcam(A, g):
+    """Grad-CAM's raw map (Selvaraju et al. eq. 1-2, before ReLU) from (1, h, w, K)."""
+    w = g.numpy().mean(axis=(1, 2))  # (1, K)
+    return (A.numpy() * w[:, None, None, :]).sum(-1)[0]
+
+
+def _x(m, path):
+    return m.prepare([path])
+
+
+# -- the scalar of each kind, written from its definition -----------------------------------
+def _unet_logits(km, A):
+    """The U-Net's pre-softmax output from dec1's activations: the 1x1 conv, no softmax."""
+    seg = km.get_layer("segmentation")
+    return _tf().nn.conv2d(A, seg.kernel, 1, "SAME") + seg.bias
+
+
+def _unet_dec1(km, x):
+    import keras
+
+    return keras.Model(km.inputs, km.get_layer("dec1").output)(x)
+
+
+def _region_score(z, box, c):
+    """Seg-Grad-CAM: sum of class c's logits over the output pixels whose centres lie in
+    the box (input pixels; here the output grid is the input grid, 64 x 64)."""
+    x0, y0, x1, y1 = box
+    return _tf().reduce_sum(z[:, y0:y1, x0:x1, c])
+
+
+def _trunk_gap(km, x):
+    import keras
+
+    return keras.Model(km.inputs, km.get_layer("conv2").output)(x)
+
+
+def _head(km, A, name):
+    """Dense(name) of the global average of conv2's activations, before any softmax."""
+    d = km.get_layer(name)
+    f = _tf().reduce_mean(A, axis=(1, 2))
+    return _tf().matmul(f, d.kernel) + d.bias
+
+
+@pytest.mark.parametrize("c", [1, 3])
+def test_region_gradcam_equals_tape(models, tm, c):
+    tf = _tf()
+    m = models["unet"]
+    box = (10, 12, 50, 44)
+    r = m.cam(tm["shape_0"], layer="dec1", target=f"region:{','.join(map(str, box))}:{c}")
+    assert r.layer == "dec1" and r.target == f"region:10,12,50,44:{c}"
+    A = _unet_dec1(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = _region_score(_unet_logits(m.keras_model, A), box, c)
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    assert np.abs(want).max() > 0
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_region_default_layer_is_the_bottleneck_and_equals_tape(models, tm):
+    """Without a layer a region is explained at the U-Net's bottleneck (engine.default_layer:
+    under the output's 1x1 convolution the map would be the class's logit map again);
+    Grad-CAM there equals a tape through the decoder, skips included."""
+    import keras
+
+    tf = _tf()
+    m = models["unet"]
+    km = m.keras_model
+    r = m.cam(tm["shape_0"], target="region:10,12,50,44:2")
+    assert r.layer == "bottleneck" == m.default_cam_layer
+    inner = keras.Model(km.inputs, [km.get_layer("bottleneck").output, km.get_layer("dec1").output])
+    with tf.GradientTape() as tape:
+        A, d1 = inner(_x(m, tm["shape_0"]))
+        s = _region_score(_unet_logits(km, d1), (10, 12, 50, 44), 2)
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # under the 1x1 output convolution the region's map is the class's logit map (minus the
+    # bias): why dec1 is not the default
+    low = m.cam(tm["shape_0"], layer="dec1", target="region:10,12,50,44:2")
+    z = _unet_logits(km, _unet_dec1(km, _x(m, tm["shape_0"]))).numpy()[0, ..., 2]
+    bias = float(km.get_layer("segmentation").bias.numpy()[2])
+    area = 32 * 40 / 64 ** 2
+    np.testing.assert_allclose(low.raw, area * (z - bias), rtol=1e-3, atol=1e-4)
+
+
+def test_region_without_class_takes_the_majority_class(models, tm):
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], target="region:10,12,50,44")
+    z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
+    votes = np.bincount(z[12:44, 10:50].argmax(-1).ravel(), minlength=z.shape[-1])
+    assert r.class_index == int(votes.argmax())
+    assert r.target == f"region:10,12,50,44:{votes.argmax()}"  # recorded with its class
+    same = m.cam(tm["shape_0"], target=f"region:10,12,50,44:{votes.argmax()}")
+    np.testing.assert_array_equal(r.raw, same.raw)
+
+
+def test_predicted_class_is_the_vote_not_the_largest_logit_sum(tmp_path):
+    """3 pixels of class 0 with a large margin, 7 of class 1 with a small one: the logit
+    sums favour 0, the predicted mask (and so the region's class) shows 1."""
+    import keras
+
+    from convscope.engine.model import open_model
+
+    L = keras.layers
+    x = L.Input((8, 8, 3))
+    eye = keras.initializers.Constant(np.eye(3, dtype=np.float32)[None, None])
+    f = L.Conv2D(3, 1, name="feat", kernel_initializer=eye, use_bias=False)(x)
+    y = L.Conv2D(3, 1, activation="softmax", name="seg", kernel_initializer=eye,
+                 use_bias=False)(f)
+    path = str(tmp_path / "votes.keras")
+    keras.Model(x, y).save(path)
+    img = np.zeros((8, 8, 3), np.uint8)
+    img[0, 0:3] = (255, 0, 0)
+    img[1, 0:5] = img[0, 3:5] = (0, 12, 0)
+    P.fromarray(img).save(str(tmp_path / "votes.png"))
+    m = open_model(path)
+    z = m.keras_model.predict(m.prepare([str(tmp_path / "votes.png")]), verbose=0)
+    z = np.log(z[0, 0:2, 0:5])  # logits up to a per-pixel constant
+    votes = np.bincount(z.argmax(-1).ravel(), minlength=3)
+    assert votes.argmax() == 1  # the premise: the vote and ...
+    r = m.cam(str(tmp_path / "votes.png"), target="region:0,0,5,2")
+    assert r.class_index == 1 and r.target == "region:0,0,5,2:1"
+    s = m.cam(str(tmp_path / "votes.png"), target="region:0,0,5,2:0")
+    assert s.score > r.score  # ... the largest logit sum disagree
+
+
+def test_one_channel_sigmoid_segmentation(tmp_path, tm):
+    """A binary segmentation output (one sigmoid channel): class 1 = z, class 0 = -z over
+    the region; the confidence is the mean sigmoid of that score per pixel."""
+    import keras
+
+    from convscope.engine.cam import faithfulness
+    from convscope.engine.model import open_model
+
+    L = keras.layers
+    keras.utils.set_random_seed(5)
+    x = L.Input((64, 64, 3))
+    f = L.Conv2D(4, 3, padding="same", activation="relu", name="feat")(L.Rescaling(1 / 255)(x))
+    y = L.Conv2D(1, 1, activation="sigmoid", name="fg")(f)
+    path = str(tmp_path / "binary_seg.keras")
+    keras.Model(x, y).save(path)
+    m = open_model(path)
+    one = m.cam(tm["shape_0"], target="region:10,12,50,44:1")
+    zero = m.cam(tm["shape_0"], target="region:10,12,50,44:0")
+    p = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0, 12:44, 10:50, 0]
+    z = np.log(p / (1 - p))
+    assert one.score == pytest.approx(float(z.sum()), rel=1e-3)
+    assert zero.score == pytest.approx(-one.score, rel=1e-6)
+    np.testing.assert_allclose(zero.raw, -one.raw, rtol=1e-5, atol=1e-7)
+    auto = m.cam(tm["shape_0"], target="region:10,12,50,44")
+    assert auto.class_index == int(2 * (p >= 0.5).sum() >= p.size)
+    _, conf = faithfulness.curves(m, [tm["shape_0"]], [np.ones((64, 64))], mode="deletion",
+                                  steps=2, target="region:10,12,50,44:0")
+    assert conf[0, 0] == pytest.approx(float((1 - p).mean()), rel=1e-4)
+
+
+def test_mask_file_equals_the_same_box(models, tm):
+    m = models["unet"]
+    a = m.cam(tm["shape_0"], target=f"mask:{tm['box_mask']}:2")
+    b = m.cam(tm["shape_0"], target="region:20,12,52,40:2")
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-5, atol=1e-6)
+    assert a.score == pytest.approx(b.score, rel=1e-6)
+
+
+@pytest.mark.parametrize("spec, sign", [("value", 1.0), ("value-", -1.0)])
+def test_value_gradcam_equals_tape(models, tm, spec, sign):
+    tf = _tf()
+    m = models["regressor"]
+    r = m.cam(tm["shape_0"], layer="conv2", target=spec)
+    A = _trunk_gap(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = sign * tf.reduce_sum(_head(m.keras_model, A, "value")[:, 0])
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_value_minus_is_the_negated_map(models, tm):
+    m = models["regressor"]
+    up = m.cam(tm["shape_0"], layer="conv2", target="value")
+    down = m.cam(tm["shape_0"], layer="conv2", target="value-")
+    np.testing.assert_allclose(down.raw, -up.raw, rtol=1e-6, atol=1e-7)
+
+
+@pytest.mark.parametrize("spec, head, unit", [("output:size", "size", 0),
+                                              ("output:shape:2", "shape", 2)])
+def test_output_head_gradcam_equals_tape(models, tm, spec, head, unit):
+    tf = _tf()
+    m = models["two_head"]
+    r = m.cam(tm["shape_0"], layer="conv2", target=spec)
+    A = _trunk_gap(m.keras_model, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        s = tf.reduce_sum(_head(m.keras_model, A, head)[:, unit])  # pre-softmax logit
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+
+
+def test_first_output_target_is_the_class_path_bit_for_bit(models, tm):
+    m = models["two_head"]
+    plain = m.cam(tm["shape_0"], class_index=2)
+    for spec in ("class:2", "output:shape:2"):
+        r = m.cam(tm["shape_0"], target=spec)
+        np.testing.assert_array_equal(r.raw, plain.raw)
+        assert r.score == plain.score and r.class_index == 2
+    assert plain.target == "" and "target" not in plain.as_dict()
+
+
+def test_second_output_is_read_before_its_softmax(models, tm, tmp_path):
+    """Every output's softmax is stripped, not only the first's: the same head as the
+    second output of a model gives the same pre-softmax score and map."""
+    import keras
+
+    from convscope.engine.model import open_model
+
+    km = models["two_head"].keras_model
+    path = str(tmp_path / "reversed.keras")
+    keras.Model(km.inputs, [km.get_layer("size").output, km.get_layer("shape").output]).save(path)
+    rev = open_model(path)
+    a = rev.cam(tm["shape_0"], layer="conv2", target="output:shape:2")
+    b = models["two_head"].cam(tm["shape_0"], layer="conv2", class_index=2)
+    assert a.score == pytest.approx(b.score, rel=1e-5)
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-4, atol=1e-6)
+
+
+def test_class_map_is_not_served_for_another_output(models, tm):
+    """The all-layer gradient cache holds the class map of this image: the size head's
+    map must be its own."""
+    m = models["two_head"]
+    cls = m.cam(tm["shape_1"], layer="conv2")
+    size = m.cam(tm["shape_1"], layer="conv2", target="output:size")
+    assert not np.allclose(cls.raw, size.raw)
+    again = m.cam(tm["shape_1"], layer="conv2")
+    np.testing.assert_array_equal(again.raw, cls.raw)
+
+
+def test_unit_gradcam_equals_tape(models, tm):
+    tf = _tf()
+    import keras
+
+    m = models["embedding"]
+    km = m.keras_model
+    x = _x(m, tm["shape_0"])
+    c2 = keras.Model(km.inputs, km.get_layer("conv2").output)(x).numpy()[0]
+    ch = int(c2.mean(axis=(0, 1)).argmax())  # a live channel
+    assert c2[..., ch].mean() > 0
+    r = m.cam(tm["shape_0"], layer="conv1", target=f"unit:conv2:{ch}")
+    A = keras.Model(km.inputs, km.get_layer("conv1").output)(x)
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        out = km.get_layer("conv2")(km.get_layer("pool1")(A))
+        s = tf.reduce_mean(out[..., ch])  # (1 / hw) sum_ij A_ij^ch
+    g = tape.gradient(s, A)
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # one position of the channel: A_yx^ch
+    y, xx = np.unravel_index(c2[..., ch].argmax(), c2.shape[:2])
+    p = m.cam(tm["shape_0"], layer="conv1", target=f"unit:conv2:{ch}@{y},{xx}")
+    assert p.score == pytest.approx(float(c2[y, xx, ch]), rel=1e-4)
+    # default layer: the channel's own
+    assert m.cam(tm["shape_0"], target=f"unit:conv2:{ch}").layer == "conv2"
+
+
+def test_similar_gradcam_equals_tape(models, tm):
+    tf = _tf()
+    m = models["embedding"]
+    km = m.keras_model
+    ref = km.predict(_x(m, tm["shape_1"]), verbose=0)[0]  # the embedding model's output
+    r = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}")
+    A = _trunk_gap(km, _x(m, tm["shape_0"]))
+    with tf.GradientTape() as tape:
+        tape.watch(A)
+        e = _head(km, A, "embedding")[0]
+        s = tf.reduce_sum(e * ref) / (tf.norm(e) * np.linalg.norm(ref))
+    g = tape.gradient(s, A)
+    assert -1.0 <= r.score <= 1.0
+    assert r.score == pytest.approx(float(s), rel=1e-4)
+    want = _gradcam(A, g)
+    np.testing.assert_allclose(r.raw, want, rtol=1e-3, atol=1e-4 * np.abs(want).max())
+    # an image is most similar to itself
+    assert m.cam(tm["shape_0"], layer="conv2",
+                 target=f"similar:{tm['shape_0']}").score == pytest.approx(1.0, abs=1e-5)
+    # @LAYER: the flattened activations of that layer
+    import keras
+
+    c1 = keras.Model(km.inputs, km.get_layer("conv1").output)
+    e0 = c1(_x(m, tm["shape_0"])).numpy().ravel()
+    e1 = c1(_x(m, tm["shape_1"])).numpy().ravel()
+    at = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@conv1")
+    assert at.score == pytest.approx(float(e0 @ e1 / np.linalg.norm(e0) / np.linalg.norm(e1)),
+                                     rel=1e-4)
+
+
+def test_similar_on_a_classifier_defaults_to_the_layer_before_its_head(models, tm):
+    m = models["two_head"]  # first output: a softmax head fed by "gap"
+    r = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}")
+    assert r.label.endswith("at gap")
+    g = m.cam(tm["shape_0"], layer="conv2", target=f"similar:{tm['shape_1']}@gap")
+    np.testing.assert_array_equal(r.raw, g.raw)
+
+
+def test_callable_target_equals_the_output_target(models, tm):
+    m = models["two_head"]
+    a = m.cam(tm["shape_0"], layer="conv2", target=lambda outs: outs["size"][:, 0])
+    b = m.cam(tm["shape_0"], layer="conv2", target="output:size")
+    np.testing.assert_allclose(a.raw, b.raw, rtol=1e-6)
+    assert a.target.startswith("callable:")
+
+
+# -- perturbation methods: the same scalar ------------------------------------------------
+def _occluded(xpix, r, c, patch, fill=128.0):
+    out = xpix.copy()
+    out[:, r:r + patch, c:c + patch] = fill
+    return out
+
+
+def test_occlusion_drops_use_the_region_scalar(models, tm):
+    m = models["unet"]
+    box, c, patch = (10, 12, 50, 44), 3, 16
+    r = m.cam(tm["shape_0"], method="occlusion", patch=patch, stride=16,
+              target="region:10,12,50,44:3")
+    xpix = m.pixels([tm["shape_0"]])
+
+    def S(px):  # Seg-Grad-CAM's scalar on the model's pre-softmax output
+        z = _unet_logits(m.keras_model, _unet_dec1(m.keras_model, px))  # Rescaling inside
+        return float(_region_score(z, box, c))
+
+    s0 = S(xpix)
+    assert r.score == pytest.approx(s0, rel=1e-4)
+    for i, j in ((0, 0), (1, 2), (3, 3)):
+        want = s0 - S(_occluded(xpix, 16 * i, 16 * j, patch))
+        assert r.raw[i, j] == pytest.approx(want, rel=1e-3, abs=1e-3 * abs(s0))
+
+
+def test_occlusion_drops_use_the_value_scalar(models, tm):
+    m = models["regressor"]
+    r = m.cam(tm["shape_0"], method="occlusion", patch=16, stride=16, target="value-")
+    xpix = m.pixels([tm["shape_0"]])
+
+    def S(px):
+        return -float(m.keras_model.predict(px, verbose=0)[0, 0])
+
+    s0 = S(xpix)
+    assert r.score == pytest.approx(s0, rel=1e-4)
+    for i, j in ((0, 1), (2, 2)):
+        assert r.raw[i, j] == pytest.approx(s0 - S(_occluded(xpix, 16 * i, 16 * j, 16)),
+                                            rel=1e-3, abs=1e-5)
+
+
+@pytest.mark.parametrize("method", ["saliency", "integrated-gradients", "scorecam",
+                                    "gradcam++", "layercam", "ablation-cam", "rise",
+                                    "smoothgrad", "guided-backprop", "guided-gradcam",
+                                    "faster-scorecam", "xgradcam", "hirescam"])
+def test_every_method_explains_the_target(models, tm, method):
+    m = models["unet"]
+    opts = {"rise": {"masks": 40}, "integrated-gradients": {"steps": 16},
+            "smoothgrad": {"samples": 4}}.get(method, {})
+    r = m.cam(tm["shape_0"], method=method, target="region:10,12,50,44:3", **opts)
+    ref = m.cam(tm["shape_0"], target="region:10,12,50,44:3")
+    assert r.target == "region:10,12,50,44:3" and r.score == pytest.approx(ref.score, rel=1e-4)
+    assert np.isfinite(r.heatmap).all() and np.any(r.heatmap)
+    if method == "guided-gradcam":  # its Grad-CAM factor is the target's Grad-CAM
+        np.testing.assert_allclose(r.info["gradcam"], ref.heatmap, atol=1e-5)
+    if method in ("scorecam", "rise"):  # says which confidence it used
+        assert r.info["confidence"].startswith("the mean softmax probability")
+    if method == "integrated-gradients":  # completeness on the target's scalar
+        assert r.info["completeness_error"] < 0.05
+
+
+def _unit_score(km, px, ch):
+    import keras
+
+    return float(np.mean(keras.Model(km.inputs, km.get_layer("conv2").output)(px).numpy()[0, ..., ch]))
+
+
+def _similar_score(km, px, ref):
+    e = km.predict(px, verbose=0)[0]
+    return float(e @ ref / (np.linalg.norm(e) * np.linalg.norm(ref)))
+
+
+@pytest.mark.parametrize("kind", ["output", "unit", "similar"])
+def test_occlusion_drops_use_each_targets_scalar(models, tm, kind):
+    if kind == "output":
+        m = models["two_head"]
+        spec = "output:size"
+
+        def S(px):
+            return float(m.keras_model.predict(px, verbose=0)[1][0, 0])
+    elif kind == "unit":
+        m = models["embedding"]
+        spec = "unit:conv2:1"
+
+        def S(px):
+            return _unit_score(m.keras_model, px, 1)
+    else:
+        m = models["embedding"]
+        ref = m.keras_model.predict(_x(m, tm["shape_1"]), verbose=0)[0]
+        spec = f"similar:{tm['shape_1']}"
+
+        def S(px):
+            return _similar_score(m.keras_model, px, ref)
+    r = m.cam(tm["shape_0"], method="occlusion", patch=16, stride=16, target=spec)
+    xpix = m.pixels([tm["shape_0"]])
+    s0 = S(xpix)
+    assert abs(s0) > 1e-3 and np.any(np.abs(r.raw) > 1e-4)  # a live scalar, drops that move
+    assert r.score == pytest.approx(s0, rel=1e-4, abs=1e-6)
+    for i, j in ((0, 1), (2, 2), (3, 0)):
+        assert r.raw[i, j] == pytest.approx(s0 - S(_occluded(xpix, 16 * i, 16 * j, 16)),
+                                            rel=1e-3, abs=1e-5)
+
+
+def test_scorecam_weights_are_the_regions_masked_confidence(models, tm):
+    """Score-CAM's weight of channel k: the target's confidence (mean softmax probability
+    of C over the region) of the input times A_k, min-max normalised (dec1 is 64 x 64,
+    the input's size: no upsampling)."""
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], method="faster-scorecam", max_n=3, layer="dec1",
+              target="region:10,12,50,44:3")
+    assert r.info["confidence"].startswith("the mean softmax")
+    x = _x(m, tm["shape_0"])
+    A = _unet_dec1(m.keras_model, x).numpy()[0]
+    used = np.nonzero(r.weights)[0]
+    assert len(used) == 3
+    for k in used:
+        a = A[..., k]
+        mask = (a - a.min()) / (a.max() - a.min())
+        p = m.keras_model.predict(x * mask[None, :, :, None], verbose=0)[0]
+        assert r.weights[k] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+
+
+def test_saliency_is_the_region_gradient(models, tm):
+    tf = _tf()
+    m = models["unet"]
+    r = m.cam(tm["shape_0"], method="saliency", target="region:10,12,50,44:3")
+    xpix = tf.constant(m.pixels([tm["shape_0"]]))
+    with tf.GradientTape() as tape:
+        tape.watch(xpix)
+        s = _region_score(_unet_logits(m.keras_model, _unet_dec1(m.keras_model, xpix)),
+                          (10, 12, 50, 44), 3)
+    g = tape.gradient(s, xpix).numpy()[0]
+    np.testing.assert_allclose(r.raw, np.abs(g).max(-1), rtol=1e-3, atol=1e-6 * np.abs(g).max())
+
+
+def test_confidence_of_a_region_is_its_mean_softmax(models, tm):
+    """Score-CAM and the faithfulness curves: the target's own bounded confidence."""
+    from convscope.engine.cam import faithfulness
+
+    m = models["unet"]
+    heat = np.ones((64, 64), np.float32)
+    _, conf = faithfulness.curves(m, [tm["shape_0"]], [heat], mode="deletion", steps=4,
+                                  target="region:10,12,50,44:3")
+    p = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]  # the model's softmax
+    assert conf[0, 0] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+    assert 0.0 <= conf.min() and conf.max() <= 1.0
+
+
+# -- the window's engine side ---------------------------------------------------------------
+def test_heads_and_predicted_mask(models, tm):
+    from convscope.engine import targets
+
+    hs = targets.heads(models["two_head"])
+    assert [(h.name, h.shape, h.activation) for h in hs] == [
+        ("shape", (4,), "softmax"), ("size", (1,), "linear")]
+    m = models["unet"]
+    (h,) = targets.heads(m)
+    assert h.spatial and h.classes == 5
+    pm = targets.predicted_mask(m, tm["shape_0"])
+    z = m.keras_model.predict(_x(m, tm["shape_0"]), verbose=0)[0]
+    np.testing.assert_array_equal(pm.classes, z.argmax(-1))  # 64 x 64 image: same size
+    assert len(pm.names) == 5 and pm.grid == (64, 64)
+    with pytest.raises(UserError, match="no spatial"):
+        targets.predicted_mask(models["regressor"], tm["shape_0"])
+
+
+def test_image_box_to_input(models, tm):
+    from convscope.engine import targets
+    from convscope.engine.images import from_array
+
+    big = from_array(np.zeros((128, 256, 3), np.uint8))
+    assert targets.image_box_to_input(models["unet"], big, (32, 20, 100, 60)) == (8, 10, 25, 30)
+
+
+# -- bad targets: one clear line ------------------------------------------------------------
+@pytest.mark.parametrize("model, spec, words", [
+    ("unet", "region:10,10,80,50", "outside the output"),
+    ("unet", "region:-1,0,5,5", "outside the output"),
+    ("unet", "region:10,10,50,50:7", "5 classes"),
+    ("unet", "value", "not a vector of values"),
+    ("two_head", "value", "classifier"),
+    ("regressor", "value:3", "1 unit"),
+    ("two_head", "output:nope", "no output 'nope'"),
+    ("two_head", "output:size:4", "1 units"),
+    ("embedding", "unit:nope:1", "no layer 'nope'"),
+    ("embedding", "unit:conv2:99", "16 channels"),
+    ("embedding", "unit:conv2:1@70,1", "outside"),
+    ("unet", "bogus:3", "unknown target kind"),
+    ("unet", "region:1,2,3", "four numbers"),
+    ("embedding", "similar:/no/such.png", "no reference image"),
+])
+def test_bad_targets(models, tm, model, spec, words):
+    with pytest.raises(UserError, match=words) as info:
+        models[model].cam(tm["shape_0"], target=spec)
+    assert "\n" not in str(info.value)
+
+
+def test_reference_of_another_size_on_a_fixed_size_model(models, tm):
+    with pytest.raises(UserError, match="fixed") as info:
+        models["embedding"].cam(tm["shape_0"], target=f"similar:{tm['other_size']}")
+    assert "\n" not in str(info.value)
+
+
+def test_model_without_classifier_names_target(models, tm):
+    with pytest.raises(UserError, match="--target"):
+        models["unet"].cam(tm["shape_0"])
+
+
+# -- command line ---------------------------------------------------------------------------
+def _cli(capsys, *argv):
+    code = cli(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_cli_region_on_unet_and_value_on_regressor(capsys, tm, tmp_path):
+    out = str(tmp_path / "u.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm["unet"], "--image", tm["shape_0"],
+                         "--target", "region:10,12,50,44:3", "--out", out, "--json")
+    assert code == 0, err
+    doc = json.loads(so)
+    assert doc["target"] == "region:10,12,50,44:3" and os.path.isfile(out)
+    out2 = str(tmp_path / "r.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm["regressor"], "--image", tm["shape_0"],
+                         "--target", "value", "--out", out2, "--json")
+    assert code == 0, err
+    assert json.loads(so)["target"] == "value:0"
+
+
+@pytest.mark.parametrize("model, spec", [("unet", "region:0,0,99,9"), ("two_head", "value"),
+                                         ("unet", "nope:1"), ("embedding", "unit:conv9:0")])
+def test_cli_bad_target_exit_2_nothing_written(capsys, tm, tmp_path, model, spec):
+    out = str(tmp_path / "x.png")
+    code, so, err = _cli(capsys, "cam", "--model", tm[model], "--image", tm["shape_0"],
+                         "--target", spec, "--out", out)
+    assert code == 2 and not os.path.exists(out)
+    lines = [ln for ln in err.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "--target" in lines[0]
+
+
+def test_figure_recipe_reproduces_the_target(capsys, tm, tmp_path):
+    (tmp_path / "npy1").mkdir()
+    (tmp_path / "npy2").mkdir()
+    out = str(tmp_path / "f.png")
+    code, _, err = _cli(capsys, "figure", "--model", tm["unet"], "--image", tm["shape_0"],
+                        "--method", "gradcam", "--target", "region:10,12,50,44:3", "--out", out,
+                        "--npy-dir", str(tmp_path / "npy1"))
+    assert code == 0, err
+    with open(out + ".json") as f:
+        assert json.load(f)["figure"]["target"] == "region:10,12,50,44:3"
+    again = str(tmp_path / "g.png")
+    code, _, err = _cli(capsys, "figure", "--recipe", out + ".json", "--out", again,
+                        "--npy-dir", str(tmp_path / "npy2"))
+    assert code == 0, err
+    with open(again + ".json") as f:
+        assert json.load(f)["figure"]["target"] == "region:10,12,50,44:3"
+    a = sorted(os.listdir(tmp_path / "npy1"))
+    assert a == sorted(os.listdir(tmp_path / "npy2")) and any("heatmap" in n for n in a)
+    for n in a:
+        np.testing.assert_array_equal(np.load(tmp_path / "npy1" / n), np.load(tmp_path / "npy2" / n))
+
+
+def test_batch_and_video_take_a_target(capsys, tm, tmp_path):
+    import shutil
+
+    from convscope.engine.video.demo_clip import make_clip, write_clip
+
+    imgs = tmp_path / "imgs"
+    imgs.mkdir()
+    shutil.copy(tm["shape_0"], imgs / "a.png")
+    run = str(tmp_path / "run")
+    code, _, err = _cli(capsys, "batch", "--model", tm["unet"], "--images", str(imgs), "--out", run,
+                        "--target", "region:10,12,50,44:3", "--methods", "gradcam", "--steps", "4",
+                        "--metrics", "deletion,drop")
+    assert code == 0, err
+    import pandas as pd
+
+    row = pd.read_parquet(os.path.join(run, "results.parquet")).iloc[0]
+    assert row["explained_label"] == "region:10,12,50,44:3"
+    with open(os.path.join(run, "run.json")) as f:
+        assert json.load(f)["settings"]["target"] == "region:10,12,50,44:3"
+    # the row's score is the region's confidence: the mean softmax probability of class 3
+    from convscope.engine.model import open_model
+
+    m = open_model(tm["unet"])
+    p = m.keras_model.predict(m.prepare([tm["shape_0"]]), verbose=0)[0]
+    assert row["score"] == pytest.approx(float(p[12:44, 10:50, 3].mean()), rel=1e-4)
+    clip = str(tmp_path / "c.avi")
+    write_clip(clip, make_clip(4, 64, seed=1, fps=10.0))
+    out = str(tmp_path / "v.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["regressor"], "--input", clip, "--out", out,
+                        "--target", "value-")
+    assert code == 0 and os.path.isfile(out), err
+    bad = str(tmp_path / "w.gif")
+    code, _, err = _cli(capsys, "video", "--model", tm["unet"], "--input", clip, "--out", bad,
+                        "--target", "region:0,0,99,9")
+    assert code == 2 and not os.path.exists(bad) and "outside the output" in err
+
+
+def test_engine_jobs_for_the_window(tm):
+    """The engine thread's side (no Qt): PredictMask, and a Cam job with a target."""
+    from convscope.engine import jobs as J
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    got = []
+    w.run(J.LoadModel(spec=tm["unet"]), got.append)
+    img = load_image(tm["shape_0"])
+    w.run(J.PredictMask(image=img), got.append)
+    mask = [r for r in got if isinstance(r, J.MaskReady)]
+    assert mask, got
+    mk = mask[0]
+    assert mk.classes.shape == (64, 64) and len(mk.names) == 5 and mk.input_hw == (64, 64)
+    assert mk.heads[0]["spatial"] and mk.heads[0]["name"] == "segmentation"
+    w.run(J.Cam(image=img, target="region:10,12,50,44"), got.append)
+    ready = [r for r in got if isinstance(r, J.CamReady)]
+    assert ready and ready[0].target.startswith("region:10,12,50,44:") and ready[0].layer == "bottleneck"
+    votes = np.bincount(mk.classes[12:44, 10:50].ravel(), minlength=5)
+    assert ready[0].target == f"region:10,12,50,44:{votes.argmax()}"
+    w.run(J.CompareCams(image=img, methods=("gradcam", "hirescam", "cam"),
+                        target="region:10,12,50,44:3"), got.append)
+    cmp = [r for r in got if isinstance(r, J.CamReady)][1:]
+    assert [r.target for r in cmp[:2]] == ["region:10,12,50,44:3"] * 2
+    assert cmp[2].error  # CAM reads a class's Dense weights: not for a target (its own line)
+    w.run(J.Cam(image=img), got.append)  # no target on a model without a classifier
+    failed = [r for r in got if isinstance(r, J.JobFailed)]
+    assert failed and "--target" in failed[-1].message
+
+
+def test_exploration_of_a_model_without_classifier(models, tm):
+    """The window's first analysis of a U-Net records every layer (no class gradients)."""
+    from convscope.engine.explore import cache as explore
+
+    m = models["unet"]
+    assert explore.analyse(m, tm["shape_1"]) in (True, False)
+    assert explore.has_activations(m, tm["shape_1"])
+    explore.warm_up(m)
+
+
+def test_commands_without_target_on_a_unet_name_it(capsys, tm, tmp_path):
+    for argv in (["figure", "--model", tm["unet"], "--image", tm["shape_0"], "--out",
+                  str(tmp_path / "f.png")],
+                 ["batch", "--model", tm["unet"], "--images", tm["dir"], "--out", str(tmp_path / "run"),
+                  "--limit", "1"],
+                 ["cam", "--model", tm["unet"], "--image", tm["shape_0"], "--out", str(tmp_path / "c.png")]):
+        code, _, err = _cli(capsys, *argv)
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert code == 2 and len(lines) == 1 and "--target" in lines[0], (argv[0], err)
+    assert not os.listdir(tmp_path)
+
+
+def test_fast_lane_never_answers_a_target_from_the_class_cache(tm):
+    from convscope.engine import jobs as J
+    from convscope.engine.explore import cache as explore
+    from convscope.engine.images import load_image
+    from convscope.engine.worker import Worker
+
+    w = Worker()
+    w.run(J.LoadModel(spec=tm["two_head"]), lambda r: None)
+    img = load_image(tm["shape_0"])
+    explore.set_cold(w.model, False)
+    explore.analyse(w.model, img)  # every layer + the top class's gradients, cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2")) is not None  # the class: cached
+    assert w.fast_answer(J.Cam(image=img, layer="conv2", target="output:size")) is None
