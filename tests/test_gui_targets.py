@@ -11,7 +11,7 @@ import pytest
 from convscope.engine import demo_targets
 from convscope.engine.model import open_model
 from convscope.engine.targets import parse, predicted_mask
-from convscope.engine.targets import window as TW
+from convscope.engine.targets import masks as MK
 from gui_support import open_window, settings_file, settle, spin, wait_until  # noqa: F401
 
 pytestmark = pytest.mark.timeout(600)
@@ -77,7 +77,7 @@ def test_mask_shows_the_prediction_and_a_dragged_box_explains_its_region(win, tm
     want = predicted_mask(open_model(tm["unet"]), tm["shape_0"])
     np.testing.assert_array_equal(view.mask.classes, want.classes)
     image = w.session.image
-    np.testing.assert_array_equal(view.canvas.image, TW.mask_picture(image.pixels, want.classes))
+    np.testing.assert_array_equal(view.canvas.image, MK.mask_picture(image.pixels, want.classes))
     assert "mask of <b>segmentation</b>" in view.readout.text()
     assert view.mask.names == demo_targets.SEG_CLASSES  # the labels sidecar names them
     for c, _ in view.mask.counts:  # every class present is named in the legend
@@ -103,9 +103,9 @@ def test_mask_shows_the_prediction_and_a_dragged_box_explains_its_region(win, tm
 
 def test_box_on_a_larger_image_is_converted_to_input_pixels():
     # a 128 x 96 (W x H) image stretched onto a 64 x 64 input
-    assert TW.box_to_input((16, 24, 80, 72), (96, 128), (64, 64)) == (8, 16, 40, 48)
-    assert TW.box_to_image((8, 16, 40, 48), (96, 128), (64, 64)) == (16, 24, 80, 72)
-    assert TW.box_to_input((-3, -3, 500, 500), (96, 128), (64, 64)) == (0, 0, 64, 64)
+    assert MK.box_to_input((16, 24, 80, 72), (96, 128), (64, 64)) == (8, 16, 40, 48)
+    assert MK.box_to_image((8, 16, 40, 48), (96, 128), (64, 64)) == (16, 24, 80, 72)
+    assert MK.box_to_input((-3, -3, 500, 500), (96, 128), (64, 64)) == (0, 0, 64, 64)
 
 
 def test_a_typed_bad_target_says_what_is_wrong(win):

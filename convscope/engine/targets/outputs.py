@@ -137,10 +137,7 @@ def image_box_to_input(m, image, box) -> tuple:
     stretched to the input: engine.images.fit), rounded outwards."""
     from .. import images as image_io
 
+    from .masks import box_to_input
+
     im = image_io.as_images(image)[0]
-    H0, W0 = im.size
-    h, w = image_io.fitted_size(im, m.input_shape[0], m.input_shape[1])
-    x0, y0, x1, y1 = box
-    sx, sy = w / W0, h / H0
-    return (int(np.floor(x0 * sx)), int(np.floor(y0 * sy)),
-            int(np.ceil(x1 * sx)), int(np.ceil(y1 * sy)))
+    return box_to_input(box, im.size, image_io.fitted_size(im, m.input_shape[0], m.input_shape[1]))

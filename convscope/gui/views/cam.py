@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QSpinBox
 from convscope.engine import jobs as J
 from convscope.engine.cam import registry
 from convscope.engine.targets import parse as parse_target
-from convscope.engine.targets import window as TW
+from convscope.engine.targets import masks as MK
 
 from ..canvas import ImageCanvas
 from ..colorbar import ColorBar
@@ -228,12 +228,12 @@ class CamView(View):
         r, image = self.mask, self.session.image
         if r is None or image is None:
             return
-        picture = TW.mask_picture(image.pixels, r.classes)
+        picture = MK.mask_picture(image.pixels, r.classes)
         self.canvas.set_image(picture)
         self.canvas.set_note("")
         total = max(1, sum(n for _, n in r.counts))
         self.readout.setText("mask of <b>" + r.output + "</b>: " + " ".join(
-            f'<span style="color: rgb{tuple(int(v) for v in TW.PALETTE[c % len(TW.PALETTE)])}">'
+            f'<span style="color: rgb{tuple(int(v) for v in MK.PALETTE[c % len(MK.PALETTE)])}">'
             f"■</span> {r.names[c]} {100 * n / total:.0f}%" for c, n in r.counts)
             + " · drag the box over the region to explain")
         self._show_region()
@@ -256,7 +256,7 @@ class CamView(View):
             self.region.hide()
             return
         H, W = image.pixels.shape[:2]
-        self.region.show_box(TW.box_to_image(box, (H, W), hw), (H, W))
+        self.region.show_box(MK.box_to_image(box, (H, W), hw), (H, W))
 
     def _on_box_moved(self, box: tuple) -> None:
         """The user left the box: explain that region (its class kept if one was given)."""
@@ -264,7 +264,7 @@ class CamView(View):
         if image is None or hw is None:
             return
         H, W = image.pixels.shape[:2]
-        x0, y0, x1, y1 = TW.box_to_input(box, (H, W), hw)
+        x0, y0, x1, y1 = MK.box_to_input(box, (H, W), hw)
         if x1 <= x0 or y1 <= y0:
             return
         old = self.options.target.spec

@@ -18,7 +18,6 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtWidgets import QCheckBox, QComboBox, QHBoxLayout, QLineEdit, QWidget
 
 from convscope.engine.targets import parse
-from convscope.engine.targets.window import box_to_image, box_to_input  # noqa: F401 (re-exported)
 
 from .base import caption
 
