@@ -37,9 +37,11 @@ def _api_map(path, image, spec, layer):
 def _open(w, path):
     import os
 
+    before = w.session.model
     w.open_model(path)
     name = os.path.basename(path).split(".")[0]
-    wait_until(lambda: name in str(w.session.model.summary.name), 120, f"{name} to load")
+    wait_until(lambda: w.session.model is not before and name in str(w.session.model.summary.name),
+               120, f"{name} to load")
     settle(w, 120)
 
 
@@ -193,3 +195,23 @@ def test_export_figure_explains_the_views_target(win, tm):
     cell = data.grid.cells[0][0]
     assert cell.target == r.target
     np.testing.assert_allclose(cell.heatmap, r.heatmap, atol=1e-5)
+
+
+def test_a_session_keeps_the_target_on_its_model_only(win, tm):
+    """Save a session with a region chosen on the U-Net: reopened, the region is back; its
+    target is not applied to another model (that model's own default instead)."""
+    w = win
+    _open(w, tm["unet"])
+    w.view("cam")
+    w.cam_options.target.set_spec("region:8,16,40,48")
+    _map_for(w, "region:8,16,40,48")
+    doc = w.sessions.capture()
+    assert doc["cam"]["target"] == "region:8,16,40,48" and doc["cam"]["target_model"]
+    w.cam_options.target.reset()
+    assert w.cam_options.target.spec == "region:0,0,64,64"  # the default again
+    w.sessions.apply(doc)
+    wait_until(lambda: w.cam_options.target.spec == "region:8,16,40,48", 60, "the restored target")
+    _map_for(w, "region:8,16,40,48")
+    _open(w, tm["regressor"])
+    w.cam_options.target.restore(doc["cam"]["target"], doc["cam"]["target_model"])
+    assert w.cam_options.target.spec == "value:0", "a U-Net's region is not put on a regressor"

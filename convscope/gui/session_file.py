@@ -98,6 +98,7 @@ class SessionFiles(QObject):
             "current_image": paths.index(current) if current in paths else None,
             "view": w.current_view().key, "layer": s.layer,
             "cam": {"method": cam.current_method(), **w.cam_options.saved(),
+                    **w.cam_options.target.saved(),
                     "alpha": w.cam_options.alpha, "colormap": w.cam_options.colormap,
                     "follow_tree": w.cam_options.follow_tree, "max_n": cam.max_n.value()},
             "activations": {"per_row": act.per_row.value(), "normalise": act.normalise.currentText(),
@@ -196,6 +197,7 @@ class SessionFiles(QObject):
         if c.get("method") and not (startup and startup.method):
             cam.set_method(c["method"])
         opts.restore(c.get("class_index"), c.get("class_label"), c.get("class_model"))
+        opts.target.restore(c.get("target"), c.get("target_model"))
         layer = doc.get("layer") if not (startup and startup.layer) else None
         if layer and s.layer_info(layer) is not None:
             s.set_layer(layer)

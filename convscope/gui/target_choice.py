@@ -43,11 +43,34 @@ class TargetChoice(QObject):
         return parse(self.spec).kind if self.spec else "class"
 
     def set_spec(self, spec: str) -> None:
-        """Choose a target on the open model ("" or the default: back to the default).
+        """Choose a target on the open model ("": its class, even where the default is a
+        region or a value; the default itself: back to the default).
         A spec that does not parse is still kept: the engine says what is wrong with it."""
         spec = (spec or "").strip()
         before = self.spec
         self.chosen = None if spec == self.default else (spec, model_identity(self.session.model))
+        if self.spec != before:
+            self.sigChanged.emit()
+
+    def saved(self) -> dict:
+        """The choice as a session file stores it (nothing: the model's default)."""
+        if self.chosen is None or self.chosen[1] != model_identity(self.session.model):
+            return {}
+        return {"target": self.chosen[0], "target_model": list(self.chosen[1] or ())}
+
+    def restore(self, spec, model=None) -> None:
+        """A saved choice: kept only on the model it was chosen on (an old file without
+        one: the default)."""
+        here = model_identity(self.session.model)
+        if spec and model is not None and tuple(model) == here:
+            self.set_spec(str(spec))
+        else:
+            self.reset()
+
+    def reset(self) -> None:
+        """Back to the open model's default target."""
+        before = self.spec
+        self.chosen = None
         if self.spec != before:
             self.sigChanged.emit()
 
