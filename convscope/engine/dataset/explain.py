@@ -159,24 +159,14 @@ def _explain(model, settings: Settings, good: list[Decoded], wanted: list, maps_
                 values["average_drop"] = [math.nan] * n
             if "increase" not in settings.metrics:
                 values["increase_in_confidence"] = [math.nan] * n
-        for i, d in enumerate(good):
-            if d.region is None or not any(m in settings.metrics for m in M.NEEDS_REGION):
-                continue
-            up = upsample(heat[i], d.image.size)
-            if "pointing" in settings.metrics:
-                values["pointing_game"][i] = M.pointing_game(up, d.region, settings.tolerance)
-            if "energy" in settings.metrics:
-                values["energy_pointing_game"][i] = M.energy_pointing_game(up, d.region)
+        _pointing(values, good, heat, settings)
         for i, (d, cam) in enumerate(zip(good, cams)):
             row = {"_i": d.index, "path": d.item.path, "sha256": d.sha256, "method": method,
                    "layer": cam.layer, "predicted_class": predicted[i],
                    "predicted_label": model.label(predicted[i]),
                    "explained_class": explained[i], "explained_label": model.label(explained[i]),
                    "score": float(full[i]), "logit": float(cam.score)}
-            row.update({col: float(v[i]) for col, v in values.items()})
-            row["map_file"] = _save_map(maps_dir, settings.save_maps, d, method, cam)
-            row["deletion_curve"], row["insertion_curve"] = curves["deletion"][i], curves["insertion"][i]
-            rows.append(row)
+            rows.append(_finish(row, i, values, curves, maps_dir, settings, d, method, cam))
     return rows
 
 
@@ -219,24 +209,34 @@ def _explain_target(model, settings: Settings, good: list[Decoded], maps_dir, ca
                     values["average_drop"][i] = M.average_drop(full[i], masked)
                 if "increase" in settings.metrics:
                     values["increase_in_confidence"][i] = M.increase_in_confidence(full[i], masked)
-        for i, d in enumerate(good):
-            if d.region is None or not any(m in settings.metrics for m in M.NEEDS_REGION):
-                continue
-            up = upsample(heat[i], d.image.size)
-            if "pointing" in settings.metrics:
-                values["pointing_game"][i] = M.pointing_game(up, d.region, settings.tolerance)
-            if "energy" in settings.metrics:
-                values["energy_pointing_game"][i] = M.energy_pointing_game(up, d.region)
+        _pointing(values, good, heat, settings)
         for i, (d, cam) in enumerate(zip(good, cams)):
             row = {"_i": d.index, "path": d.item.path, "sha256": d.sha256, "method": method,
                    "layer": cam.layer, "predicted_class": int(cam.class_index),
                    "predicted_label": cam.target, "explained_class": int(cam.class_index),
                    "explained_label": cam.target, "score": full[i], "logit": float(cam.score)}
-            row.update({col: float(v[i]) for col, v in values.items()})
-            row["map_file"] = _save_map(maps_dir, settings.save_maps, d, method, cam)
-            row["deletion_curve"], row["insertion_curve"] = curves["deletion"][i], curves["insertion"][i]
-            rows.append(row)
+            rows.append(_finish(row, i, values, curves, maps_dir, settings, d, method, cam))
     return rows
+
+
+def _pointing(values: dict, good: list, heat: list, settings: Settings) -> None:
+    """The pointing games of every image with a box (class or target maps alike)."""
+    for i, d in enumerate(good):
+        if d.region is None or not any(m in settings.metrics for m in M.NEEDS_REGION):
+            continue
+        up = upsample(heat[i], d.image.size)
+        if "pointing" in settings.metrics:
+            values["pointing_game"][i] = M.pointing_game(up, d.region, settings.tolerance)
+        if "energy" in settings.metrics:
+            values["energy_pointing_game"][i] = M.energy_pointing_game(up, d.region)
+
+
+def _finish(row: dict, i: int, values, curves, maps_dir, settings, d, method, cam) -> dict:
+    """A result row's metric columns, map file and curves."""
+    row.update({col: float(v[i]) for col, v in values.items()})
+    row["map_file"] = _save_map(maps_dir, settings.save_maps, d, method, cam)
+    row["deletion_curve"], row["insertion_curve"] = curves["deletion"][i], curves["insertion"][i]
+    return row
 
 
 def _masked_confidence(model, px, heat, unit, sign) -> np.ndarray:
