@@ -215,3 +215,35 @@ def test_a_session_keeps_the_target_on_its_model_only(win, tm):
     _open(w, tm["regressor"])
     w.cam_options.target.restore(doc["cam"]["target"], doc["cam"]["target_model"])
     assert w.cam_options.target.spec == "value:0", "a U-Net's region is not put on a regressor"
+
+
+def test_live_explains_the_target_on_every_frame(win, tm, tmp_path):
+    """Live on the U-Net explains the CAM view's target (its default region here) on each
+    frame, says so, and each map is the engine's for that frame and target."""
+    from convscope.engine import jobs as J
+    from convscope.engine.images import from_array
+    from convscope.engine.video.demo_clip import make_clip, write_clip
+    from gui_support import drop
+
+    w = win
+    _open(w, tm["unet"])
+    w.cam_options.target.reset()
+    clip = make_clip(12, 64, seed=5, fps=25.0)
+    path = tmp_path / "clip.avi"
+    write_clip(str(path), clip)
+    got = []
+    w.client.subscribe(J.LiveFrameReady, got.append)
+    view = w.live
+    view.smooth.setValue(0)
+    assert drop(w, [str(path)])
+    wait_until(lambda: view.ended, 120, "the end of the clip")
+    settle(w, 120)
+    shown = [r for r in got if r.mode == "cam"]
+    assert len(shown) >= 2  # the first and the last at least (the engine drops the rest)
+    m = open_model(tm["unet"])
+    for r in shown[-2:]:
+        assert r.label.startswith("region:0,0,64,64:")
+        ref = m.cam(from_array(r.frame), target="region:0,0,64,64", layer=r.layer)
+        assert r.label == ref.target
+        np.testing.assert_allclose(r.heatmap, ref.heatmap, atol=1e-5)
+    assert "target <b>region:0,0,64,64:" in view.info.text()

@@ -168,6 +168,7 @@ class LiveFrame(Job):
     method: str = "gradcam"
     layer: str | None = None
     class_index: int | None = None
+    target: str = ""  # engine.targets spec instead of the class ("": the class)
     alpha: float = 0.4
     colormap: str = "jet"
     smooth: float = 0.0

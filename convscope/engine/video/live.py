@@ -37,17 +37,29 @@ def explain_live_frame(worker, model, job: J.LiveFrame, base: dict) -> J.LiveFra
         raise UserError(f"unknown live mode {job.mode!r}; use cam or activations")
     method = check_live_method(job.method)
     with explore.paused(model):  # a frame is seen once: no all-layer pass, nothing cached
-        fm = explain_frames(model, [frame], method, job.layer, job.class_index)[0]
-    key = (job.source, method, fm.layer, job.class_index, fm.heatmap.shape)
+        fm = explain_frames(model, [frame], method, job.layer, job.class_index,
+                            target=job.target or None)[0]
+    key = (job.source, method, fm.layer, job.class_index, job.target, fm.heatmap.shape)
     if job.reset or key != state.key or state.smoother.smooth != job.smooth:
         state.key, state.smoother = key, Smoother(job.smooth)
     heat = state.smoother(fm.heatmap)
     picture = render(frame, heat, job.alpha, job.colormap)
     return J.LiveFrameReady(
         **base, index=job.index, t_read=job.t_read, source=job.source, frame=frame,
-        picture=picture, heatmap=heat, predictions=top_predictions(model, fm.logits, job.top),
+        picture=picture, heatmap=heat, predictions=_predictions(model, frame, fm, job.top),
         mode="cam", method=method, layer=fm.layer, class_index=fm.class_index, label=fm.label,
         probability=fm.probability, seconds=time.perf_counter() - t0)
+
+
+def _predictions(model, frame, fm, top: int) -> tuple:
+    """The frame's top classes: from the logits the class map left, else (a target's map)
+    one forward pass; none for a model without a classifier head (a U-Net)."""
+    if fm.logits is not None:
+        return top_predictions(model, fm.logits, top)
+    if not model.head.classifier:
+        return ()
+    logits, _ = model.forward(model.prepare([from_array(frame)]), logits=True)
+    return top_predictions(model, logits[0], top)
 
 
 def _activations(model, job, base, frame, t0) -> J.LiveFrameReady:

@@ -236,7 +236,8 @@ class LiveView(View):
             frame=frame.pixels, index=frame.index, t_read=t_read, source=self.source_name,
             mode=mode, method=self.method.currentData() or "gradcam",
             layer=self.session.layer if (mode == "activations" or self.options.follow_tree) else None,
-            class_index=self.live_class.class_index, alpha=self.options.alpha,
+            class_index=None if self.options.target.spec else self.live_class.class_index,
+            target=self.options.target.spec, alpha=self.options.alpha,  # the CAM view's target
             colormap=self.options.colormap, smooth=self.smooth.value() / 100.0, reset=self._reset))
         self._reset = False
         self.sent += 1
@@ -268,8 +269,8 @@ class LiveView(View):
         self.history.append((r.index, latency, r.heatmap, self.reader.frames_read))
         self.rates_label.setText(self.rates.text())
         self._list_frame_classes(r.predictions)
-        which = ("fixed class" if self.live_class.class_index is not None
-                 else "this frame's top class")
+        which = ("target" if self.options.target.spec else "fixed class"
+                 if self.live_class.class_index is not None else "this frame's top class")
         what = (f"{registry.title(r.method)} · {r.layer} · {which} <b>{r.label}</b> "
                 f"{r.probability:.2f}" if r.mode == "cam" else f"activations of {r.layer} · top: <b>{r.label}</b>")
         end = f" · end of {self.source_name} — ▶ plays it again" if self.ended else ""
@@ -351,7 +352,8 @@ class LiveView(View):
             return None
         options = VideoOptions(
             method=self.method.currentData(), layer=self.session.layer if self.options.follow_tree else None,
-            class_index=self.live_class.class_index, alpha=self.options.alpha,
+            class_index=None if self.options.target.spec else self.live_class.class_index,
+            target=self.options.target.spec or None, alpha=self.options.alpha,
             colormap=self.options.colormap, smooth=self.smooth.value() / 100.0)
         self.info.setText(f"exporting {os.path.basename(path)}… (progress in the status bar)")
         return self.client.send(J.ExportVideo(source=self.source_path, out=path, options=options))
