@@ -247,3 +247,21 @@ def test_live_explains_the_target_on_every_frame(win, tm, tmp_path):
         assert r.label == ref.target
         np.testing.assert_allclose(r.heatmap, ref.heatmap, atol=1e-5)
     assert "target <b>region:0,0,64,64:" in view.info.text()
+
+
+def test_compare_methods_explain_the_target(win, tm):
+    w = win
+    _open(w, tm["unet"])
+    w.cam_options.target.set_spec("region:8,16,40,48")
+    w.view("compare")
+    view = w.compare_view
+    wait_until(lambda: any(not r.error and r.heatmap is not None for r in view.results.values()),
+               300, "a compared map")
+    settle(w, 300)
+    m = open_model(tm["unet"])
+    r = view.results["gradcam"]
+    ref = m.cam(tm["shape_0"], method="gradcam", layer=r.layer, target="region:8,16,40,48")
+    assert r.target == ref.target
+    np.testing.assert_allclose(r.heatmap, ref.heatmap, atol=1e-5)
+    assert "explains" in view.info.text() and ref.target in view.info.text()
+    assert view.results["cam"].error, "CAM reads a class's Dense weights: it says so"

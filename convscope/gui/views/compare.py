@@ -204,8 +204,9 @@ class CompareView(View):
         done = [x for x in self.results.values() if not x.error]
         if done:
             first = done[0]
-            self.info.setText(f"image {self.session.image.name} · layer {first.layer} · class "
-                              f"<b>{first.label}</b> ({first.class_index}) · "
+            what = (f"explains <b>{first.label}</b> (target {first.target})" if first.target
+                    else f"class <b>{first.label}</b> ({first.class_index})")
+            self.info.setText(f"image {self.session.image.name} · layer {first.layer} · {what} · "
                               f"{len(self.results)}/{len(self.tiles)} methods done")
 
     def _draw_tile(self, r: J.CamReady) -> None:
