@@ -89,3 +89,33 @@ def test_predict_out_on_a_classifier_is_one_line_and_writes_nothing(tmp_path, ca
     err = capsys.readouterr().err
     assert "no per-pixel output" in err and len(err.strip().splitlines()) == 1
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == ["i.png"]
+
+
+def test_a_feature_map_is_not_a_segmentation_output(tmp_path, capsys):
+    """A headless backbone ends in a feature map (a ReLU convolution, a pooling): no mask,
+    no default region; a convolution's linear logits per pixel are a segmentation output."""
+    import keras
+
+    from convscope.engine.targets import heads
+    from convscope.engine.targets.window import default_target
+
+    L = keras.layers
+    built = {}
+    for name, make in (("relu", lambda x: L.Conv2D(4, 3, activation="relu")(x)),
+                       ("pool", lambda x: L.MaxPooling2D()(L.Conv2D(4, 3, activation="relu")(x))),
+                       ("logits", lambda x: L.Conv2D(3, 1)(L.Conv2D(4, 3, padding="same",
+                                                                  activation="relu")(x)))):
+        inp = keras.Input((32, 32, 3))
+        built[name] = str(tmp_path / f"{name}.keras")
+        keras.Model(inp, make(inp)).save(built[name])
+    img = tmp_path / "i.png"
+    P.fromarray(np.full((32, 32, 3), 90, np.uint8)).save(img)
+    for name in ("relu", "pool"):
+        m = open_model(built[name])
+        assert not heads(m)[0].segmentation and default_target(m) == ""
+        assert cli(["predict", "--model", built[name], "--image", str(img)]) == 2
+        assert "no classifier head" in capsys.readouterr().err
+    m = open_model(built["logits"])
+    assert heads(m)[0].segmentation and default_target(m) == "region:0,0,32,32"
+    assert cli(["predict", "--model", built["logits"], "--image", str(img), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["classes"][0]["target"].startswith("region:")

@@ -28,7 +28,7 @@ def run(args, out, claimed) -> tuple[int, str]:
     if not model.head.classifier and not model.predict_only:
         from ..targets import heads
 
-        if any(h.spatial for h in heads(model)):
+        if any(h.segmentation for h in heads(model)):
             return _mask(args, out, claimed, model, image)
     if args.out:
         raise UserError("--out draws a segmentation model's predicted mask; this model has "

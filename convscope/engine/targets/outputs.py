@@ -24,11 +24,24 @@ class OutputHead:
     shape: tuple  # without the batch axis (None: free)
     activation: str  # softmax | sigmoid | linear (its own squashing, stripped for targets)
     index: int  # position among the model's outputs
+    layer_class: str = ""  # the class of the layer making it (Conv2D, MaxPooling2D, ...)
+    layer_activation: str = ""  # that layer's own activation, any (relu, swish, linear ...)
 
     @property
     def spatial(self) -> bool:
-        """A per-pixel output (N, h, w, k): a segmentation map."""
+        """A per-pixel output (N, h, w, k)."""
         return len(self.shape) == 3
+
+    @property
+    def segmentation(self) -> bool:
+        """A spatial output that scores classes per pixel: squashed per pixel (softmax /
+        sigmoid), or the linear logits of a convolution. Not a headless backbone's feature
+        map (VGG16 without its top ends in MaxPooling2D, ResNet50 in a ReLU), whose channels
+        are features, not classes: no mask, no default region there."""
+        if not self.spatial:
+            return False
+        return self.activation in ("softmax", "sigmoid") or (
+            self.layer_activation == "linear" and "Conv" in self.layer_class)
 
     @property
     def classes(self) -> int:
@@ -38,7 +51,8 @@ class OutputHead:
 
     def as_dict(self) -> dict:
         return {"name": self.name, "shape": [None if s is None else int(s) for s in self.shape],
-                "activation": self.activation, "spatial": self.spatial, "classes": self.classes}
+                "activation": self.activation, "spatial": self.spatial, "classes": self.classes,
+                "segmentation": self.segmentation}
 
 
 def heads(m) -> list[OutputHead]:
@@ -53,7 +67,14 @@ def heads(m) -> list[OutputHead]:
     if len(layers) < len(outs):
         layers = layers + layers[-1:] * (len(outs) - len(layers))
     return [OutputHead(names[i], tuple(None if d is None else int(d) for d in t.shape[1:]),
-                       layer_activation(layers[i]), i) for i, t in enumerate(outs)]
+                       layer_activation(layers[i]), i, type(layers[i]).__name__,
+                       _own_activation(layers[i]))
+            for i, t in enumerate(outs)]
+
+
+def _own_activation(layer) -> str:
+    act = getattr(layer, "activation", None)
+    return getattr(act, "__name__", None) or (act if isinstance(act, str) else "linear")
 
 
 def names_of(m) -> tuple:

@@ -3,7 +3,7 @@ default and the heads the window's head picker lists (the predicted mask's pictu
 classes and boxes: engine.targets.masks).
 
     default_target(m)  -> ""  (a classifier head: the class path, as ever)
-                          "region:0,0,W,H"  (a spatial output of a fixed-size model: the
+                          "region:0,0,W,H"  (a segmentation output of a fixed-size model: the
                               whole input, its predicted class -- the per-pixel vote)
                           "value:0"  (one linear unit without labels: a regression)
                           ""  otherwise (the window asks the user for a target)
@@ -34,7 +34,7 @@ def default_target(m, heads: tuple | None = None) -> str:
     if not heads:
         return ""
     first = heads[0]
-    if first["spatial"]:
+    if first.get("segmentation"):
         h, w = m.input_shape[0], m.input_shape[1]
         return f"region:0,0,{int(w)},{int(h)}" if h and w else ""
     return ""

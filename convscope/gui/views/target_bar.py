@@ -36,7 +36,7 @@ def kinds_for(loaded, current: str) -> list[tuple[str, str]]:
         out.append(("class", ""))
     if len(heads) > 1:  # the head picker of a multi-output model
         out += [(f"output {h['name']}", f"output:{h['name']}") for h in heads]
-    spatial = [h for h in heads if h["spatial"]]
+    spatial = [h for h in heads if h.get("segmentation")]
     if spatial:  # the region entry holds the box chosen now (or the whole input)
         out.append(("region of the mask", current if current.startswith("region:") else
                     default if default.startswith("region:") else _whole(loaded)))
@@ -89,7 +89,7 @@ class TargetBar(QWidget):
 
     def has_spatial_output(self) -> bool:
         loaded = self.session.model
-        return any(h["spatial"] for h in (getattr(loaded, "heads", ()) or ())) if loaded else False
+        return any(h.get("segmentation") for h in (getattr(loaded, "heads", ()) or ())) if loaded else False
 
     def sync(self) -> None:
         current = self.choice.spec
