@@ -198,7 +198,7 @@ def _screenshot(app, window, out: str) -> int:
     window.notifications.sigShown.connect(
         lambda level, text: level == "error" and finish(2, text))
     poll = QTimer()
-    poll.setInterval(100)
+    poll.setInterval(25)  # three settled turns cost 75 ms, not 300, after the first map
     poll.timeout.connect(check)
     window.resize(*SCREENSHOT_SIZE)
     window.show()
