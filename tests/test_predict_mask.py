@@ -113,9 +113,14 @@ def test_a_feature_map_is_not_a_segmentation_output(tmp_path, capsys):
     for name in ("relu", "pool"):
         m = open_model(built[name])
         assert not heads(m)[0].segmentation and default_target(m) == ""
+        # a feature map's default CAM layer stays the head walk's: the output layer itself
+        assert m.default_cam_layer == [i.path for i in m.layers if i.spatial][-1]
         assert cli(["predict", "--model", built[name], "--image", str(img)]) == 2
         assert "no classifier head" in capsys.readouterr().err
     m = open_model(built["logits"])
     assert heads(m)[0].segmentation and default_target(m) == "region:0,0,32,32"
+    # one resolution throughout: the layer before the output, never the logits themselves
+    spatial = [i.path for i in m.layers if i.spatial and i.class_name != "InputLayer"]
+    assert m.default_cam_layer == spatial[-2]
     assert cli(["predict", "--model", built["logits"], "--image", str(img), "--json"]) == 0
     assert json.loads(capsys.readouterr().out)["classes"][0]["target"].startswith("region:")

@@ -29,13 +29,9 @@ from . import layers as layer_tree
 def find(model, infos) -> str | None:
     """The default CAM layer's path in `model` (see the module docstring)."""
     if _spatial_first_output(model):
-        deepest = bottleneck(infos)
-        if deepest is not None:
-            return deepest
-        inner = [i.path for i in infos if i.spatial and not i.is_container
-                 and i.class_name != "InputLayer"][:-1]  # not the output layer itself
-        if inner:
-            return inner[-1]
+        chosen = bottleneck(infos)
+        if chosen is not None:
+            return chosen
     walked = walk_head(model, {info.path for info in infos})
     if walked is not None:
         return walked
@@ -88,11 +84,16 @@ def walk_head(model, paths: set[str]) -> str | None:
 
 
 def _spatial_first_output(model) -> bool:
+    """The first output is a segmentation map (engine.hooks.scores_per_pixel), not a
+    headless backbone's feature map (whose default stays the walk's: the output layer)."""
+    from .hooks import scores_per_pixel, terminal_layers
+
     try:
         outputs = model.outputs
     except (AttributeError, ValueError):
         return False
-    return bool(outputs) and len(tuple(outputs[0].shape)) == 4
+    return bool(outputs) and len(tuple(outputs[0].shape)) == 4 and \
+        scores_per_pixel(terminal_layers(model)[0])
 
 
 def bottleneck(infos) -> str | None:
@@ -101,18 +102,19 @@ def bottleneck(infos) -> str | None:
     (Vinogradova et al. 2020) reads a U-Net. The walk above would stop at the output layer
     itself, whose "map" is the prediction, not a feature the model computed it from: at the
     layer under a 1x1 output convolution, Grad-CAM of a region is ReLU(z_c - b_c) everywhere,
-    the class's logit map again. A free-size model (no sizes to compare) takes the last
-    spatial layer before the output instead (find)."""
-    best, area = None, None
-    for info in infos:
-        if not info.spatial or info.is_container or info.class_name == "InputLayer":
-            continue
-        h, w = info.output_shape[0], info.output_shape[1]
-        if h is None or w is None:
-            return None  # a free-size model: no fixed resolutions to compare
-        if h * w > 1 and (area is None or h * w <= area):
-            best, area = info.path, h * w
-    return best
+    the class's logit map again. The output layer is never taken; a free-size model (no
+    sizes to compare) takes the last spatial layer before it."""
+    inner = [i for i in infos if i.spatial and not i.is_container
+             and i.class_name != "InputLayer"][:-1]  # never the output layer itself
+    if not inner:
+        return None
+    sizes = [(i.output_shape[0], i.output_shape[1]) for i in inner]
+    if any(h is None or w is None for h, w in sizes):
+        return inner[-1].path  # free size: nothing to compare, the last before the output
+    areas = [h * w for h, w in sizes]
+    small = min((a for a in areas if a > 1), default=None)
+    return next((i.path for i, a in zip(reversed(inner), reversed(areas)) if a == small),
+                inner[-1].path)
 
 
 def _spatial(tensor) -> bool:

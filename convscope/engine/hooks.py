@@ -70,6 +70,18 @@ def layer_activation(layer) -> str:
     return act_name if act_name in _SQUASHERS else "linear"
 
 
+def scores_per_pixel(layer) -> bool:
+    """Whether a layer with an (H, W, C) output scores classes per pixel (a segmentation
+    output): it squashes per pixel (softmax / sigmoid), or it is a convolution with a
+    linear activation (logits). A headless backbone's feature map (VGG16 without its top
+    ends in MaxPooling2D, ResNet50 in a ReLU) is not: its channels are features."""
+    if layer_activation(layer) in _SQUASHERS:
+        return True
+    act = getattr(layer, "activation", None)
+    own = getattr(act, "__name__", None) or (act if isinstance(act, str) else "linear")
+    return own == "linear" and "Conv" in type(layer).__name__
+
+
 def head_activation(model: keras.Model) -> str:
     """'softmax', 'sigmoid' or 'linear' (anything else counts as linear)."""
     return layer_activation(terminal_layer(model))

@@ -24,8 +24,7 @@ class OutputHead:
     shape: tuple  # without the batch axis (None: free)
     activation: str  # softmax | sigmoid | linear (its own squashing, stripped for targets)
     index: int  # position among the model's outputs
-    layer_class: str = ""  # the class of the layer making it (Conv2D, MaxPooling2D, ...)
-    layer_activation: str = ""  # that layer's own activation, any (relu, swish, linear ...)
+    per_pixel: bool = False  # its layer scores classes per pixel (engine.hooks.scores_per_pixel)
 
     @property
     def spatial(self) -> bool:
@@ -38,10 +37,7 @@ class OutputHead:
         sigmoid), or the linear logits of a convolution. Not a headless backbone's feature
         map (VGG16 without its top ends in MaxPooling2D, ResNet50 in a ReLU), whose channels
         are features, not classes: no mask, no default region there."""
-        if not self.spatial:
-            return False
-        return self.activation in ("softmax", "sigmoid") or (
-            self.layer_activation == "linear" and "Conv" in self.layer_class)
+        return self.spatial and self.per_pixel
 
     @property
     def classes(self) -> int:
@@ -57,7 +53,7 @@ class OutputHead:
 
 def heads(m) -> list[OutputHead]:
     """Every output of the model, in order."""
-    from ..hooks import layer_activation, terminal_layers
+    from ..hooks import layer_activation, scores_per_pixel, terminal_layers
 
     m.require_layers("targets")
     model = m.keras_model
@@ -67,14 +63,9 @@ def heads(m) -> list[OutputHead]:
     if len(layers) < len(outs):
         layers = layers + layers[-1:] * (len(outs) - len(layers))
     return [OutputHead(names[i], tuple(None if d is None else int(d) for d in t.shape[1:]),
-                       layer_activation(layers[i]), i, type(layers[i]).__name__,
-                       _own_activation(layers[i]))
+                       layer_activation(layers[i]), i, scores_per_pixel(layers[i]))
             for i, t in enumerate(outs)]
 
-
-def _own_activation(layer) -> str:
-    act = getattr(layer, "activation", None)
-    return getattr(act, "__name__", None) or (act if isinstance(act, str) else "linear")
 
 
 def names_of(m) -> tuple:
