@@ -209,7 +209,7 @@ class Worker:
         # cycles (Keras layers <-> tf.functions): free them now, not whenever gc runs.
         gc.collect()
         methods, note = _cam_methods(model)
-        heads, default_target = _targets_of(model)
+        heads, default_target = TW.of_model(model)
         if default_target and not methods and not model.predict_only and _has_module("cam"):
             from .cam import registry  # no classifier, but a target to explain (issue 21)
 
@@ -377,19 +377,11 @@ class Worker:
                           completeness_error=cam.info.get("completeness_error"),
                           seconds=time.perf_counter() - t0, last=last,
                           no_evidence=cam.no_evidence, target=cam.target,
-                          target_text=_target_text(cam.target))
+                          target_text=TW.in_words(cam.target))
 
     @handles(J.PredictMask)
     def _predict_mask(self, job: J.PredictMask, emit, cancel, base) -> None:
-        from . import targets
-
-        model = self._model()
-        pm = targets.predicted_mask(model, job.image, job.output)
-        emit(J.MaskReady(**base, classes=pm.classes, names=pm.names, output=pm.output,
-                         grid=pm.grid, input_hw=pm.input_hw,
-                         heads=tuple(h.as_dict() for h in targets.heads(model)),
-                         pixels=job.image.pixels,
-                         counts=tuple(sorted(pm.counts().items(), key=lambda kv: -kv[1]))))
+        emit(TW.mask_ready(self._model(), job, base))  # engine.targets.window
 
 
 def _frame(patterns):
@@ -433,22 +425,6 @@ def _has_module(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(f"{__package__}.{name}") is not None
-
-
-def _targets_of(model) -> tuple[tuple, str]:
-    """(every output head, the default target) for the window (engine.targets.window);
-    ((), "") when a model cannot say (its outputs unreadable)."""
-    try:
-        heads = TW.heads_of(model)
-        return heads, TW.default_target(model, heads)
-    except UserError:
-        return (), ""
-
-
-def _target_text(spec: str) -> str:
-    from . import targets
-
-    return targets.parse(spec).description if spec else ""
 
 
 def _cam_methods(model) -> tuple[tuple, str]:

@@ -7,9 +7,13 @@ classes and boxes: engine.targets.masks).
                               whole input, its predicted class -- the per-pixel vote)
                           "value:0"  (one linear unit without labels: a regression)
                           ""  otherwise (the window asks the user for a target)
-    (the predicted mask itself: engine.jobs.PredictMask -> MaskReady, engine.targets.predicted_mask)
+    of_model(m) -> (heads, default target) for ModelLoaded
+    mask_ready(m, job, base) -> engine.jobs.MaskReady for a PredictMask job
+    in_words(spec) -> the target's one-line description
 """
 from __future__ import annotations
+
+from ..errors import UserError
 
 
 def heads_of(m) -> tuple:
@@ -38,3 +42,32 @@ def default_target(m, heads: tuple | None = None) -> str:
         h, w = m.input_shape[0], m.input_shape[1]
         return f"region:0,0,{int(w)},{int(h)}" if h and w else ""
     return ""
+
+
+def of_model(m) -> tuple[tuple, str]:
+    """(every output head, the default target) for ModelLoaded; ((), "") when a model's
+    outputs cannot be read."""
+    try:
+        heads = heads_of(m)
+        return heads, default_target(m, heads)
+    except UserError:
+        return (), ""
+
+
+def in_words(spec: str) -> str:
+    from .spec import parse
+
+    return parse(spec).description if spec else ""
+
+
+def mask_ready(m, job, base: dict):
+    """The engine thread's answer to a PredictMask job: the predicted class per pixel at
+    the image's size, with names, counts (most pixels first) and every output head."""
+    from .. import jobs as J
+    from .outputs import predicted_mask
+
+    pm = predicted_mask(m, job.image, job.output)
+    return J.MaskReady(**base, classes=pm.classes, names=pm.names, output=pm.output,
+                       grid=pm.grid, input_hw=pm.input_hw, heads=heads_of(m),
+                       pixels=job.image.pixels,
+                       counts=tuple(sorted(pm.counts().items(), key=lambda kv: -kv[1])))
