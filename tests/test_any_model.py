@@ -269,15 +269,21 @@ def _png(x, near):
 
 
 # -- several outputs -------------------------------------------------------------------------
-def test_multi_output_model_says_views_explain_the_first(tmp_path, capsys):
+def two_heads_file(folder) -> str:
+    """A model with two outputs, 'species' (softmax over 3) and 'box' (4 linear units)."""
     keras = _keras()
     L = keras.layers
     inp = keras.Input((20, 20, 3))
     x = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, activation="relu", name="conv")(inp))
     model = keras.Model(inp, [L.Dense(3, activation="softmax", name="species")(x),
                               L.Dense(4, name="box")(x)])
-    path = str(tmp_path / "two_heads.keras")
+    path = str(folder / "two_heads.keras")
     model.save(path)
+    return path
+
+
+def test_multi_output_model_says_views_explain_the_first(tmp_path, capsys):
+    path = two_heads_file(tmp_path)
     m = open_model(path)
     s = m.describe()
     assert s.outputs == 2 and s.output_names == ("species", "box")

@@ -7,7 +7,7 @@ import pytest
 
 from gui_support import open_window, settle, spin, wait_until
 from gui_support import image_files, settings_file  # noqa: F401 (fixtures)
-from test_any_model import LAYERS_PY, custom, lambda_model  # noqa: F401 (fixtures)
+from test_any_model import LAYERS_PY, custom, lambda_model, two_heads_file  # noqa: F401 (fixtures)
 from test_bridge import small_model_file  # noqa: F401 (fixture)
 from test_heads import tutorial  # noqa: F401 (fixture)
 
@@ -88,15 +88,7 @@ def test_read_output_as_menu_reopens_with_the_head(window, tutorial):
 
 
 def test_multi_output_model_panel_says_views_explain_the_first(window, tmp_path):
-    import keras
-
-    L = keras.layers
-    inp = keras.Input((20, 20, 3))
-    x = L.GlobalAveragePooling2D()(L.Conv2D(4, 3, activation="relu", name="conv")(inp))
-    model = keras.Model(inp, [L.Dense(3, activation="softmax", name="species")(x),
-                              L.Dense(4, name="box")(x)])
-    path = str(tmp_path / "two_heads.keras")
-    model.save(path)
+    path = two_heads_file(tmp_path)
     window.open_model(path)
     _loaded(window, path)
     note = window.model_panel.note
