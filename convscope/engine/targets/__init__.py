@@ -28,7 +28,7 @@ from .spec import FLAG, KINDS, Target, kinds_help, parse  # noqa: F401
 
 
 def bind(m, target, images=()):
-    """engine.targets.scorers.bind (imported when used)."""
-    from .scorers import bind as _bind
+    """engine.targets.binding.bind (imported when used)."""
+    from .binding import bind as _bind
 
     return _bind(m, target, images)
