@@ -15,7 +15,14 @@ from .errors import Remedy, UserError, first_line
 from .input_files import regular_file
 
 DEMO_PATH = os.path.join(label_files.RESOURCES, "models", "demo.keras")
+MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
 
+
+def is_model_path(path: str) -> bool:
+    """A model file or SavedModel folder (by its name), as opposed to an image."""
+    if os.path.isdir(path):
+        return os.path.isfile(os.path.join(path, "saved_model.pb"))
+    return os.path.splitext(path)[1].lower() in MODEL_SUFFIXES
 
 
 @dataclass

@@ -35,34 +35,40 @@ busy; a submitted job cancels it and runs as soon as the pass under way ends.
 """
 from __future__ import annotations
 
+import contextlib
 import queue
 import threading
 import weakref
 from collections import OrderedDict
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QThread, Signal
 
 from .cancel import CancelToken
-from .worker import Worker
+
+if TYPE_CHECKING:
+    from .worker import Worker
 
 _threads: "weakref.WeakSet[_EngineThread]" = weakref.WeakSet()
 IDLE_GRACE = 0.3  # seconds without a job before idle prefetch starts (a click's follow-up jobs come sooner)
 
 
-def preload_tensorflow(device: str = "auto") -> None:
-    """Start importing TensorFlow now, on a thread of its own, so that it loads while Qt,
-    pyqtgraph and the window do (first paint first: seconds of imports that used to come
-    before it). The engine thread's StartEngine (engine.tf_runtime.init) waits for it and
-    reports any failure itself; no TensorFlow op runs on this thread."""
-    def load() -> None:
-        try:
-            from . import tf_runtime
+@contextlib.contextmanager
+def tensorflow_first(device: str = "auto"):
+    """The window's start-up, inside: TensorFlow starts loading at once on a thread of its
+    own (engine.tf_runtime.preload; StartEngine waits for it), before the window imports
+    its widgets, with the cyclic collector paused until TensorFlow is in (or the window
+    closes first). First paint first: the window's first map waits for TensorFlow, not for
+    the window. This module imports only QtCore and nothing of the Worker's until a bridge
+    is made, so TensorFlow starts a tenth of a second after the interpreter."""
+    from . import tf_runtime
 
-            tf_runtime.init(device)
-        except BaseException:  # noqa: BLE001 - StartEngine tries again and says what failed
-            pass
-
-    threading.Thread(target=load, name="convscope-tf-preload", daemon=True).start()
+    tf_runtime.pause_gc_until_ready()
+    try:
+        tf_runtime.preload(device)
+        yield
+    finally:
+        tf_runtime.resume_gc()
 
 
 def running_threads() -> list[QThread]:
@@ -86,7 +92,11 @@ class EngineBridge(QObject):
 
     def __init__(self, worker: Worker | None = None, parent: QObject | None = None):
         super().__init__(parent)
-        self.worker = worker or Worker()
+        if worker is None:
+            from .worker import Worker  # here, not at the top: see tensorflow_first
+
+            worker = Worker()
+        self.worker = worker
         self._cond = threading.Condition()
         self._pending: "OrderedDict[str, object]" = OrderedDict()
         self._stack: list = []  # (job, token) running: a long job, then the jobs nested in it

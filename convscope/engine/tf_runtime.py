@@ -15,6 +15,34 @@ import threading
 
 _lock = threading.Lock()
 _device: str | None = None
+_resume_gc = False  # the collector was paused for start-up (pause_gc_until_ready)
+
+
+def pause_gc_until_ready() -> None:
+    """Pause the cyclic garbage collector until `init()` has imported TensorFlow.
+
+    Importing TensorFlow and Keras creates ~400k long-lived objects; with the collector on,
+    every generation-2 pass on the way walks all of them again (about 1 s of a 5 s import
+    here), and in the window each of those passes also walks Qt's and pyqtgraph's objects
+    while both load. Nothing made during start-up is garbage worth collecting: `init()`
+    collects once, freezes what survives and switches the collector back on."""
+    global _resume_gc
+    if _device is None and gc.isenabled():  # once TensorFlow is in, nothing is left to pause
+        gc.disable()
+        _resume_gc = True
+
+
+def preload(device: str = "auto") -> None:
+    """Start `init(device)` now, on a thread of its own, so that TensorFlow loads while the
+    window imports Qt and builds itself (first paint first). Whoever calls `init()` next
+    waits for it, and says what failed if it did; no TensorFlow op runs on this thread."""
+    def load() -> None:
+        try:
+            init(device)
+        except BaseException:  # noqa: BLE001 - the next init() tries again and says why
+            pass
+
+    threading.Thread(target=load, name="convscope-tf-preload", daemon=True).start()
 
 
 def init(device: str = "auto") -> str:
@@ -29,17 +57,21 @@ def init(device: str = "auto") -> str:
             raise UserError(f"unknown device {device!r}; use auto, cpu or gpu")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-        with _quiet_native_stderr():
-            import tensorflow as tf
+        pause_gc_until_ready()
+        try:
+            with _quiet_native_stderr():
+                import tensorflow as tf
 
-            tf.get_logger().setLevel("ERROR")
-            gpus = tf.config.list_physical_devices("GPU")
-            import keras  # noqa: F401  (every model needs it; imported once, here)
-        # The ~400k objects TensorFlow and Keras create on import live as long as the
-        # process: moved out of the collector's sight, each later full collection (one per
-        # model switch, engine.worker) takes milliseconds instead of most of a second.
-        gc.collect()
-        gc.freeze()
+                tf.get_logger().setLevel("ERROR")
+                gpus = tf.config.list_physical_devices("GPU")
+                import keras  # noqa: F401  (every model needs it; imported once, here)
+            # The ~400k objects TensorFlow and Keras create on import live as long as the
+            # process: moved out of the collector's sight, each later full collection (one
+            # per model switch, engine.worker) takes milliseconds instead of most of a second.
+            gc.collect()
+            gc.freeze()
+        finally:
+            resume_gc()
         if device == "cpu" and gpus:
             tf.config.set_visible_devices([], "GPU")
             gpus = []
@@ -62,6 +94,15 @@ def init(device: str = "auto") -> str:
         else:
             _device = f"CPU ({os.cpu_count()} threads)"
         return _device
+
+
+def resume_gc() -> None:
+    """Switch the collector back on if start-up paused it (init() does; so does a window
+    closed before TensorFlow was ready)."""
+    global _resume_gc
+    if _resume_gc:
+        _resume_gc = False
+        gc.enable()
 
 
 @contextlib.contextmanager

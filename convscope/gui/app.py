@@ -65,7 +65,7 @@ def _check(args) -> None:
     from convscope.engine.input_files import regular_file
     from convscope.engine.outputs import check_destination
 
-    from .model_dialogs import is_model_path
+    from convscope.engine.loading import is_model_path  # no Qt yet: TensorFlow starts first
 
     try:
         for path in args.files:
@@ -123,9 +123,19 @@ def main(argv=None) -> int:
         print(f"error: {missing}", file=sys.stderr)
         return 2
 
-    from convscope.engine.qt_bridge import preload_tensorflow
+    from convscope.engine.qt_bridge import tensorflow_first
 
-    preload_tensorflow(args.device)  # first paint first: it loads while Qt and the window do
+    from .import_hook import drop_feature_import
+
+    # First paint first: TensorFlow starts loading before the window imports its widgets,
+    # with the collector paused until it is in, and without PySide6's import hook (dropped
+    # before TensorFlow's imports begin, so no thread races it).
+    drop_feature_import()
+    with tensorflow_first(args.device):
+        return _run_window(args)
+
+
+def _run_window(args) -> int:
     from PySide6.QtWidgets import QApplication
 
     from . import crash_guard

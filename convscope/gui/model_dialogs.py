@@ -9,14 +9,9 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog
 
 from convscope.engine.builtin_models import BUILTINS
 
-MODEL_SUFFIXES = (".keras", ".h5", ".hdf5")
+from convscope.engine.loading import MODEL_SUFFIXES, is_model_path  # noqa: F401  (re-exported)
+
 MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
-
-
-def is_model_path(path: str) -> bool:
-    if os.path.isdir(path):
-        return os.path.isfile(os.path.join(path, "saved_model.pb"))
-    return os.path.splitext(path)[1].lower() in MODEL_SUFFIXES
 
 
 def builtin_spec(name: str, random_weights: bool, include_top: bool = True) -> str:
