@@ -56,11 +56,10 @@ IDLE_GRACE = 0.3  # seconds without a job before idle prefetch starts (a click's
 @contextlib.contextmanager
 def tensorflow_first(device: str = "auto"):
     """The window's start-up, inside: TensorFlow starts loading at once on a thread of its
-    own (engine.tf_runtime.preload; StartEngine waits for it), before the window imports
-    its widgets, with the cyclic collector paused until TensorFlow is in (or the window
-    closes first). First paint first: the window's first map waits for TensorFlow, not for
-    the window. This module imports only QtCore and nothing of the Worker's until a bridge
-    is made, so TensorFlow starts a tenth of a second after the interpreter."""
+    own (engine.tf_runtime.preload; StartEngine waits for it) while the window builds, with
+    the cyclic collector paused until TensorFlow is in (or the window closes first). First
+    paint first: the window's first map waits for TensorFlow, not for the window. This
+    module imports only QtCore, and the Worker only when a bridge is made."""
     from . import tf_runtime
 
     tf_runtime.pause_gc_until_ready()

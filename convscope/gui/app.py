@@ -127,10 +127,14 @@ def main(argv=None) -> int:
 
     from .import_hook import drop_feature_import
 
-    # First paint first: TensorFlow starts loading before the window imports its widgets,
-    # with the collector paused until it is in, and without PySide6's import hook (dropped
-    # before TensorFlow's imports begin, so no thread races it).
+    # First paint first. PySide6's import hook goes before any other import (and before
+    # TensorFlow's thread, so none races it); then the window's modules (Qt's widgets,
+    # pyqtgraph: ~0.45 s); then TensorFlow starts on its thread, with the collector paused
+    # until it is in, while the window builds. Two imports taking turns at the GIL cost
+    # more than one after the other (bench_first_paint, README "First paint").
     drop_feature_import()
+    from . import main_window  # noqa: F401
+
     with tensorflow_first(args.device):
         return _run_window(args)
 
