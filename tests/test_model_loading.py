@@ -141,3 +141,19 @@ def _write(path, data):
 def _mkdir(path):
     os.makedirs(path)
     return path
+
+
+def test_model_paths_are_told_from_images_by_name(tmp_path):
+    # What the window's FILE arguments and drops open as a model (engine.loading.is_model_path).
+    saved = tmp_path / "exported"
+    saved.mkdir()
+    (saved / "saved_model.pb").write_bytes(b"")
+    plain = tmp_path / "pictures"
+    plain.mkdir()
+    from convscope.engine.loading import is_model_path
+
+    for name in ("net.keras", "legacy.h5", "LEGACY.H5", "old.hdf5"):
+        assert is_model_path(str(tmp_path / name)), name
+    assert is_model_path(str(saved))
+    for path in (plain, tmp_path / "cat.png", tmp_path / "net.keras.png", tmp_path / "weights.npz"):
+        assert not is_model_path(str(path)), path

@@ -34,7 +34,7 @@ def pause_gc_until_ready() -> None:
 
 def preload(device: str = "auto") -> None:
     """Start `init(device)` now, on a thread of its own, so that TensorFlow loads while the
-    window imports Qt and builds itself (first paint first). Whoever calls `init()` next
+    window builds itself (first paint first). Whoever calls `init()` next
     waits for it, and says what failed if it did; no TensorFlow op runs on this thread."""
     def load() -> None:
         try:

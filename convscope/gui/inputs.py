@@ -16,9 +16,9 @@ from PySide6.QtCore import QObject, Signal
 from convscope.engine.errors import UserError
 from convscope.engine.images import from_array, is_image_path, load_image
 from convscope.engine.labels import RESOURCES
+from convscope.engine.loading import is_model_path
 from convscope.engine.video.io import is_video_path
 
-from .model_dialogs import is_model_path
 from .qimage import from_qimage
 
 SAMPLES = os.path.join(RESOURCES, "samples")

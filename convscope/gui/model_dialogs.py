@@ -1,17 +1,14 @@
 """Choosing a model: a file, or a built-in keras.applications architecture."""
 from __future__ import annotations
 
-import os
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QFileDialog, QLabel,
                                QListWidget, QListWidgetItem, QVBoxLayout)
 
 from convscope.engine.builtin_models import BUILTINS
+from convscope.engine.loading import MODEL_SUFFIXES
 
-from convscope.engine.loading import MODEL_SUFFIXES, is_model_path  # noqa: F401  (re-exported)
-
-MODEL_FILTER = "Keras models (*.keras *.h5 *.hdf5);;All files (*)"
+MODEL_FILTER = f"Keras models ({' '.join('*' + s for s in MODEL_SUFFIXES)});;All files (*)"
 
 
 def builtin_spec(name: str, random_weights: bool, include_top: bool = True) -> str:
